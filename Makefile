@@ -1,0 +1,47 @@
+# pushbench — the front door. `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PORT ?= 8001
+# Extra options for `make serve`, e.g. SERVE_ARGS="--ws-impl wsproto".
+SERVE_ARGS ?=
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install serve lint format typecheck test test-deps clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "pushbench needs Python >= 3.11; '$(PYTHON)' is older: make PYTHON=python3.12 ..." >&2; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+install: $(STAMP) ## Create .venv (if missing) and install pushbench with its dev tools
+
+serve: $(STAMP) ## Run the reference server on PORT (default 8001)
+	$(BIN)/pushbench serve --port $(PORT) $(SERVE_ARGS)
+
+format: $(STAMP) ## Format the code with ruff
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+lint: $(STAMP) ## ruff (lint + format check) and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test-deps: ## Install what the tests need from Debian (Chromium for the browser test)
+	@bash scripts/ensure-chromium.sh
+
+test: $(STAMP) test-deps lint ## Lint, type-check, then the whole test suite
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+clean: ## Remove caches (keeps .venv and reports/)
+	rm -rf .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -1,0 +1,1 @@
+"""Locust users for the reference server (WebSocket echo, publisher, subscriber, polling)."""

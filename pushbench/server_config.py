@@ -1,0 +1,96 @@
+"""How to run the reference server: the options every ``pushbench`` command shares.
+
+Like uvicorn's own ``Config`` registries, names map to what uvicorn understands; the CLI only
+builds a :class:`ServerConfig`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = [
+    "HTTP_IMPLS",
+    "LOOPS",
+    "WS_IMPLS",
+    "MemoryBrokerWithWorkers",
+    "ServerConfig",
+]
+
+#: ``--loop`` choices (uvicorn ``--loop``).
+LOOPS = ("auto", "asyncio", "uvloop")
+#: ``--ws-impl`` choices (uvicorn ``--ws``); ``auto`` is websockets-sansio in uvicorn >= 0.35.
+WS_IMPLS = ("auto", "websockets", "websockets-sansio", "wsproto")
+#: ``--http-impl`` choices (uvicorn ``--http``).
+HTTP_IMPLS = ("auto", "h11", "httptools")
+
+
+class MemoryBrokerWithWorkers(ValueError):
+    """More than one worker on the in-process broker: each worker would see its own rooms."""
+
+    def __init__(self, workers: int) -> None:
+        super().__init__(
+            f"refusing --workers {workers} with --broker memory: every worker process would keep "
+            "its own rooms, so a message published to one worker would never reach subscribers "
+            "or polls served by the others. Use --broker redis://127.0.0.1:6379/0 (shared "
+            "rooms), or --workers 1."
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """One way of running ``target_app`` under uvicorn."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    workers: int = 1
+    loop: str = "auto"
+    ws_impl: str = "auto"
+    http_impl: str = "auto"
+    broker: str = "memory"
+    app: str = "target_app.main:app"
+    #: Extra ``PUSHBENCH_*`` settings for the server process (see ``target_app.settings``).
+    settings: dict[str, str] = field(default_factory=dict)
+    log_level: str = "warning"
+    access_log: bool = False
+    #: permessage-deflate costs CPU and memory per connection; benchmarks measure without it.
+    ws_per_message_deflate: bool = False
+
+    def __post_init__(self) -> None:
+        for name, value, allowed in (
+            ("loop", self.loop, LOOPS),
+            ("ws_impl", self.ws_impl, WS_IMPLS),
+            ("http_impl", self.http_impl, HTTP_IMPLS),
+        ):
+            if value not in allowed:
+                raise ValueError(f"unknown {name} {value!r}; choose one of {', '.join(allowed)}")
+        if self.workers < 1:
+            raise ValueError(f"workers must be at least 1, not {self.workers}")
+        if self.workers > 1 and self.broker == "memory":
+            raise MemoryBrokerWithWorkers(self.workers)
+
+    def environment(self) -> dict[str, str]:
+        """The ``PUSHBENCH_*`` variables the server process needs."""
+        env = {f"PUSHBENCH_{key.upper()}": value for key, value in self.settings.items()}
+        env["PUSHBENCH_BROKER_URL"] = self.broker
+        return env
+
+    def uvicorn_args(self) -> list[str]:
+        """uvicorn command-line arguments, without the bind (``--fd`` or ``--host/--port``)."""
+        args = [
+            self.app,
+            "--workers",
+            str(self.workers),
+            "--loop",
+            self.loop,
+            "--ws",
+            self.ws_impl,
+            "--http",
+            self.http_impl,
+            "--log-level",
+            self.log_level,
+            "--ws-per-message-deflate",
+            str(self.ws_per_message_deflate).lower(),
+        ]
+        if not self.access_log:
+            args.append("--no-access-log")
+        return args

@@ -1,0 +1,94 @@
+"""The reference server's ASGI app: ``uvicorn target_app.main:app --port 8001``."""
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import resources
+
+import orjson
+from fastapi import FastAPI, Request, WebSocket, status
+from fastapi.exceptions import WebSocketRequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from target_app import __version__
+from target_app.broker import Broker, CursorAhead, TooManyRooms, create_broker
+from target_app.echo import echo_router
+from target_app.rooms_http import rooms_http_router
+from target_app.rooms_ws import close_reason, rooms_ws_router
+from target_app.settings import Settings, get_settings
+from target_app.sse import sse_router
+
+__all__ = ["app", "create_app"]
+
+_CHAT_PAGE = resources.files("target_app").joinpath("static/ui.html").read_text()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The reference server configured by ``settings`` (default: ``PUSHBENCH_*`` variables)."""
+    settings = settings or get_settings()
+    broker = create_broker(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await broker.start()
+        app.state.broker = broker
+        try:
+            yield
+        finally:
+            await broker.close()
+
+    app = FastAPI(
+        title="pushbench reference server",
+        version=__version__,
+        summary="One message stream over WebSocket push, short poll, long poll and SSE.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.broker = broker
+    app.include_router(echo_router(settings))
+    app.include_router(rooms_ws_router(settings.max_message_bytes))
+    app.include_router(rooms_http_router(settings))
+    app.include_router(sse_router(settings.sse_keepalive_s))
+
+    @app.exception_handler(CursorAhead)
+    async def cursor_ahead(request: Request, exc: CursorAhead) -> JSONResponse:
+        return JSONResponse({"detail": str(exc), "last_id": exc.last_id}, status.HTTP_409_CONFLICT)
+
+    @app.exception_handler(WebSocketRequestValidationError)
+    async def bad_socket_request(
+        websocket: WebSocket, exc: WebSocketRequestValidationError
+    ) -> None:
+        # Refusing before accept() reaches the client as a bare HTTP 403; accepting first lets
+        # it read close code 1008 and the reason (which parameter, what was wrong).
+        await websocket.accept()
+        errors = [{"loc": e["loc"], "msg": e["msg"]} for e in exc.errors()]
+        await websocket.close(
+            status.WS_1008_POLICY_VIOLATION, close_reason(orjson.dumps(errors).decode())
+        )
+
+    @app.exception_handler(TooManyRooms)
+    async def too_many_rooms(request: Request, exc: TooManyRooms) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status.HTTP_503_SERVICE_UNAVAILABLE)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def chat_page() -> HTMLResponse:
+        return HTMLResponse(_CHAT_PAGE)
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz(request: Request) -> JSONResponse:
+        """200 when the broker can serve, 503 when it cannot."""
+        current: Broker = request.app.state.broker
+        healthy = current.healthy()
+        return JSONResponse(
+            {
+                "status": "ok" if healthy else "unavailable",
+                "broker": current.name,
+                "pid": os.getpid(),
+            },
+            status.HTTP_200_OK if healthy else status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
+
+    return app
+
+
+app = create_app()

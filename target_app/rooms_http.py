@@ -1,0 +1,87 @@
+"""Rooms over plain HTTP: publish with ``POST``, receive by short poll or long poll."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
+
+from target_app.broker import Broker, Page
+from target_app.envelope import InvalidMessage, PublishRequest, parse_publish
+from target_app.limits import read_bounded_body
+from target_app.settings import ROOM_PATTERN, Settings
+
+__all__ = ["RoomName", "page_body", "rooms_http_router"]
+
+RoomName = Annotated[
+    str, Path(pattern=ROOM_PATTERN, description="1-64 characters: letters, digits, '_', '.', '-'.")
+]
+
+_PUBLISH_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": PublishRequest.model_json_schema()}},
+    }
+}
+
+
+def page_body(room: str, page: Page) -> bytes:
+    """A poll answer as JSON, splicing in the envelopes' ready-made encodings."""
+    messages = ",".join(envelope.text for envelope in page.messages)
+    return (
+        f'{{"room":"{room}","messages":[{messages}],"next":{page.next},"missed":{page.missed}}}'
+    ).encode()
+
+
+def rooms_http_router(settings: Settings) -> APIRouter:
+    """``POST`` and ``GET /rooms/{room}/messages``, bounded by ``settings``."""
+    router = APIRouter(tags=["rooms"])
+
+    @router.post(
+        "/rooms/{room}/messages",
+        status_code=status.HTTP_201_CREATED,
+        openapi_extra=_PUBLISH_BODY,
+        responses={413: {"description": "Body over the message size limit."}},
+    )
+    async def publish(request: Request, room: RoomName) -> Response:
+        """Publish one message; answers with its envelope, including the server id."""
+        body = await read_bounded_body(request, settings.max_message_bytes)
+        try:
+            draft = parse_publish(body)
+        except InvalidMessage as exc:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, exc.detail) from None
+        broker: Broker = request.app.state.broker
+        envelope = await broker.publish(room, draft)
+        return Response(envelope.text, status.HTTP_201_CREATED, media_type="application/json")
+
+    @router.get(
+        "/rooms/{room}/messages",
+        responses={
+            200: {
+                "description": "Messages after the cursor; `next` is the cursor for the next "
+                "poll; `missed` counts messages history no longer holds.",
+            },
+            409: {"description": "Cursor ahead of the room (server restarted?)."},
+        },
+    )
+    async def poll(
+        request: Request,
+        room: RoomName,
+        after: Annotated[int, Query(ge=0, description="Return messages with id > after.")] = 0,
+        limit: Annotated[int, Query(ge=1, le=settings.max_poll_limit)] = 100,
+        wait: Annotated[
+            float,
+            Query(
+                ge=0,
+                le=settings.max_wait_s,
+                description="Long poll: wait up to this many seconds for a first message.",
+            ),
+        ] = 0.0,
+    ) -> Response:
+        """Short poll (``wait=0``) or long poll (``wait>0``) for messages after a cursor."""
+        broker: Broker = request.app.state.broker
+        if wait > 0:
+            page = await broker.wait(room, after, limit, wait)
+        else:
+            page = await broker.read(room, after, limit)
+        return Response(page_body(room, page), media_type="application/json")
+
+    return router

@@ -1,0 +1,121 @@
+"""``/ws/rooms/{room}``: every new message of a room pushed; text frames sent in are published."""
+
+import asyncio
+import contextlib
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect, status
+
+from target_app.broker import Broker, CursorAhead, TooManyRooms
+from target_app.envelope import InvalidMessage, parse_publish
+from target_app.limits import too_large
+from target_app.rooms_http import RoomName
+from target_app.subscription import Subscription, SubscriptionDropped
+
+__all__ = ["SLOW_SUBSCRIBER_CLOSE", "close_reason", "rooms_ws_router"]
+
+#: Close code for a subscriber that fell ``send_queue_size`` messages behind.
+SLOW_SUBSCRIBER_CLOSE = status.WS_1008_POLICY_VIOLATION
+
+
+def close_reason(text: str) -> str:
+    """``text`` cut to the 123 UTF-8 bytes a close frame's reason may hold."""
+    return text.encode()[:123].decode(errors="ignore")
+
+
+async def _push(websocket: WebSocket, subscription: Subscription) -> None:
+    send = websocket.send_text
+    try:
+        while True:
+            batch = await subscription.get_batch()
+            if not batch:
+                return
+            for envelope in batch:
+                await send(envelope.text)
+    except SubscriptionDropped:
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+            await websocket.close(
+                SLOW_SUBSCRIBER_CLOSE, "slow subscriber: send queue overflowed, messages dropped"
+            )
+    except (WebSocketDisconnect, RuntimeError):
+        return
+
+
+def rooms_ws_router(max_message_bytes: int) -> APIRouter:
+    """The room socket route, refusing frames over ``max_message_bytes``."""
+    router = APIRouter()
+
+    @router.websocket("/ws/rooms/{room}")
+    async def room_socket(
+        websocket: WebSocket,
+        room: RoomName,
+        after: Annotated[
+            int | None, Query(ge=0, description="Replay history after this id first.")
+        ] = None,
+        receive: Annotated[
+            bool, Query(description="false: publish only, nothing is pushed to this socket.")
+        ] = True,
+    ) -> None:
+        """Subscribe to a room and publish into it over one socket."""
+        broker: Broker = websocket.app.state.broker
+        await websocket.accept()
+        if not receive:
+            with contextlib.suppress(WebSocketDisconnect):
+                await _publish_from(websocket, broker, room, max_message_bytes)
+            return
+        try:
+            subscription = await broker.subscribe(room, after)
+        except CursorAhead as exc:
+            await websocket.close(status.WS_1008_POLICY_VIOLATION, close_reason(str(exc)))
+            return
+        except TooManyRooms as exc:
+            await websocket.close(status.WS_1013_TRY_AGAIN_LATER, close_reason(str(exc)))
+            return
+        if subscription.missed:
+            await websocket.send_text(
+                orjson.dumps({"event": "missed", "missed": subscription.missed}).decode()
+            )
+        writer = asyncio.create_task(_push(websocket, subscription))
+        try:
+            await _publish_from(websocket, broker, room, max_message_bytes)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            subscription.close()
+            # The writer may be parked on a client that stopped reading: do not wait on it.
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+
+    return router
+
+
+async def _publish_from(
+    websocket: WebSocket, broker: Broker, room: str, max_message_bytes: int
+) -> None:
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        text: str | None = message.get("text")
+        frame = text if text is not None else message.get("bytes")
+        if frame is None:
+            continue
+        if too_large(frame, max_message_bytes):
+            await websocket.close(status.WS_1009_MESSAGE_TOO_BIG, "message too big")
+            return
+        try:
+            draft = parse_publish(frame)
+        except InvalidMessage as exc:
+            # A bad frame is the client's mistake, not a reason to lose its subscription.
+            await websocket.send_text(
+                orjson.dumps(
+                    {"event": "error", "error": "invalid message", "detail": exc.detail}
+                ).decode()
+            )
+            continue
+        try:
+            await broker.publish(room, draft)
+        except TooManyRooms as exc:  # pragma: no cover - the room exists while subscribed
+            await websocket.send_text(orjson.dumps({"event": "error", "error": str(exc)}).decode())

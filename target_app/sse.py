@@ -1,0 +1,90 @@
+"""``/rooms/{room}/events``: Server-Sent Events, resumable with ``Last-Event-ID``."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Header, HTTPException, Query, Request, status
+from fastapi.responses import StreamingResponse
+from starlette.background import BackgroundTask
+
+from target_app.broker import Broker, CursorAhead, TooManyRooms
+from target_app.rooms_http import RoomName
+from target_app.subscription import Subscription, SubscriptionDropped
+
+__all__ = ["format_events", "sse_router"]
+
+_DROPPED = (
+    b'event: dropped\ndata: {"error":"slow subscriber: send queue overflowed, messages dropped"}'
+    b"\n\n"
+)
+
+
+def format_events(batch: list[tuple[int, str]]) -> bytes:
+    """SSE ``id``/``data`` records for (id, JSON text) pairs, as one chunk."""
+    return "".join(f"id: {mid}\ndata: {text}\n\n" for mid, text in batch).encode()
+
+
+async def _stream(subscription: Subscription, keepalive_s: float) -> AsyncIterator[bytes]:
+    try:
+        # Reconnect quickly: a resumed stream loses nothing thanks to Last-Event-ID.
+        yield b"retry: 1000\n\n"
+        if subscription.missed:
+            yield f'event: missed\ndata: {{"missed":{subscription.missed}}}\n\n'.encode()
+        while True:
+            try:
+                async with asyncio.timeout(keepalive_s):
+                    batch = await subscription.get_batch()
+            except TimeoutError:
+                yield b": keep-alive\n\n"
+                continue
+            except SubscriptionDropped:
+                yield _DROPPED
+                return
+            if not batch:
+                return
+            yield format_events([(envelope.id, envelope.text) for envelope in batch])
+    finally:
+        subscription.close()
+
+
+def sse_router(keepalive_s: float) -> APIRouter:
+    """The SSE route; idle streams get a comment every ``keepalive_s`` seconds."""
+    router = APIRouter(tags=["rooms"])
+
+    @router.get(
+        "/rooms/{room}/events",
+        response_class=StreamingResponse,
+        responses={
+            200: {"content": {"text/event-stream": {}}, "description": "An endless event stream."},
+            409: {"description": "Resume cursor ahead of the room (server restarted?)."},
+        },
+    )
+    async def events(
+        request: Request,
+        room: RoomName,
+        after: Annotated[
+            int | None, Query(ge=0, description="Replay history after this id first.")
+        ] = None,
+        last_event_id: Annotated[
+            int | None,
+            Header(ge=0, description="Sent by EventSource on reconnect; wins over `after`."),
+        ] = None,
+    ) -> StreamingResponse:
+        """Every new message of the room as an SSE event whose ``id`` is the message id."""
+        broker: Broker = request.app.state.broker
+        cursor = last_event_id if last_event_id is not None else after
+        try:
+            subscription = await broker.subscribe(room, cursor)
+        except CursorAhead as exc:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+        except TooManyRooms as exc:
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
+        return StreamingResponse(
+            _stream(subscription, keepalive_s),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            background=BackgroundTask(subscription.close),
+        )
+
+    return router

@@ -1,0 +1,105 @@
+"""A push subscriber's bounded send queue.
+
+The broker offers each new message to every subscription without awaiting anything, so one slow
+subscriber can never stall a room: when its queue is full it is marked dropped and the room forgets
+it. The transport's writer task drains the queue in batches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+
+from target_app.envelope import Envelope
+
+__all__ = ["Subscription", "SubscriptionDropped"]
+
+
+class SubscriptionDropped(Exception):
+    """The subscriber fell more than its queue size behind and was dropped."""
+
+
+class Subscription:
+    """Messages waiting to be pushed to one subscriber, bounded by ``maxsize``."""
+
+    __slots__ = (
+        "_limit",
+        "_on_close",
+        "_queue",
+        "_waiter",
+        "closed",
+        "dropped",
+        "maxsize",
+        "missed",
+        "room",
+    )
+
+    def __init__(
+        self,
+        room: str,
+        maxsize: int,
+        on_close: Callable[[Subscription], None],
+        backlog: list[Envelope] | None = None,
+        missed: int = 0,
+    ) -> None:
+        self.room = room
+        self.maxsize = maxsize
+        #: Messages the requested resume cursor asked for that history no longer holds.
+        self.missed = missed
+        self.dropped = False
+        self.closed = False
+        # The resume backlog comes from history already in memory, so it does not count against
+        # the bound: only messages that arrive while the subscriber is behind do.
+        self._queue: deque[Envelope] = deque(backlog or ())
+        self._limit = maxsize + len(self._queue)
+        self._waiter: asyncio.Future[None] | None = None
+        self._on_close = on_close
+
+    def offer(self, envelope: Envelope) -> bool:
+        """Queue one message without blocking; False when this offer dropped the subscriber."""
+        if self.closed:
+            return True
+        if len(self._queue) >= self._limit:
+            self.dropped = True
+            self._queue.clear()
+            self.close()
+            return False
+        self._queue.append(envelope)
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+        return True
+
+    async def get_batch(self) -> list[Envelope]:
+        """Every queued message, waiting for at least one.
+
+        Raises:
+            SubscriptionDropped: the subscriber was dropped as too slow.
+        """
+        while not self._queue:
+            if self.dropped:
+                raise SubscriptionDropped(self.room)
+            if self.closed:
+                return []
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiter = waiter
+            await waiter
+        batch = list(self._queue)
+        self._queue.clear()
+        self._limit = self.maxsize
+        return batch
+
+    def close(self) -> None:
+        """Detach from the room and wake the writer (idempotent)."""
+        if self.closed:
+            return
+        self.closed = True
+        self._on_close(self)
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)

@@ -1,0 +1,66 @@
+"""Shared fixtures: a real uvicorn on a free loopback port, started per configuration."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from pushbench.launcher import ServerProcess
+from pushbench.server_config import ServerConfig
+
+#: One factor that scales every timeout in the suite (slow CI machines: PUSHBENCH_TIMEOUT_FACTOR=3).
+TIMEOUT_FACTOR = float(os.environ.get("PUSHBENCH_TIMEOUT_FACTOR", "1"))
+
+#: uvicorn's WebSocket implementations: protocol tests run against each.
+WS_IMPLS = ("websockets-sansio", "websockets", "wsproto")
+
+
+def timeout(seconds: float) -> float:
+    """``seconds`` scaled by ``PUSHBENCH_TIMEOUT_FACTOR``."""
+    return seconds * TIMEOUT_FACTOR
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+ServerFactory = Callable[..., ServerProcess]
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator[ServerFactory]:
+    """Start servers with any :class:`ServerConfig` fields; all are stopped after the test."""
+    started: list[ServerProcess] = []
+
+    def start(**fields: object) -> ServerProcess:
+        config = ServerConfig(**fields)  # type: ignore[arg-type]
+        server = ServerProcess(config, tmp_path / f"server-{len(started)}.log")
+        server.start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One default reference server for the whole session (memory broker, one worker)."""
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    with ServerProcess(ServerConfig(), log) as process:
+        yield process
+
+
+@pytest.fixture(scope="session", params=WS_IMPLS)
+def ws_impl_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    """The reference server under each uvicorn WebSocket implementation in turn."""
+    log = tmp_path_factory.mktemp("server") / f"server-{request.param}.log"
+    with ServerProcess(ServerConfig(ws_impl=request.param), log) as process:
+        yield process
