@@ -8,6 +8,7 @@ from importlib import resources
 import orjson
 from fastapi import FastAPI, Request, WebSocket, status
 from fastapi.exceptions import WebSocketRequestValidationError
+from fastapi_offline import FastAPIOffline
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from target_app import __version__
@@ -37,7 +38,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await broker.close()
 
-    app = FastAPI(
+    # Swagger UI served from the package, not a CDN: /docs works on an offline machine too.
+    app = FastAPIOffline(
         title="pushbench reference server",
         version=__version__,
         summary="One message stream over WebSocket push, short poll, long poll and SSE.",
