@@ -7,9 +7,8 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from pushbench.server_config import HTTP_IMPLS, LOOPS, WS_IMPLS, ServerConfig
+from pushbench.cli_options import Broker, HttpImpl, Loop, Workers, WsImpl, err, server_config
 
 __all__ = ["app", "main"]
 
@@ -20,46 +19,11 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True)
 
 
 @app.callback()
 def _group() -> None:
     """WebSocket push vs HTTP polling: run the reference server, measure, report."""
-
-
-Workers = Annotated[int, typer.Option("--workers", min=1, help="uvicorn worker processes.")]
-Loop = Annotated[str, typer.Option("--loop", help=f"Event loop: {', '.join(LOOPS)}.")]
-WsImpl = Annotated[
-    str, typer.Option("--ws-impl", help=f"uvicorn WebSocket implementation: {', '.join(WS_IMPLS)}.")
-]
-HttpImpl = Annotated[
-    str, typer.Option("--http-impl", help=f"uvicorn HTTP implementation: {', '.join(HTTP_IMPLS)}.")
-]
-Broker = Annotated[
-    str, typer.Option("--broker", help="'memory' (one worker) or a redis:// URL (any workers).")
-]
-
-
-def server_config(
-    *, host: str, port: int, workers: int, loop: str, ws_impl: str, http_impl: str, broker: str
-) -> ServerConfig:
-    """A :class:`ServerConfig` from CLI options; bad combinations exit 2 with the reason."""
-    try:
-        return ServerConfig(
-            host=host,
-            port=port,
-            workers=workers,
-            loop=loop,
-            ws_impl=ws_impl,
-            http_impl=http_impl,
-            broker=broker,
-            log_level="info",
-            access_log=False,
-        )
-    except ValueError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -93,6 +57,9 @@ def serve(
     argv += ["--port", str(port)]
     # exec: uvicorn owns signals and workers exactly as when it is run by hand.
     os.execv(sys.executable, argv)
+
+
+# Each command lives in a module of its own; registering it here keeps one `pushbench` entry point.
 
 
 def main() -> None:

@@ -1,0 +1,53 @@
+"""Options shared by every ``pushbench`` command, so each name means the same everywhere."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from pushbench.server_config import HTTP_IMPLS, LOOPS, WS_IMPLS, ServerConfig
+
+__all__ = ["Broker", "HttpImpl", "Loop", "Out", "Workers", "WsImpl", "err", "server_config"]
+
+#: Progress, warnings and errors go to stderr; stdout carries only results.
+err = Console(stderr=True)
+
+Workers = Annotated[int, typer.Option("--workers", min=1, help="uvicorn worker processes.")]
+Loop = Annotated[str, typer.Option("--loop", help=f"Event loop: {', '.join(LOOPS)}.")]
+WsImpl = Annotated[
+    str, typer.Option("--ws-impl", help=f"uvicorn WebSocket implementation: {', '.join(WS_IMPLS)}.")
+]
+HttpImpl = Annotated[
+    str, typer.Option("--http-impl", help=f"uvicorn HTTP implementation: {', '.join(HTTP_IMPLS)}.")
+]
+Broker = Annotated[
+    str, typer.Option("--broker", help="'memory' (one worker) or a redis:// URL (any workers).")
+]
+
+
+Out = Annotated[
+    str, typer.Option("--out", help="Directory that receives reports/<run-id>/ folders.")
+]
+
+
+def server_config(
+    *, host: str, port: int, workers: int, loop: str, ws_impl: str, http_impl: str, broker: str
+) -> ServerConfig:
+    """A :class:`ServerConfig` from CLI options; bad combinations exit 2 with the reason."""
+    try:
+        return ServerConfig(
+            host=host,
+            port=port,
+            workers=workers,
+            loop=loop,
+            ws_impl=ws_impl,
+            http_impl=http_impl,
+            broker=broker,
+            log_level="info",
+            access_log=False,
+        )
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
