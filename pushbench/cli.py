@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from pushbench.cli_options import Broker, HttpImpl, Loop, Workers, WsImpl, err, server_config
+from pushbench.compare_cli import compare
 
 __all__ = ["app", "main"]
 
@@ -60,8 +61,13 @@ def serve(
 
 
 # Each command lives in a module of its own; registering it here keeps one `pushbench` entry point.
+app.command()(compare)
 
 
 def main() -> None:
     """Console-script entry point."""
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -69,6 +69,10 @@ class ServerProcess:
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # uvicorn takes an --fd socket for a Unix socket and so never sets TCP_NODELAY on the
+        # connections it accepts: Nagle + delayed ACK then add ~40 ms to small HTTP responses.
+        # Linux copies TCP_NODELAY from the listening socket to every accepted one.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.bind((self.host, self.config.port))
         sock.listen(2048)
         sock.set_inheritable(True)
@@ -122,6 +126,10 @@ class ServerProcess:
             # Readiness probe back-off: the condition is re-checked, the sleep only paces it.
             time.sleep(backoff)
             backoff = min(backoff * 2, 0.1)
+
+    def exited(self) -> bool:
+        """Whether the server process has exited (crashed or was killed)."""
+        return self._process is not None and self._process.poll() is not None
 
     def log_tail(self, lines: int = 40) -> str:
         """The last lines of the server log."""

@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect, status
@@ -38,6 +39,22 @@ def echo_router(settings: Settings) -> APIRouter:
     return router
 
 
+async def precise_sleep(delay_s: float) -> None:
+    """Sleep ``delay_s`` to within tens of µs.
+
+    uvloop (libuv) timers have 1 ms granularity and fire late by up to that much, which would
+    make ``?delay_ms`` useless for calibrating a harness at the 0.3 ms level: sleep coarsely
+    until 4 ms before the deadline (its timers can fire 2+ ms late), then yield to the loop
+    until the deadline passes.
+    """
+    deadline = time.monotonic() + delay_s
+    coarse = delay_s - 0.004
+    if coarse > 0:
+        await asyncio.sleep(coarse)
+    while time.monotonic() < deadline:
+        await asyncio.sleep(0)
+
+
 async def _echo_loop(websocket: WebSocket, delay_s: float, max_bytes: int) -> None:
     receive = websocket.receive
     while True:
@@ -53,7 +70,7 @@ async def _echo_loop(websocket: WebSocket, delay_s: float, max_bytes: int) -> No
             await websocket.close(status.WS_1009_MESSAGE_TOO_BIG, "message too big")
             return
         if delay_s:
-            await asyncio.sleep(delay_s)
+            await precise_sleep(delay_s)
         if text is not None:
             await websocket.send_text(f"Your text was: {text}")
         elif data is not None:

@@ -59,19 +59,29 @@ def rooms_ws_router(max_message_bytes: int) -> APIRouter:
     ) -> None:
         """Subscribe to a room and publish into it over one socket."""
         broker: Broker = websocket.app.state.broker
-        await websocket.accept()
         if not receive:
+            await websocket.accept()
             with contextlib.suppress(WebSocketDisconnect):
                 await _publish_from(websocket, broker, room, max_message_bytes)
             return
+        # Subscribe before completing the handshake: once the client sees the socket open,
+        # every message published from then on is guaranteed to reach it.
         try:
             subscription = await broker.subscribe(room, after)
-        except CursorAhead as exc:
-            await websocket.close(status.WS_1008_POLICY_VIOLATION, close_reason(str(exc)))
+        except (CursorAhead, TooManyRooms) as exc:
+            await websocket.accept()
+            code = (
+                status.WS_1008_POLICY_VIOLATION
+                if isinstance(exc, CursorAhead)
+                else status.WS_1013_TRY_AGAIN_LATER
+            )
+            await websocket.close(code, close_reason(str(exc)))
             return
-        except TooManyRooms as exc:
-            await websocket.close(status.WS_1013_TRY_AGAIN_LATER, close_reason(str(exc)))
-            return
+        try:
+            await websocket.accept()
+        except BaseException:
+            subscription.close()
+            raise
         if subscription.missed:
             await websocket.send_text(
                 orjson.dumps({"event": "missed", "missed": subscription.missed}).decode()

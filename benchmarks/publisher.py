@@ -1,0 +1,81 @@
+"""Open-loop publishers: messages leave on a fixed schedule, whatever the server does.
+
+Each message carries its *scheduled* send time as ``sent_ns``. When the server (or this process)
+stalls, the messages still due are sent late but keep their schedule, so the stall shows up as
+latency instead of silently lowering the offered load (coordinated omission).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import orjson
+from websockets.asyncio.client import ClientConnection, connect
+
+from benchmarks.recorder import now_ns
+
+__all__ = ["PublishStats", "connect_publishers", "publish_open_loop"]
+
+
+@dataclass(slots=True)
+class PublishStats:
+    """What the publishers sent, per publisher id, and how far behind schedule they fell."""
+
+    sent: dict[str, int]
+    max_lag_ns: int = 0
+    errors: int = 0
+
+
+async def connect_publishers(ws_base: str, room: str, count: int) -> list[ClientConnection]:
+    """``count`` publish-only sockets to ``room``."""
+    url = f"{ws_base}/ws/rooms/{room}?receive=false"
+    return list(
+        await asyncio.gather(
+            *(
+                connect(url, compression=None, max_size=None, ping_interval=None)
+                for _ in range(count)
+            )
+        )
+    )
+
+
+async def publish_open_loop(
+    sockets: list[ClientConnection],
+    rate_per_s: float,
+    start_ns: int,
+    end_ns: int,
+    payload: str,
+    stats: PublishStats,
+) -> None:
+    """Send message k at ``start_ns + k / rate`` until ``end_ns``, round-robin over ``sockets``."""
+    interval_ns = round(1e9 / rate_per_s)
+    names = [f"pub-{index}" for index in range(len(sockets))]
+    for name in names:
+        stats.sent.setdefault(name, 0)
+    k = 0
+    while True:
+        scheduled = start_ns + k * interval_ns
+        if scheduled >= end_ns:
+            return
+        now = now_ns()
+        if scheduled > now:
+            await asyncio.sleep((scheduled - now) / 1e9)
+            now = now_ns()
+        # Everything already due goes out now, each with its own scheduled time.
+        while scheduled <= now and scheduled < end_ns:
+            index = k % len(sockets)
+            name = names[index]
+            seq = stats.sent[name]
+            frame = orjson.dumps(
+                {"publisher": name, "seq": seq, "sent_ns": scheduled, "payload": payload}
+            ).decode()
+            try:
+                await sockets[index].send(frame)
+            except Exception:
+                stats.errors += 1
+            else:
+                stats.sent[name] = seq + 1
+            stats.max_lag_ns = max(stats.max_lag_ns, now - scheduled)
+            k += 1
+            scheduled = start_ns + k * interval_ns

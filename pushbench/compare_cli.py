@@ -1,0 +1,217 @@
+"""The ``pushbench compare`` command: options, progress bar, summary table, exit code."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from pushbench.cli_options import Broker, HttpImpl, Loop, Out, Workers, WsImpl, err, server_config
+from pushbench.compare_run import TRANSPORTS, CompareConfig, run_compare
+from pushbench.compare_run import Progress as CompareProgress
+from pushbench.schema import ResultsDocument, Scenario
+
+__all__ = ["compare", "summary_rows"]
+
+QUICK = {"duration_s": 2.0, "warmup_s": 0.5, "subscribers": 10, "rate_per_s": 100.0}
+
+
+def _floats(text: str, option: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise typer.BadParameter(
+            f"{option} takes numbers separated by commas, not {text!r}"
+        ) from None
+    if not values or any(v <= 0 for v in values):
+        raise typer.BadParameter(f"{option} needs at least one value, all > 0")
+    return values
+
+
+def _transports(text: str) -> tuple[str, ...]:
+    names = tuple(part.strip() for part in text.split(",") if part.strip())
+    unknown = [n for n in names if n not in TRANSPORTS]
+    if unknown or not names:
+        raise typer.BadParameter(
+            f"unknown transport(s) {', '.join(unknown) or '(none)'}; "
+            f"choose from {', '.join(TRANSPORTS)}"
+        )
+    return names
+
+
+class _Bar(CompareProgress):
+    """A live bar on a terminal; on a pipe (CI logs), a line per 10% so progress still shows."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.console = progress.console
+        self.task = progress.add_task("starting", total=1.0)
+        self.name = ""
+        self.step = -1
+
+    def scenario_started(self, index: int, total: int, name: str) -> None:
+        self.name, self.step = name, -1
+        self.progress.update(self.task, description=f"[{index + 1}/{total}] {name}", completed=0.0)
+        if not self.console.is_terminal:
+            self.console.print(f"[{index + 1}/{total}] {name}: starting")
+
+    def scenario_progress(self, fraction: float) -> None:
+        self.progress.update(self.task, completed=fraction)
+        step = int(fraction * 10)
+        if not self.console.is_terminal and step > self.step:
+            self.step = step
+            self.console.print(f"  {self.name}: {step * 10}% of the publishing schedule")
+
+    def scenario_finished(self, scenario: Scenario) -> None:
+        latency = scenario.latency_us
+        self.console.print(
+            f"  {scenario.name:<16} p50 {latency.p50 / 1000:8.2f} ms  "
+            f"p99 {latency.p99 / 1000:8.2f} ms  delivered {scenario.delivered}/{scenario.sent}"
+        )
+        for error in scenario.errors[:3]:
+            self.console.print(f"  [red]error:[/red] {error}")
+
+
+def _ms(us: float) -> str:
+    return f"{us / 1000:.2f}"
+
+
+def summary_rows(document: ResultsDocument) -> list[list[str]]:
+    """The comparison table: one row per scenario, human units."""
+    rows = []
+    for s in document.scenarios:
+        cpu = s.server.cpu_us_per_delivered_msg if s.server else None
+        rows.append(
+            [
+                s.name,
+                _ms(s.latency_us.p50),
+                _ms(s.latency_us.p99),
+                f"{s.delivered}/{s.sent}",
+                str(s.lost),
+                f"{s.throughput_msgs_per_s:,.0f}",
+                "-" if cpu is None else f"{cpu:.1f}",
+                "-"
+                if s.http_requests_per_delivered_msg is None
+                else f"{s.http_requests_per_delivered_msg:.3f}",
+                "-" if s.generator is None else f"{s.generator.cpu_percent:.0f}%",
+            ]
+        )
+    return rows
+
+
+SUMMARY_HEADERS = [
+    "scenario",
+    "p50 ms",
+    "p99 ms",
+    "delivered/sent",
+    "lost",
+    "msgs/s",
+    "server CPU µs/msg",
+    "HTTP req/msg",
+    "generator CPU",
+]
+
+
+def print_summary(document: ResultsDocument, console: Console) -> None:
+    """Print the comparison table, warnings and errors."""
+    table = Table(title=f"pushbench compare {document.run_id}")
+    for header in SUMMARY_HEADERS:
+        table.add_column(header, justify="left" if header == "scenario" else "right")
+    for row in summary_rows(document):
+        table.add_row(*row)
+    console.print(table)
+    for warning in document.warnings:
+        err.print(f"[yellow]warning:[/yellow] {warning}")
+    for error in document.errors:
+        err.print(f"[red]error:[/red] {error}")
+
+
+def compare(
+    target: Annotated[
+        str | None,
+        typer.Option("--target", help="URL of a running server; default: launch one per scenario."),
+    ] = None,
+    transports: Annotated[
+        str, typer.Option("--transports", help="Comma-separated: ws,short-poll,long-poll,sse.")
+    ] = ",".join(TRANSPORTS),
+    poll_interval: Annotated[
+        str, typer.Option("--poll-interval", help="Short-poll intervals in seconds, e.g. 0.1,1.0.")
+    ] = "0.1,1.0",
+    rate: Annotated[
+        float, typer.Option("--rate", min=0.001, help="Messages per second, total.")
+    ] = 200.0,
+    publishers: Annotated[int, typer.Option("--publishers", min=1)] = 2,
+    subscribers: Annotated[int, typer.Option("--subscribers", min=1)] = 50,
+    payload_bytes: Annotated[int, typer.Option("--payload-bytes", min=0)] = 64,
+    duration: Annotated[
+        float, typer.Option("--duration", min=0.1, help="Measured seconds.")
+    ] = 15.0,
+    warmup: Annotated[
+        float, typer.Option("--warmup", min=0.0, help="Unmeasured seconds first.")
+    ] = 3.0,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="A ~15 s smoke run: short scenarios, 10 subscribers.")
+    ] = False,
+    no_pin: Annotated[
+        bool, typer.Option("--no-pin", help="Do not pin server and generator to separate CPUs.")
+    ] = False,
+    out: Out = "reports",
+    workers: Workers = 1,
+    loop: Loop = "auto",
+    ws_impl: WsImpl = "auto",
+    http_impl: HttpImpl = "auto",
+    broker: Broker = "memory",
+) -> None:
+    """WebSocket push vs short poll vs long poll vs SSE on one message stream."""
+    server = server_config(
+        host="127.0.0.1",
+        port=0,
+        workers=workers,
+        loop=loop,
+        ws_impl=ws_impl,
+        http_impl=http_impl,
+        broker=broker,
+    )
+    config = CompareConfig(
+        transports=_transports(transports),
+        poll_intervals_s=_floats(poll_interval, "--poll-interval"),
+        rate_per_s=rate,
+        publishers=publishers,
+        subscribers=subscribers,
+        payload_bytes=payload_bytes,
+        duration_s=duration,
+        warmup_s=warmup,
+        target=target.rstrip("/") if target else None,
+        server=server,
+        pin=not no_pin,
+    )
+    if quick:
+        config = CompareConfig(**{**_fields(config), **QUICK})  # type: ignore[arg-type]
+    # Piped output (CI logs, files) gets the whole table rather than 80 truncated columns.
+    console = Console() if sys.stdout.isatty() else Console(width=160)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        outcome = run_compare(config, Path(out), _Bar(bar))
+    document = outcome.document
+    print_summary(document, console)
+    err.print(f"results: {outcome.run_dir / 'results.json'}")
+    if document.interrupted:
+        err.print("[yellow]interrupted:[/yellow] the results above are partial")
+        raise typer.Exit(130)
+    if document.errors or any(s.errors for s in document.scenarios):
+        raise typer.Exit(1)
+
+
+def _fields(config: CompareConfig) -> dict[str, object]:
+    return {name: getattr(config, name) for name in config.__dataclass_fields__}

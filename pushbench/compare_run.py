@@ -1,0 +1,333 @@
+"""``pushbench compare``: every transport against the same message stream, one scenario each.
+
+This module is the I/O edge: it launches the server, pins processes to CPUs, runs the asyncio
+drivers and samples resources. The numbers it produces go into the pure results schema.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from benchmarks.scenario import ScenarioRun, ScenarioSpec, run_scenario
+from pushbench.environment import environment
+from pushbench.launcher import ServerProcess, ServerStartError
+from pushbench.resources import TreeSampler, TreeUsage
+from pushbench.run_dir import new_run_dir, new_run_id
+from pushbench.schema import (
+    GeneratorCost,
+    ProcessCost,
+    ResultsDocument,
+    Scenario,
+    ServerCost,
+    latency_summary,
+    write_results_atomic,
+)
+from pushbench.server_config import ServerConfig
+
+__all__ = ["CompareConfig", "CompareOutcome", "run_compare"]
+
+TRANSPORTS = ("ws", "short-poll", "long-poll", "sse")
+#: Generator CPU (% of its one core) above which its own numbers are suspect.
+SATURATED_CPU_PERCENT = 90.0
+#: Event-loop or schedule lag above which the generator is falling behind.
+SATURATED_LAG_NS = 50_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class CompareConfig:
+    """A whole comparison: the scenarios to run and where the server comes from."""
+
+    transports: tuple[str, ...] = TRANSPORTS
+    poll_intervals_s: tuple[float, ...] = (0.1, 1.0)
+    rate_per_s: float = 200.0
+    publishers: int = 2
+    subscribers: int = 50
+    payload_bytes: int = 64
+    duration_s: float = 15.0
+    warmup_s: float = 3.0
+    target: str | None = None
+    server: ServerConfig = field(default_factory=ServerConfig)
+    #: Pin server and generator to different CPUs when the machine has two or more.
+    pin: bool = True
+
+    def specs(self) -> list[ScenarioSpec]:
+        """One scenario per transport, short-poll once per interval."""
+        base = ScenarioSpec(
+            "ws",
+            rate_per_s=self.rate_per_s,
+            publishers=self.publishers,
+            subscribers=self.subscribers,
+            payload_bytes=self.payload_bytes,
+            duration_s=self.duration_s,
+            warmup_s=self.warmup_s,
+        )
+        specs = []
+        for transport in self.transports:
+            if transport == "short-poll":
+                specs += [
+                    replace(base, transport=transport, poll_interval_s=interval)
+                    for interval in self.poll_intervals_s
+                ]
+            else:
+                specs.append(replace(base, transport=transport))
+        return specs
+
+    def as_dict(self) -> dict[str, Any]:
+        """The configuration as the results document records it."""
+        server = self.server
+        return {
+            "transports": list(self.transports),
+            "poll_intervals_s": list(self.poll_intervals_s),
+            "rate_per_s": self.rate_per_s,
+            "publishers": self.publishers,
+            "subscribers": self.subscribers,
+            "payload_bytes": self.payload_bytes,
+            "duration_s": self.duration_s,
+            "warmup_s": self.warmup_s,
+            "target": self.target,
+            "server": None
+            if self.target
+            else {
+                "workers": server.workers,
+                "loop": server.loop,
+                "ws_impl": server.ws_impl,
+                "http_impl": server.http_impl,
+                "broker": server.broker,
+            },
+            "pinned": self.pin,
+        }
+
+
+@dataclass(slots=True)
+class CompareOutcome:
+    """The document (as written) and where it lives."""
+
+    document: ResultsDocument
+    run_dir: Path
+
+
+class Progress:
+    """Callbacks the CLI implements to show progress; all optional."""
+
+    def scenario_started(self, index: int, total: int, name: str) -> None:
+        """A scenario begins."""
+
+    def scenario_progress(self, fraction: float) -> None:
+        """Fraction of the current scenario's publishing schedule done."""
+
+    def scenario_finished(self, scenario: Scenario) -> None:
+        """A scenario's results are in."""
+
+
+def _cpu_plan(pin: bool) -> tuple[set[int] | None, set[int] | None]:
+    """(server CPUs, generator CPUs): split the allowed CPUs in two, server first."""
+    allowed = sorted(os.sched_getaffinity(0))
+    if not pin or len(allowed) < 2:
+        return None, None
+    half = len(allowed) // 2
+    return set(allowed[:half]), set(allowed[half:])
+
+
+def run_compare(
+    config: CompareConfig, out: Path, progress: Progress | None = None
+) -> CompareOutcome:
+    """Run every scenario, writing ``results.json`` after each (atomically)."""
+    progress = progress or Progress()
+    run_id = new_run_id("compare")
+    run_dir = new_run_dir(out, run_id)
+    server_cpus, generator_cpus = _cpu_plan(config.pin and config.target is None)
+    original_affinity = os.sched_getaffinity(0)
+    document = ResultsDocument(
+        kind="compare",
+        run_id=run_id,
+        started_at=datetime.now(UTC),
+        environment=environment(),
+        config=config.as_dict(),
+        scenarios=[],
+    )
+    write_results_atomic(document, run_dir / "results.json")
+    scenarios: list[Scenario] = []
+    warnings: list[str] = []
+    errors: list[str] = []
+    interrupted = False
+    specs = config.specs()
+    try:
+        if generator_cpus:
+            os.sched_setaffinity(0, generator_cpus)
+        for index, spec in enumerate(specs):
+            progress.scenario_started(index, len(specs), spec.name)
+            try:
+                scenario, stop = _one_scenario(config, spec, run_dir, server_cpus, progress)
+            except KeyboardInterrupt:
+                interrupted = True
+                break
+            except ServerStartError as exc:
+                errors.append(f"{spec.name}: {exc}")
+                continue
+            scenarios.append(scenario)
+            warnings += _warnings(scenario)
+            progress.scenario_finished(scenario)
+            document = document.model_copy(
+                update={"scenarios": list(scenarios), "warnings": warnings, "errors": errors}
+            )
+            write_results_atomic(document, run_dir / "results.json")
+            if stop:
+                interrupted = True
+                break
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        os.sched_setaffinity(0, original_affinity)
+        document = document.model_copy(
+            update={
+                "scenarios": list(scenarios),
+                "warnings": warnings,
+                "errors": errors,
+                "interrupted": interrupted,
+                "finished_at": datetime.now(UTC),
+            }
+        )
+        write_results_atomic(document, run_dir / "results.json")
+    return CompareOutcome(document, run_dir)
+
+
+def _one_scenario(
+    config: CompareConfig,
+    spec: ScenarioSpec,
+    run_dir: Path,
+    server_cpus: set[int] | None,
+    progress: Progress,
+) -> tuple[Scenario, bool]:
+    """Run one scenario on a fresh server (or the target); (result, interrupted)."""
+    server: ServerProcess | None = None
+    sampler: TreeSampler | None = None
+    base = config.target
+    try:
+        if base is None:
+            # A fresh server per scenario: no connections or history left over from the last one.
+            server = ServerProcess(config.server, run_dir / f"server-{spec.name}.log")
+            server.start()
+            base = server.url
+            if server_cpus:
+                with contextlib.suppress(psutil.Error):
+                    psutil.Process(server.pid).cpu_affinity(sorted(server_cpus))
+            sampler = TreeSampler(server.pid)
+            sampler.start()
+        me = psutil.Process()
+        cpu_before = _cpu_s(me)
+        wall_before = time.monotonic()
+        run = _run_async(lambda: run_scenario(base, spec, progress.scenario_progress))
+        generator_cpu = _cpu_s(me) - cpu_before
+        wall = time.monotonic() - wall_before
+        usage = sampler.stop() if sampler else None
+        sampler = None
+        errors = list(run.errors)
+        if server is not None and server.exited():
+            errors.append("the server process died during the scenario:\n" + server.log_tail(10))
+        return _scenario(spec, run, usage, generator_cpu, wall, errors), run.interrupted
+    finally:
+        if sampler is not None:
+            sampler.stop()
+        if server is not None:
+            server.stop()
+
+
+def _run_async(factory: Callable[[], Any]) -> ScenarioRun:
+    try:
+        import uvloop
+
+        loop_factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux/macOS
+        loop_factory = asyncio.new_event_loop
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        result: ScenarioRun = runner.run(factory())
+        return result
+
+
+def _cpu_s(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return float(times.user + times.system)
+
+
+def _scenario(
+    spec: ScenarioSpec,
+    run: ScenarioRun,
+    usage: TreeUsage | None,
+    generator_cpu_s: float,
+    wall_s: float,
+    errors: list[str],
+) -> Scenario:
+    delivered = run.integrity.delivered
+    cpu_percent = 100.0 * generator_cpu_s / wall_s if wall_s > 0 else 0.0
+    saturated = (
+        cpu_percent >= SATURATED_CPU_PERCENT
+        or run.max_loop_lag_ns > SATURATED_LAG_NS
+        or run.publish.max_lag_ns > SATURATED_LAG_NS
+    )
+    server = None
+    if usage is not None:
+        server = ServerCost(
+            cpu_s=usage.cpu_s,
+            rss_peak_bytes=usage.rss_peak_bytes,
+            cpu_us_per_delivered_msg=usage.cpu_s * 1e6 / delivered if delivered else None,
+            processes=[
+                ProcessCost(pid=p.pid, role=p.role, cpu_s=p.cpu_s, rss_peak_bytes=p.rss_peak_bytes)
+                for p in usage.processes
+            ],
+        )
+    requests = run.http_requests
+    params = spec.params()
+    params["generator_max_loop_lag_ms"] = round(run.max_loop_lag_ns / 1e6, 3)
+    params["publisher_max_schedule_lag_ms"] = round(run.publish.max_lag_ns / 1e6, 3)
+    return Scenario(
+        name=spec.name,
+        transport=spec.transport,  # type: ignore[arg-type]
+        params=params,
+        latency_us=latency_summary(run.histogram),
+        sent=run.integrity.sent,
+        delivered=delivered,
+        lost=run.integrity.lost,
+        duplicated=run.integrity.duplicated,
+        reordered=run.integrity.reordered,
+        unexpected=run.integrity.unexpected,
+        throughput_msgs_per_s=run.histogram.count / run.window.duration_s
+        if run.window.duration_s > 0
+        else 0.0,
+        server=server,
+        generator=GeneratorCost(
+            cpu_s=generator_cpu_s, cpu_percent=cpu_percent, saturated=saturated
+        ),
+        http_requests=requests,
+        http_requests_per_delivered_msg=requests / delivered
+        if requests is not None and delivered
+        else None,
+        errors=errors,
+    )
+
+
+def _warnings(scenario: Scenario) -> list[str]:
+    warnings = []
+    if scenario.generator is not None and scenario.generator.saturated:
+        warnings.append(
+            f"{scenario.name}: the load generator was saturated "
+            f"({scenario.generator.cpu_percent:.0f}% CPU, loop lag "
+            f"{scenario.params['generator_max_loop_lag_ms']} ms): its latencies include its own "
+            "queueing; lower --rate or --subscribers"
+        )
+    for what in ("lost", "duplicated", "reordered", "unexpected"):
+        count = getattr(scenario, what)
+        if count:
+            warnings.append(f"{scenario.name}: {count} messages {what}")
+    if scenario.errors:
+        warnings.append(f"{scenario.name}: {len(scenario.errors)} errors (see scenario errors)")
+    return warnings
