@@ -51,7 +51,7 @@ async def precise_sleep(delay_s: float) -> None:
     coarse = delay_s - 0.004
     if coarse > 0:
         await asyncio.sleep(coarse)
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline:  # noqa: ASYNC110 - a deliberate yield-spin, see above
         await asyncio.sleep(0)
 
 

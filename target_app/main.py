@@ -8,8 +8,8 @@ from importlib import resources
 import orjson
 from fastapi import FastAPI, Request, WebSocket, status
 from fastapi.exceptions import WebSocketRequestValidationError
-from fastapi_offline import FastAPIOffline
 from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi_offline import FastAPIOffline
 
 from target_app import __version__
 from target_app.broker import Broker, CursorAhead, TooManyRooms, create_broker
