@@ -8,12 +8,14 @@ PORT ?= 8001
 # Extra options for `make serve`, e.g. SERVE_ARGS="--ws-impl wsproto".
 SERVE_ARGS ?=
 PYTEST_ARGS ?=
+# Extra options for `make bench`, e.g. BENCH_ARGS="--rate 500 --subscribers 100".
+BENCH_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install serve lint format typecheck test test-deps clean
+.PHONY: help install serve bench lint format typecheck test test-deps clean
 
 help: ## List the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -27,6 +29,9 @@ install: $(STAMP) ## Create .venv (if missing) and install pushbench with its de
 
 serve: $(STAMP) ## Run the reference server on PORT (default 8001)
 	$(BIN)/pushbench serve --port $(PORT) $(SERVE_ARGS)
+
+bench: $(STAMP) ## Push vs polling: launch the server, compare all transports (~2 min), report
+	$(BIN)/pushbench compare --out reports $(BENCH_ARGS)
 
 format: $(STAMP) ## Format the code with ruff
 	$(BIN)/ruff format .
@@ -45,3 +50,8 @@ test: $(STAMP) test-deps lint ## Lint, type-check, then the whole test suite
 
 clean: ## Remove caches (keeps .venv and reports/)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+
+# --- reports (issue 5) ---
+.PHONY: report-screenshot
+report-screenshot: $(STAMP) test-deps ## Screenshot the newest run's report (else the golden one) to docs/report.png
+	$(BIN)/python scripts/screenshot_report.py --out docs/report.png

@@ -10,6 +10,7 @@ import typer
 
 from pushbench.cli_options import Broker, HttpImpl, Loop, Workers, WsImpl, err, server_config
 from pushbench.compare_cli import compare
+from pushbench.report_cli import gate, report
 
 __all__ = ["app", "main"]
 
@@ -62,6 +63,8 @@ def serve(
 
 # Each command lives in a module of its own; registering it here keeps one `pushbench` entry point.
 app.command()(compare)
+app.command()(report)
+app.command()(gate)
 
 
 def main() -> None:

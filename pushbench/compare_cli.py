@@ -8,15 +8,17 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from pushbench.cli_options import Broker, HttpImpl, Loop, Out, Workers, WsImpl, err, server_config
 from pushbench.compare_run import TRANSPORTS, CompareConfig, run_compare
 from pushbench.compare_run import Progress as CompareProgress
+from pushbench.render import write_report
+from pushbench.report_cli import run_gate_command, summary_rich_table
 from pushbench.schema import ResultsDocument, Scenario
 
-__all__ = ["compare", "summary_rows"]
+__all__ = ["compare", "print_summary"]
 
 QUICK = {"duration_s": 2.0, "warmup_s": 0.5, "subscribers": 10, "rate_per_s": 100.0}
 
@@ -77,58 +79,13 @@ class _Bar(CompareProgress):
             self.console.print(f"  [red]error:[/red] {error}")
 
 
-def _ms(us: float) -> str:
-    return f"{us / 1000:.2f}"
-
-
-def summary_rows(document: ResultsDocument) -> list[list[str]]:
-    """The comparison table: one row per scenario, human units."""
-    rows = []
-    for s in document.scenarios:
-        cpu = s.server.cpu_us_per_delivered_msg if s.server else None
-        rows.append(
-            [
-                s.name,
-                _ms(s.latency_us.p50),
-                _ms(s.latency_us.p99),
-                f"{s.delivered}/{s.sent}",
-                str(s.lost),
-                f"{s.throughput_msgs_per_s:,.0f}",
-                "-" if cpu is None else f"{cpu:.1f}",
-                "-"
-                if s.http_requests_per_delivered_msg is None
-                else f"{s.http_requests_per_delivered_msg:.3f}",
-                "-" if s.generator is None else f"{s.generator.cpu_percent:.0f}%",
-            ]
-        )
-    return rows
-
-
-SUMMARY_HEADERS = [
-    "scenario",
-    "p50 ms",
-    "p99 ms",
-    "delivered/sent",
-    "lost",
-    "msgs/s",
-    "server CPU µs/msg",
-    "HTTP req/msg",
-    "generator CPU",
-]
-
-
 def print_summary(document: ResultsDocument, console: Console) -> None:
-    """Print the comparison table, warnings and errors."""
-    table = Table(title=f"pushbench compare {document.run_id}")
-    for header in SUMMARY_HEADERS:
-        table.add_column(header, justify="left" if header == "scenario" else "right")
-    for row in summary_rows(document):
-        table.add_row(*row)
-    console.print(table)
+    """Print the comparison table, then warnings and errors to stderr."""
+    console.print(summary_rich_table(document))
     for warning in document.warnings:
-        err.print(f"[yellow]warning:[/yellow] {warning}")
+        err.print(f"[yellow]warning:[/yellow] {escape(warning)}")
     for error in document.errors:
-        err.print(f"[red]error:[/red] {error}")
+        err.print(f"[red]error:[/red] {escape(error)}")
 
 
 def compare(
@@ -160,6 +117,18 @@ def compare(
     no_pin: Annotated[
         bool, typer.Option("--no-pin", help="Do not pin server and generator to separate CPUs.")
     ] = False,
+    baseline: Annotated[
+        Path | None,
+        typer.Option("--baseline", help="Gate against this earlier results.json when done."),
+    ] = None,
+    max_regression: Annotated[
+        float | None,
+        typer.Option("--max-regression", help="With --baseline: allowed regression, percent."),
+    ] = None,
+    slo: Annotated[
+        list[str] | None,
+        typer.Option("--slo", help="Gate on this SLO when done, e.g. 'ws.latency_us.p99<=5000'."),
+    ] = None,
     out: Out = "reports",
     workers: Workers = 1,
     loop: Loop = "auto",
@@ -205,12 +174,19 @@ def compare(
         outcome = run_compare(config, Path(out), _Bar(bar))
     document = outcome.document
     print_summary(document, console)
+    written = write_report(document, outcome.run_dir)
     err.print(f"results: {outcome.run_dir / 'results.json'}")
+    err.print("report:  " + ", ".join(str(path) for path in written))
     if document.interrupted:
         err.print("[yellow]interrupted:[/yellow] the results above are partial")
         raise typer.Exit(130)
     if document.errors or any(s.errors for s in document.scenarios):
         raise typer.Exit(1)
+    if baseline is not None or slo:
+        code = run_gate_command(
+            document, baseline=baseline, max_regression=max_regression, slos=slo or ()
+        )
+        raise typer.Exit(code)
 
 
 def _fields(config: CompareConfig) -> dict[str, object]:

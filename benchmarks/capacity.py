@@ -1,0 +1,119 @@
+"""Server capacity runs with the raw client: echo round trips/s, fan-out deliveries/s, idle cost."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from dataclasses import dataclass
+
+import orjson
+
+from benchmarks.rawws import RawClient, masked_text_frame, open_raw
+
+__all__ = ["CapacityRun", "echo_capacity", "fanout_capacity", "idle_connections"]
+
+
+@dataclass(slots=True)
+class CapacityRun:
+    """Messages counted over a measured interval."""
+
+    messages: int
+    duration_s: float
+    dropped_connections: int = 0
+
+    @property
+    def per_s(self) -> float:
+        return self.messages / self.duration_s if self.duration_s > 0 else 0.0
+
+
+async def _measure(clients: list[RawClient], warmup_s: float, duration_s: float) -> CapacityRun:
+    await asyncio.sleep(warmup_s)
+    before = sum(c.frames for c in clients)
+    start = time.perf_counter()
+    # The measured interval itself: a fixed span of wall time, not a synchronisation.
+    await asyncio.sleep(duration_s)
+    counted = sum(c.frames for c in clients) - before
+    elapsed = time.perf_counter() - start
+    return CapacityRun(counted, elapsed, sum(c.closed for c in clients))
+
+
+async def echo_capacity(
+    ws_base: str,
+    connections: int = 50,
+    payload_bytes: int = 64,
+    duration_s: float = 5.0,
+    warmup_s: float = 1.0,
+) -> CapacityRun:
+    """Closed-loop echo on ``connections`` sockets: each sends again as soon as its echo lands."""
+    frame = masked_text_frame("x" * payload_bytes)
+
+    def again(client: RawClient) -> None:
+        client.send(frame)
+
+    clients = await asyncio.gather(*(open_raw(f"{ws_base}/ws", again) for _ in range(connections)))
+    try:
+        for client in clients:
+            client.send(frame)
+        return await _measure(list(clients), warmup_s, duration_s)
+    finally:
+        for client in clients:
+            client.close()
+
+
+async def fanout_capacity(
+    ws_base: str,
+    subscribers: int = 100,
+    payload_bytes: int = 64,
+    duration_s: float = 5.0,
+    warmup_s: float = 1.0,
+    window: int = 64,
+) -> CapacityRun:
+    """One publisher, ``subscribers`` push sockets; deliveries counted over all subscribers.
+
+    The publisher keeps at most ``window`` messages ahead of the first subscriber, so the server
+    runs flat out without queues growing until slow-subscriber drops kick in.
+    """
+    room = f"capacity-{uuid.uuid4().hex[:8]}"
+    body = orjson.dumps({"publisher": "cap", "payload": "x" * payload_bytes}).decode()
+    frame = masked_text_frame(body)
+    publisher = await open_raw(f"{ws_base}/ws/rooms/{room}?receive=false")
+    sent = [0]
+
+    def refill(client: RawClient) -> None:
+        # Called by the pacing subscriber per delivery: top the window back up.
+        while sent[0] - client.frames - 1 < window:
+            publisher.send(frame)
+            sent[0] += 1
+
+    pacer = await open_raw(f"{ws_base}/ws/rooms/{room}", refill)
+    others = await asyncio.gather(
+        *(open_raw(f"{ws_base}/ws/rooms/{room}") for _ in range(subscribers - 1))
+    )
+    clients = [pacer, *others]
+    try:
+        for _ in range(window):
+            publisher.send(frame)
+            sent[0] += 1
+        return await _measure(clients, warmup_s, duration_s)
+    finally:
+        for client in [*clients, publisher]:
+            client.close()
+
+
+async def idle_connections(ws_base: str, count: int, batch: int = 500) -> list[RawClient]:
+    """Open ``count`` idle room subscriptions (in batches, so the backlog never overflows)."""
+    room = f"idle-{uuid.uuid4().hex[:8]}"
+    clients: list[RawClient] = []
+    try:
+        for start in range(0, count, batch):
+            clients += await asyncio.gather(
+                *(open_raw(f"{ws_base}/ws/rooms/{room}") for _ in range(min(batch, count - start)))
+            )
+    except BaseException:
+        for client in clients:
+            with contextlib.suppress(Exception):
+                client.close()
+        raise
+    return clients

@@ -1,0 +1,66 @@
+"""``summary.md``: a compact Markdown summary that reads well as a GitHub Actions job summary.
+
+GitHub renders tables, blockquotes and ``<details>`` in ``$GITHUB_STEP_SUMMARY``; the summary
+uses nothing else, so it also reads fine as plain text.
+"""
+
+from __future__ import annotations
+
+import json
+
+from pushbench.render.table import NUMERIC_COLUMNS, SUMMARY_COLUMNS, summary_table
+from pushbench.render.verdict import Severity, findings, verdict
+from pushbench.schema import ResultsDocument
+
+__all__ = ["render_markdown"]
+
+_ICONS = {Severity.ERROR: "❌", Severity.WARNING: "⚠️"}
+
+
+def _cell(text: str) -> str:
+    # A pipe would end the cell; a newline would end the table.
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _table(
+    headings: tuple[str, ...], rows: list[list[str]], numeric: frozenset[int] = frozenset()
+) -> list[str]:
+    rule = ["---:" if i in numeric else "---" for i in range(len(headings))]
+    return [
+        "| " + " | ".join(_cell(h) for h in headings) + " |",
+        "| " + " | ".join(rule) + " |",
+        *("| " + " | ".join(_cell(c) for c in row) + " |" for row in rows),
+    ]
+
+
+def render_markdown(document: ResultsDocument) -> str:
+    """The Markdown summary of ``document``: verdict, comparison table, warnings, run details."""
+    lines = [
+        f"## pushbench {document.kind}: `{document.run_id}`",
+        "",
+        f"**Verdict:** {verdict(document)}",
+        "",
+        *_table(SUMMARY_COLUMNS, summary_table(document), NUMERIC_COLUMNS),
+        "",
+        "Latency in ms from the *scheduled* send time (open loop); percentiles from HdrHistogram.",
+    ]
+    found = findings(document)
+    if found:
+        lines += ["", f"### Warnings ({len(found)})", ""]
+        lines += [f"- {_ICONS[f.severity]} {_cell(f.text)}" for f in found]
+    env = document.environment
+    details = [
+        ("run id", f"`{document.run_id}`"),
+        ("started", document.started_at.isoformat()),
+        ("finished", document.finished_at.isoformat() if document.finished_at else "—"),
+        ("python", env.python),
+        ("platform", env.platform),
+        ("CPUs", str(env.cpu_count) if env.cpu_count else "—"),
+        ("git commit", f"`{env.git_commit[:12]}`" if env.git_commit else "—"),
+        ("packages", ", ".join(f"{name} {version}" for name, version in env.packages.items())),
+        ("config", f"`{json.dumps(document.config, separators=(',', ':'))}`"),
+    ]
+    lines += ["", "<details><summary>Run details</summary>", ""]
+    lines += _table(("", ""), [[name, value] for name, value in details])
+    lines += ["", "</details>", ""]
+    return "\n".join(lines)
