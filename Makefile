@@ -10,9 +10,11 @@ SERVE_ARGS ?=
 PYTEST_ARGS ?=
 # Extra options for `make bench`, e.g. BENCH_ARGS="--rate 500 --subscribers 100".
 BENCH_ARGS ?=
+# Extra options for `make serverbench`, e.g. SERVERBENCH_ARGS="--idle 10000".
+SERVERBENCH_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install serve bench lint format typecheck test test-deps clean
+.PHONY: help install serve bench serverbench lint format typecheck test test-deps clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -32,6 +34,9 @@ serve: $(STAMP) ## Run the reference server on PORT (default 8001)
 
 bench: $(STAMP) ## Push vs polling: launch the server, compare all transports (~2 min), report
 	$(BIN)/pushbench compare --out reports $(BENCH_ARGS)
+
+serverbench: $(STAMP) ## Server capacity per uvicorn WS implementation (echo, fan-out, idle RSS)
+	$(BIN)/pushbench serverbench --out reports $(SERVERBENCH_ARGS)
 
 format: $(STAMP) ## Format the code with ruff
 	$(BIN)/ruff format .

@@ -6,7 +6,8 @@ import asyncio
 import contextlib
 import time
 import uuid
-from dataclasses import dataclass
+from array import array
+from dataclasses import dataclass, field
 
 import orjson
 
@@ -17,11 +18,12 @@ __all__ = ["CapacityRun", "echo_capacity", "fanout_capacity", "idle_connections"
 
 @dataclass(slots=True)
 class CapacityRun:
-    """Messages counted over a measured interval."""
+    """Messages counted over a measured interval (and echo round-trip times, if measured)."""
 
     messages: int
     duration_s: float
     dropped_connections: int = 0
+    round_trips_ns: array[int] = field(default_factory=lambda: array("q"))
 
     @property
     def per_s(self) -> float:
@@ -48,15 +50,26 @@ async def echo_capacity(
 ) -> CapacityRun:
     """Closed-loop echo on ``connections`` sockets: each sends again as soon as its echo lands."""
     frame = masked_text_frame("x" * payload_bytes)
+    round_trips: array[int] = array("q")
+    record = round_trips.append
+    clock = time.perf_counter_ns
 
     def again(client: RawClient) -> None:
+        now = clock()
+        record(now - client.sent_ns)
+        client.sent_ns = now
         client.send(frame)
 
     clients = await asyncio.gather(*(open_raw(f"{ws_base}/ws", again) for _ in range(connections)))
     try:
         for client in clients:
+            client.sent_ns = clock()
             client.send(frame)
-        return await _measure(list(clients), warmup_s, duration_s)
+        await asyncio.sleep(warmup_s)
+        del round_trips[:]
+        run = await _measure(list(clients), 0.0, duration_s)
+        run.round_trips_ns = array("q", round_trips)
+        return run
     finally:
         for client in clients:
             client.close()

@@ -42,6 +42,8 @@ class RawClient(asyncio.Protocol):
     ) -> None:
         self.frames = 0
         self.closed = False
+        #: Set by a closed-loop sender: when its one outstanding frame left (perf_counter_ns).
+        self.sent_ns = 0
         self.transport: asyncio.Transport | None = None
         self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._on_frame = on_frame

@@ -11,6 +11,7 @@ import typer
 from pushbench.cli_options import Broker, HttpImpl, Loop, Workers, WsImpl, err, server_config
 from pushbench.compare_cli import compare
 from pushbench.report_cli import gate, report
+from pushbench.serverbench_cli import serverbench
 
 __all__ = ["app", "main"]
 
@@ -63,6 +64,7 @@ def serve(
 
 # Each command lives in a module of its own; registering it here keeps one `pushbench` entry point.
 app.command()(compare)
+app.command()(serverbench)
 app.command()(report)
 app.command()(gate)
 

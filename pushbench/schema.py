@@ -46,7 +46,7 @@ SCHEMA_VERSION: Final = 1
 #: The versions :func:`load_results` reads.
 SUPPORTED_VERSIONS: tuple[int, ...] = (1,)
 
-Kind = Literal["compare", "sweep", "locust", "micro"]
+Kind = Literal["compare", "sweep", "locust", "micro", "serverbench"]
 Transport = Literal["ws", "short-poll", "long-poll", "sse", "echo"]
 
 Count = Annotated[int, Field(ge=0)]

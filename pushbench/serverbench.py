@@ -1,0 +1,245 @@
+"""``pushbench serverbench``: what one reference server can do, per uvicorn WebSocket impl.
+
+For each implementation: closed-loop echo on ``/ws`` (and the same against a bare ASGI echo app,
+so the framework's overhead is a ratio from one run), room fan-out deliveries per second, and the
+memory an idle subscriber costs. The load comes from the raw-socket client in
+:mod:`benchmarks.capacity`, pinned to other CPUs than the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections import Counter
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from benchmarks.capacity import CapacityRun, echo_capacity, fanout_capacity, idle_connections
+from pushbench.environment import environment
+from pushbench.histogram import LatencyHistogram
+from pushbench.launcher import ServerProcess
+from pushbench.resources import TreeSampler, TreeUsage
+from pushbench.run_dir import new_run_dir, new_run_id
+from pushbench.schema import (
+    GeneratorCost,
+    ResultsDocument,
+    Scenario,
+    ServerCost,
+    Transport,
+    latency_summary,
+    write_results_atomic,
+)
+from pushbench.server_config import ServerConfig
+
+__all__ = ["ServerBenchConfig", "run_serverbench"]
+
+APPS = {"reference": "target_app.main:app", "bare": "benchmarks.bare_echo:app"}
+
+
+@dataclass(frozen=True, slots=True)
+class ServerBenchConfig:
+    """The measurements to make; the server options other than the WS implementation are fixed."""
+
+    ws_impls: tuple[str, ...] = ("websockets-sansio", "websockets", "wsproto")
+    connections: int = 50
+    subscribers: int = 100
+    payload_bytes: int = 64
+    duration_s: float = 5.0
+    warmup_s: float = 1.0
+    idle_connections: int = 2_000
+    server: ServerConfig = field(default_factory=ServerConfig)
+    pin: bool = True
+
+
+def _run(factory: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
+    import uvloop
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(factory())
+
+
+def _scenario(
+    name: str,
+    transport: Transport,
+    params: dict[str, Any],
+    run: CapacityRun,
+    usage: TreeUsage,
+    generator_cpu_s: float,
+) -> Scenario:
+    histogram = LatencyHistogram()
+    for us, count in Counter((ns + 500) // 1000 for ns in run.round_trips_ns).items():
+        histogram.record_ns(us * 1000, count)
+    wall = max(usage.wall_s, 1e-9)
+    cpu_percent = 100 * generator_cpu_s / wall
+    return Scenario(
+        name=name,
+        transport=transport,
+        params=params,
+        latency_us=latency_summary(histogram),
+        sent=run.messages,
+        delivered=run.messages,
+        lost=0,
+        duplicated=0,
+        reordered=0,
+        unexpected=0,
+        throughput_msgs_per_s=run.per_s,
+        server=ServerCost(
+            cpu_s=usage.cpu_s,
+            rss_peak_bytes=usage.rss_peak_bytes,
+            cpu_us_per_delivered_msg=usage.cpu_s * 1e6 / run.messages if run.messages else None,
+        ),
+        generator=GeneratorCost(
+            cpu_s=generator_cpu_s, cpu_percent=cpu_percent, saturated=cpu_percent >= 90
+        ),
+        http_requests=None,
+        http_requests_per_delivered_msg=None,
+        errors=[f"{run.dropped_connections} connections dropped"]
+        if run.dropped_connections
+        else [],
+    )
+
+
+def _measured(
+    server: ServerProcess, factory: Callable[[], Coroutine[Any, Any, CapacityRun]]
+) -> tuple[CapacityRun, TreeUsage, float]:
+    sampler = TreeSampler(server.pid)
+    me = psutil.Process()
+    before = sum(me.cpu_times()[:2])
+    sampler.start()
+    try:
+        run: CapacityRun = _run(factory)
+    finally:
+        usage = sampler.stop()
+    return run, usage, sum(me.cpu_times()[:2]) - before
+
+
+def _idle_rss_per_connection(server: ServerProcess, count: int) -> float:
+    """Server RSS growth per idle room subscriber, measured with ``count`` of them open."""
+    process = psutil.Process(server.pid)
+    before = process.memory_info().rss
+
+    async def hold() -> int:
+        clients = await idle_connections(server.ws_url, count)
+        try:
+            await asyncio.sleep(0.5)  # let the server settle its buffers; a measured pause
+            return int(process.memory_info().rss)
+        finally:
+            for client in clients:
+                client.close()
+
+    after: int = _run(hold)
+    return (after - before) / count
+
+
+def run_serverbench(
+    config: ServerBenchConfig, out: Path, progress: Callable[[str], None] = lambda _: None
+) -> tuple[ResultsDocument, Path]:
+    """Run every measurement; ``results.json`` is rewritten after each one."""
+    run_id = new_run_id("serverbench")
+    run_dir = new_run_dir(out, run_id)
+    allowed = sorted(os.sched_getaffinity(0))
+    pinned = config.pin and len(allowed) >= 2
+    server_cpus, generator_cpus = (allowed[: len(allowed) // 2], allowed[len(allowed) // 2 :])
+    document = ResultsDocument(
+        kind="serverbench",
+        run_id=run_id,
+        started_at=datetime.now(UTC),
+        environment=environment(),
+        config={
+            "ws_impls": list(config.ws_impls),
+            "connections": config.connections,
+            "subscribers": config.subscribers,
+            "payload_bytes": config.payload_bytes,
+            "duration_s": config.duration_s,
+            "warmup_s": config.warmup_s,
+            "idle_connections": config.idle_connections,
+            "loop": config.server.loop,
+            "http_impl": config.server.http_impl,
+            "pinned": pinned,
+        },
+        scenarios=[],
+    )
+    scenarios: list[Scenario] = []
+    original = os.sched_getaffinity(0)
+    interrupted = False
+    try:
+        if pinned:
+            os.sched_setaffinity(0, generator_cpus)
+        for impl in config.ws_impls:
+            for app_name, app in APPS.items():
+                server_config = replace(config.server, ws_impl=impl, app=app)
+                log = run_dir / f"server-{impl}-{app_name}.log"
+                with ServerProcess(server_config, log) as server:
+                    if pinned:
+                        with contextlib.suppress(psutil.Error):
+                            psutil.Process(server.pid).cpu_affinity(server_cpus)
+                    params = {
+                        "ws_impl": impl,
+                        "app": app_name,
+                        "payload_bytes": config.payload_bytes,
+                    }
+                    progress(f"{impl} / {app_name}: echo, {config.connections} connections")
+                    run, usage, gen = _measured(
+                        server,
+                        lambda s=server: echo_capacity(  # type: ignore[misc]
+                            s.ws_url,
+                            config.connections,
+                            config.payload_bytes,
+                            config.duration_s,
+                            config.warmup_s,
+                        ),
+                    )
+                    scenarios.append(
+                        _scenario(
+                            f"echo/{impl}/{app_name}",
+                            "echo",
+                            {**params, "connections": config.connections},
+                            run,
+                            usage,
+                            gen,
+                        )
+                    )
+                    if app_name == "reference":
+                        progress(f"{impl}: fan-out to {config.subscribers} subscribers")
+                        run, usage, gen = _measured(
+                            server,
+                            lambda s=server: fanout_capacity(  # type: ignore[misc]
+                                s.ws_url,
+                                config.subscribers,
+                                config.payload_bytes,
+                                config.duration_s,
+                                config.warmup_s,
+                            ),
+                        )
+                        fanout_params = {**params, "subscribers": config.subscribers}
+                        if config.idle_connections:
+                            progress(f"{impl}: {config.idle_connections} idle subscribers")
+                            per_connection = _idle_rss_per_connection(
+                                server, config.idle_connections
+                            )
+                            fanout_params["idle_connections"] = config.idle_connections
+                            fanout_params["idle_rss_bytes_per_connection"] = round(per_connection)
+                        scenarios.append(
+                            _scenario(f"fanout/{impl}", "ws", fanout_params, run, usage, gen)
+                        )
+                document = document.model_copy(update={"scenarios": list(scenarios)})
+                write_results_atomic(document, run_dir / "results.json")
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        os.sched_setaffinity(0, original)
+        document = document.model_copy(
+            update={
+                "scenarios": list(scenarios),
+                "interrupted": interrupted,
+                "finished_at": datetime.now(UTC),
+            }
+        )
+        write_results_atomic(document, run_dir / "results.json")
+    return document, run_dir

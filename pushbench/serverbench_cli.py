@@ -1,0 +1,120 @@
+"""The ``pushbench serverbench`` command: server capacity per uvicorn WebSocket implementation."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from pushbench.cli_options import HttpImpl, Loop, Out, err, server_config
+from pushbench.render import write_report
+from pushbench.schema import ResultsDocument, Scenario
+from pushbench.server_config import WS_IMPLS
+from pushbench.serverbench import ServerBenchConfig, run_serverbench
+
+__all__ = ["serverbench", "serverbench_table"]
+
+
+def _by_name(document: ResultsDocument) -> dict[str, Scenario]:
+    return {s.name: s for s in document.scenarios}
+
+
+def serverbench_table(document: ResultsDocument) -> Table:
+    """One row per WebSocket implementation, ratios against the bare ASGI app included."""
+    table = Table(title=f"pushbench serverbench: {document.run_id}", title_justify="left")
+    for column in (
+        "ws impl",
+        "echo rt/s",
+        "bare ASGI rt/s",
+        "reference / bare",
+        "echo p50 µs",
+        "echo p99 µs",
+        "fan-out deliveries/s",
+        "server CPU µs/delivery",
+        "idle RSS/conn",
+    ):
+        table.add_column(column, justify="left" if column == "ws impl" else "right")
+    scenarios = _by_name(document)
+    for impl in document.config.get("ws_impls", []):
+        echo = scenarios.get(f"echo/{impl}/reference")
+        bare = scenarios.get(f"echo/{impl}/bare")
+        fanout = scenarios.get(f"fanout/{impl}")
+        if echo is None:
+            continue
+        ratio = (
+            f"{echo.throughput_msgs_per_s / bare.throughput_msgs_per_s:.2f}"
+            if bare and bare.throughput_msgs_per_s
+            else "—"
+        )
+        idle = fanout.params.get("idle_rss_bytes_per_connection") if fanout else None
+        cpu = fanout.server.cpu_us_per_delivered_msg if fanout and fanout.server else None
+        table.add_row(
+            impl,
+            f"{echo.throughput_msgs_per_s:,.0f}",
+            f"{bare.throughput_msgs_per_s:,.0f}" if bare else "—",
+            ratio,
+            f"{echo.latency_us.p50:,}",
+            f"{echo.latency_us.p99:,}",
+            f"{fanout.throughput_msgs_per_s:,.0f}" if fanout else "—",
+            "—" if cpu is None else f"{cpu:.1f}",
+            "—" if idle is None else f"{idle / 1024:.1f} KiB",
+        )
+    return table
+
+
+def serverbench(
+    ws_impl: Annotated[
+        str, typer.Option("--ws-impl", help="Comma-separated uvicorn WebSocket implementations.")
+    ] = "websockets-sansio,websockets,wsproto",
+    connections: Annotated[int, typer.Option("--connections", min=1, help="Echo sockets.")] = 50,
+    subscribers: Annotated[
+        int, typer.Option("--subscribers", min=1, help="Fan-out sockets.")
+    ] = 100,
+    payload_bytes: Annotated[int, typer.Option("--payload-bytes", min=0)] = 64,
+    duration: Annotated[float, typer.Option("--duration", min=0.1, help="Seconds measured.")] = 5.0,
+    warmup: Annotated[float, typer.Option("--warmup", min=0.0)] = 1.0,
+    idle: Annotated[
+        int, typer.Option("--idle", min=0, help="Idle subscribers for the RSS/connection figure.")
+    ] = 2000,
+    no_pin: Annotated[bool, typer.Option("--no-pin", help="Do not pin server and client.")] = False,
+    out: Out = "reports",
+    loop: Loop = "auto",
+    http_impl: HttpImpl = "auto",
+) -> None:
+    """Echo round trips/s, fan-out deliveries/s and idle memory, per WebSocket implementation."""
+    impls = tuple(part.strip() for part in ws_impl.split(",") if part.strip())
+    unknown = [impl for impl in impls if impl not in WS_IMPLS or impl == "auto"]
+    if unknown or not impls:
+        err.print(f"[red]error:[/red] unknown --ws-impl {', '.join(unknown) or '(none)'}")
+        raise typer.Exit(2)
+    server = server_config(
+        host="127.0.0.1",
+        port=0,
+        workers=1,
+        loop=loop,
+        ws_impl="auto",
+        http_impl=http_impl,
+        broker="memory",
+    )
+    config = ServerBenchConfig(
+        ws_impls=impls,
+        connections=connections,
+        subscribers=subscribers,
+        payload_bytes=payload_bytes,
+        duration_s=duration,
+        warmup_s=warmup,
+        idle_connections=idle,
+        server=server,
+        pin=not no_pin,
+    )
+    document, run_dir = run_serverbench(config, Path(out), lambda text: err.print(text))
+    console = Console() if sys.stdout.isatty() else Console(width=160)
+    console.print(serverbench_table(document))
+    write_report(document, run_dir)
+    err.print(f"results: {run_dir / 'results.json'}")
+    if document.interrupted:
+        raise typer.Exit(130)
