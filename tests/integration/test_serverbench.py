@@ -1,0 +1,81 @@
+"""``pushbench serverbench`` end to end, tiny: one implementation, fractions of a second."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from pushbench.schema import load_results
+from tests.conftest import timeout
+
+
+def test_tiny_serverbench_measures_echo_fanout_and_idle(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pushbench.cli",
+            "serverbench",
+            "--ws-impl",
+            "websockets-sansio",
+            "--connections",
+            "4",
+            "--subscribers",
+            "5",
+            "--duration",
+            "0.5",
+            "--warmup",
+            "0.1",
+            "--idle",
+            "50",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout(120),
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 0, result.stderr
+    document = load_results(tmp_path / "latest" / "results.json")
+    assert document.kind == "serverbench"
+    scenarios = {s.name: s for s in document.scenarios}
+    assert set(scenarios) == {
+        "echo/websockets-sansio/reference",
+        "echo/websockets-sansio/bare",
+        "fanout/websockets-sansio",
+    }
+    for name in ("echo/websockets-sansio/reference", "echo/websockets-sansio/bare"):
+        echo = scenarios[name]
+        assert echo.throughput_msgs_per_s > 100
+        assert echo.latency_us.count > 0
+        assert echo.errors == []
+    fanout = scenarios["fanout/websockets-sansio"]
+    assert fanout.throughput_msgs_per_s > 100
+    assert fanout.errors == []
+    assert 0 < fanout.params["idle_rss_bytes_per_connection"] < 1_000_000
+    assert "websockets-sansio" in result.stdout
+    assert (tmp_path / "latest" / "report.html").exists()
+
+
+def test_unknown_ws_impl_exits_2(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pushbench.cli",
+            "serverbench",
+            "--ws-impl",
+            "tornado",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout(60),
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "tornado" in result.stderr
