@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -92,6 +93,9 @@ class ScenarioRun:
     errors: list[str] = field(default_factory=list)
     max_loop_lag_ns: int = 0
     interrupted: bool = False
+    #: This process's CPU seconds and the wall seconds from first publish to end of drain.
+    generator_cpu_s: float = 0.0
+    generator_wall_s: float = 0.0
 
 
 async def run_scenario(
@@ -108,6 +112,7 @@ async def run_scenario(
     stats = PublishStats(sent={})
     errors: list[str] = []
     lag = [0]
+    usage = [0.0, 0.0]
     interrupted = False
     subscribe = SUBSCRIBERS[spec.transport]
     params = {"poll_interval_s": spec.poll_interval_s}
@@ -129,6 +134,7 @@ async def run_scenario(
             window.end_ns = window.start_ns + round(spec.duration_s * 1e9)
             payload = "x" * spec.payload_bytes
             monitor = asyncio.create_task(_watch_loop_lag(lag))
+            cpu_start, wall_start = time.process_time(), time.monotonic()
             try:
                 await _with_progress(
                     publish_open_loop(
@@ -141,6 +147,8 @@ async def run_scenario(
                 await _drain(recorders, stats, spec.drain_s, tasks)
             finally:
                 monitor.cancel()
+                usage[0] = time.process_time() - cpu_start
+                usage[1] = time.monotonic() - wall_start
         except asyncio.CancelledError:
             interrupted = True
             errors.append("interrupted: results cover the messages sent until then")
@@ -165,7 +173,17 @@ async def run_scenario(
         errors.append(f"{stats.errors} publishes failed (connection lost?)")
     http_requests = None if spec.transport == "ws" else sum(r.http_requests for r in recorders)
     return ScenarioRun(
-        spec, window, histogram, integrity, http_requests, stats, errors[:50], lag[0], interrupted
+        spec,
+        window,
+        histogram,
+        integrity,
+        http_requests,
+        stats,
+        errors[:50],
+        lag[0],
+        interrupted,
+        generator_cpu_s=usage[0],
+        generator_wall_s=usage[1],
     )
 
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import aiohttp
 import orjson
-from websockets.asyncio.client import connect
 
+from benchmarks.rawws import open_raw
 from benchmarks.recorder import Recorder, now_ns
 
 __all__ = ["SUBSCRIBERS", "Subscriber", "long_poll", "short_poll", "sse", "ws_push"]
@@ -43,11 +43,19 @@ async def ws_push(
 ) -> None:
     """WebSocket push: the server sends every message as soon as it is published."""
     url = "ws" + base.removeprefix("http") + f"/ws/rooms/{room}"
-    async with connect(url, compression=None, max_size=None, ping_interval=None) as ws:
+
+    def on_message(payload: bytes) -> None:
+        received = now_ns()
+        _deliver(recorder, orjson.loads(payload), received)
+
+    client = await open_raw(url, on_message=on_message)
+    try:
         ready.set()
-        async for frame in ws:
-            received = now_ns()
-            _deliver(recorder, orjson.loads(frame), received)
+        await client.lost
+        if client.close_code is not None:
+            recorder.error(f"server closed the socket with code {client.close_code}")
+    finally:
+        client.close()
 
 
 async def sse(

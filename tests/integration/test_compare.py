@@ -81,7 +81,7 @@ def test_calibration_delay_comes_back_as_that_delay(server: ServerProcess) -> No
         assert abs(measured - delay_ms) <= max(0.3, 0.05 * delay_ms), (delay_ms, measured)
 
 
-@pytest.mark.parametrize(("interval_s", "duration_s"), [(0.1, 2.0), (1.0, 4.0)])
+@pytest.mark.parametrize(("interval_s", "duration_s"), [(0.1, 3.0), (1.0, 4.0)])
 def test_short_poll_mean_latency_is_half_the_interval_plus_a_round_trip(
     server: ServerProcess, interval_s: float, duration_s: float
 ) -> None:
@@ -93,7 +93,7 @@ def test_short_poll_mean_latency_is_half_the_interval_plus_a_round_trip(
         poll_interval_s=interval_s,
         rate_per_s=37.0,
         publishers=1,
-        subscribers=4,
+        subscribers=8,
         duration_s=duration_s,
         warmup_s=0.2,
     )
