@@ -6,20 +6,15 @@ drivers and samples resources. The numbers it produces go into the pure results 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import os
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from benchmarks.scenario import ScenarioRun, ScenarioSpec, run_scenario
 from pushbench.environment import environment
 from pushbench.launcher import ServerProcess, ServerStartError
+from pushbench.processes import cpu_plan, generator_affinity, pin_server, run_uvloop
 from pushbench.resources import TreeSampler, TreeUsage
 from pushbench.run_dir import new_run_dir, new_run_id
 from pushbench.schema import (
@@ -128,15 +123,6 @@ class Progress:
         """A scenario's results are in."""
 
 
-def _cpu_plan(pin: bool) -> tuple[set[int] | None, set[int] | None]:
-    """(server CPUs, generator CPUs): split the allowed CPUs in two, server first."""
-    allowed = sorted(os.sched_getaffinity(0))
-    if not pin or len(allowed) < 2:
-        return None, None
-    half = len(allowed) // 2
-    return set(allowed[:half]), set(allowed[half:])
-
-
 def run_compare(
     config: CompareConfig, out: Path, progress: Progress | None = None
 ) -> CompareOutcome:
@@ -144,8 +130,7 @@ def run_compare(
     progress = progress or Progress()
     run_id = new_run_id("compare")
     run_dir = new_run_dir(out, run_id)
-    server_cpus, generator_cpus = _cpu_plan(config.pin and config.target is None)
-    original_affinity = os.sched_getaffinity(0)
+    server_cpus, generator_cpus = cpu_plan(config.pin and config.target is None)
     document = ResultsDocument(
         kind="compare",
         run_id=run_id,
@@ -155,56 +140,69 @@ def run_compare(
         scenarios=[],
     )
     write_results_atomic(document, run_dir / "results.json")
-    scenarios: list[Scenario] = []
-    warnings: list[str] = []
-    errors: list[str] = []
-    interrupted = False
-    specs = config.specs()
+    state = _State(document)
     try:
-        if generator_cpus:
-            os.sched_setaffinity(0, generator_cpus)
-        for index, spec in enumerate(specs):
-            progress.scenario_started(index, len(specs), spec.name)
-            try:
-                scenario, stop = _one_scenario(config, spec, run_dir, server_cpus, progress)
-            except KeyboardInterrupt:
-                interrupted = True
-                break
-            except ServerStartError as exc:
-                errors.append(f"{spec.name}: {exc}")
-                continue
-            scenarios.append(scenario)
-            warnings += _warnings(scenario)
-            progress.scenario_finished(scenario)
-            document = document.model_copy(
-                update={"scenarios": list(scenarios), "warnings": warnings, "errors": errors}
-            )
-            write_results_atomic(document, run_dir / "results.json")
-            if stop:
-                interrupted = True
-                break
+        with generator_affinity(generator_cpus):
+            _run_all(config, run_dir, server_cpus, progress, state)
     except KeyboardInterrupt:
-        interrupted = True
+        state.interrupted = True
     finally:
-        os.sched_setaffinity(0, original_affinity)
-        document = document.model_copy(
-            update={
-                "scenarios": list(scenarios),
-                "warnings": warnings,
-                "errors": errors,
-                "interrupted": interrupted,
-                "finished_at": datetime.now(UTC),
-            }
-        )
+        document = state.snapshot(finished=True)
         write_results_atomic(document, run_dir / "results.json")
     return CompareOutcome(document, run_dir)
+
+
+@dataclass(slots=True)
+class _State:
+    """What a comparison has gathered so far (written out after every scenario)."""
+
+    document: ResultsDocument
+    scenarios: list[Scenario] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    interrupted: bool = False
+
+    def snapshot(self, finished: bool = False) -> ResultsDocument:
+        update: dict[str, Any] = {
+            "scenarios": list(self.scenarios),
+            "warnings": list(self.warnings),
+            "errors": list(self.errors),
+            "interrupted": self.interrupted,
+        }
+        if finished:
+            update["finished_at"] = datetime.now(UTC)
+        return self.document.model_copy(update=update)
+
+
+def _run_all(
+    config: CompareConfig,
+    run_dir: Path,
+    server_cpus: list[int] | None,
+    progress: Progress,
+    state: _State,
+) -> None:
+    specs = config.specs()
+    for index, spec in enumerate(specs):
+        progress.scenario_started(index, len(specs), spec.name)
+        try:
+            scenario, stop = _one_scenario(config, spec, run_dir, server_cpus, progress)
+        except ServerStartError as exc:
+            state.errors.append(f"{spec.name}: {exc}")
+            continue
+        state.scenarios.append(scenario)
+        state.warnings += _warnings(scenario)
+        progress.scenario_finished(scenario)
+        write_results_atomic(state.snapshot(), run_dir / "results.json")
+        if stop:
+            state.interrupted = True
+            return
 
 
 def _one_scenario(
     config: CompareConfig,
     spec: ScenarioSpec,
     run_dir: Path,
-    server_cpus: set[int] | None,
+    server_cpus: list[int] | None,
     progress: Progress,
 ) -> tuple[Scenario, bool]:
     """Run one scenario on a fresh server (or the target); (result, interrupted)."""
@@ -217,12 +215,10 @@ def _one_scenario(
             server = ServerProcess(config.server, run_dir / f"server-{spec.name}.log")
             server.start()
             base = server.url
-            if server_cpus:
-                with contextlib.suppress(psutil.Error):
-                    psutil.Process(server.pid).cpu_affinity(sorted(server_cpus))
+            pin_server(server.pid, server_cpus)
             sampler = TreeSampler(server.pid)
             sampler.start()
-        run = _run_async(lambda: run_scenario(base, spec, progress.scenario_progress))
+        run = run_uvloop(lambda: run_scenario(base, spec, progress.scenario_progress))
         # The generator's share of its CPU while publishing: the phase whose numbers matter.
         generator_cpu = run.generator_cpu_s
         wall = run.generator_wall_s
@@ -237,18 +233,6 @@ def _one_scenario(
             sampler.stop()
         if server is not None:
             server.stop()
-
-
-def _run_async(factory: Callable[[], Any]) -> ScenarioRun:
-    try:
-        import uvloop
-
-        loop_factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
-    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux/macOS
-        loop_factory = asyncio.new_event_loop
-    with asyncio.Runner(loop_factory=loop_factory) as runner:
-        result: ScenarioRun = runner.run(factory())
-        return result
 
 
 def _scenario(

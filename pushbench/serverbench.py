@@ -9,8 +9,6 @@ memory an idle subscriber costs. The load comes from the raw-socket client in
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 from collections import Counter
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field, replace
@@ -24,6 +22,7 @@ from benchmarks.capacity import CapacityRun, echo_capacity, fanout_capacity, idl
 from pushbench.environment import environment
 from pushbench.histogram import LatencyHistogram
 from pushbench.launcher import ServerProcess
+from pushbench.processes import cpu_plan, generator_affinity, pin_server, run_uvloop
 from pushbench.resources import TreeSampler, TreeUsage
 from pushbench.run_dir import new_run_dir, new_run_id
 from pushbench.schema import (
@@ -55,13 +54,6 @@ class ServerBenchConfig:
     idle_connections: int = 2_000
     server: ServerConfig = field(default_factory=ServerConfig)
     pin: bool = True
-
-
-def _run(factory: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
-    import uvloop
-
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(factory())
 
 
 def _scenario(
@@ -113,7 +105,7 @@ def _measured(
     before = sum(me.cpu_times()[:2])
     sampler.start()
     try:
-        run: CapacityRun = _run(factory)
+        run: CapacityRun = run_uvloop(factory)
     finally:
         usage = sampler.stop()
     return run, usage, sum(me.cpu_times()[:2]) - before
@@ -133,7 +125,7 @@ def _idle_rss_per_connection(server: ServerProcess, count: int) -> float:
             for client in clients:
                 client.close()
 
-    after: int = _run(hold)
+    after: int = run_uvloop(hold)
     return (after - before) / count
 
 
@@ -143,9 +135,8 @@ def run_serverbench(
     """Run every measurement; ``results.json`` is rewritten after each one."""
     run_id = new_run_id("serverbench")
     run_dir = new_run_dir(out, run_id)
-    allowed = sorted(os.sched_getaffinity(0))
-    pinned = config.pin and len(allowed) >= 2
-    server_cpus, generator_cpus = (allowed[: len(allowed) // 2], allowed[len(allowed) // 2 :])
+    server_cpus, generator_cpus = cpu_plan(config.pin)
+    pinned = server_cpus is not None
     document = ResultsDocument(
         kind="serverbench",
         run_id=run_id,
@@ -166,74 +157,13 @@ def run_serverbench(
         scenarios=[],
     )
     scenarios: list[Scenario] = []
-    original = os.sched_getaffinity(0)
     interrupted = False
     try:
-        if pinned:
-            os.sched_setaffinity(0, generator_cpus)
-        for impl in config.ws_impls:
-            for app_name, app in APPS.items():
-                server_config = replace(config.server, ws_impl=impl, app=app)
-                log = run_dir / f"server-{impl}-{app_name}.log"
-                with ServerProcess(server_config, log) as server:
-                    if pinned:
-                        with contextlib.suppress(psutil.Error):
-                            psutil.Process(server.pid).cpu_affinity(server_cpus)
-                    params = {
-                        "ws_impl": impl,
-                        "app": app_name,
-                        "payload_bytes": config.payload_bytes,
-                    }
-                    progress(f"{impl} / {app_name}: echo, {config.connections} connections")
-                    run, usage, gen = _measured(
-                        server,
-                        lambda s=server: echo_capacity(  # type: ignore[misc]
-                            s.ws_url,
-                            config.connections,
-                            config.payload_bytes,
-                            config.duration_s,
-                            config.warmup_s,
-                        ),
-                    )
-                    scenarios.append(
-                        _scenario(
-                            f"echo/{impl}/{app_name}",
-                            "echo",
-                            {**params, "connections": config.connections},
-                            run,
-                            usage,
-                            gen,
-                        )
-                    )
-                    if app_name == "reference":
-                        progress(f"{impl}: fan-out to {config.subscribers} subscribers")
-                        run, usage, gen = _measured(
-                            server,
-                            lambda s=server: fanout_capacity(  # type: ignore[misc]
-                                s.ws_url,
-                                config.subscribers,
-                                config.payload_bytes,
-                                config.duration_s,
-                                config.warmup_s,
-                            ),
-                        )
-                        fanout_params = {**params, "subscribers": config.subscribers}
-                        if config.idle_connections:
-                            progress(f"{impl}: {config.idle_connections} idle subscribers")
-                            per_connection = _idle_rss_per_connection(
-                                server, config.idle_connections
-                            )
-                            fanout_params["idle_connections"] = config.idle_connections
-                            fanout_params["idle_rss_bytes_per_connection"] = round(per_connection)
-                        scenarios.append(
-                            _scenario(f"fanout/{impl}", "ws", fanout_params, run, usage, gen)
-                        )
-                document = document.model_copy(update={"scenarios": list(scenarios)})
-                write_results_atomic(document, run_dir / "results.json")
+        with generator_affinity(generator_cpus):
+            _all_impls(config, run_dir, server_cpus, progress, document, scenarios)
     except KeyboardInterrupt:
         interrupted = True
     finally:
-        os.sched_setaffinity(0, original)
         document = document.model_copy(
             update={
                 "scenarios": list(scenarios),
@@ -243,3 +173,70 @@ def run_serverbench(
         )
         write_results_atomic(document, run_dir / "results.json")
     return document, run_dir
+
+
+def _all_impls(
+    config: ServerBenchConfig,
+    run_dir: Path,
+    server_cpus: list[int] | None,
+    progress: Callable[[str], None],
+    document: ResultsDocument,
+    scenarios: list[Scenario],
+) -> None:
+    for impl in config.ws_impls:
+        for app_name, app in APPS.items():
+            server_config = replace(config.server, ws_impl=impl, app=app)
+            log = run_dir / f"server-{impl}-{app_name}.log"
+            with ServerProcess(server_config, log) as server:
+                pin_server(server.pid, server_cpus)
+                scenarios += _measure_app(config, server, impl, app_name, progress)
+            partial = document.model_copy(update={"scenarios": list(scenarios)})
+            write_results_atomic(partial, run_dir / "results.json")
+
+
+def _measure_app(
+    config: ServerBenchConfig,
+    server: ServerProcess,
+    impl: str,
+    app_name: str,
+    progress: Callable[[str], None],
+) -> list[Scenario]:
+    params: dict[str, Any] = {
+        "ws_impl": impl,
+        "app": app_name,
+        "payload_bytes": config.payload_bytes,
+    }
+    progress(f"{impl} / {app_name}: echo, {config.connections} connections")
+    run, usage, gen = _measured(
+        server,
+        lambda: echo_capacity(
+            server.ws_url,
+            config.connections,
+            config.payload_bytes,
+            config.duration_s,
+            config.warmup_s,
+        ),
+    )
+    echo_params = {**params, "connections": config.connections}
+    measured = [_scenario(f"echo/{impl}/{app_name}", "echo", echo_params, run, usage, gen)]
+    if app_name != "reference":
+        return measured
+    progress(f"{impl}: fan-out to {config.subscribers} subscribers")
+    run, usage, gen = _measured(
+        server,
+        lambda: fanout_capacity(
+            server.ws_url,
+            config.subscribers,
+            config.payload_bytes,
+            config.duration_s,
+            config.warmup_s,
+        ),
+    )
+    fanout_params = {**params, "subscribers": config.subscribers}
+    if config.idle_connections:
+        progress(f"{impl}: {config.idle_connections} idle subscribers")
+        per_connection = _idle_rss_per_connection(server, config.idle_connections)
+        fanout_params["idle_connections"] = config.idle_connections
+        fanout_params["idle_rss_bytes_per_connection"] = round(per_connection)
+    measured.append(_scenario(f"fanout/{impl}", "ws", fanout_params, run, usage, gen))
+    return measured

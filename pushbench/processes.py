@@ -1,0 +1,58 @@
+"""Running the generator's asyncio code, and keeping server and generator on separate CPUs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any, TypeVar
+
+import psutil
+
+__all__ = ["cpu_plan", "generator_affinity", "pin_server", "run_uvloop"]
+
+T = TypeVar("T")
+
+
+def cpu_plan(pin: bool) -> tuple[list[int] | None, list[int] | None]:
+    """(server CPUs, generator CPUs): the allowed CPUs split in two, server first.
+
+    ``(None, None)`` when pinning is off or there is only one CPU.
+    """
+    allowed = sorted(os.sched_getaffinity(0))
+    if not pin or len(allowed) < 2:
+        return None, None
+    half = len(allowed) // 2
+    return allowed[:half], allowed[half:]
+
+
+@contextlib.contextmanager
+def generator_affinity(cpus: list[int] | None) -> Iterator[None]:
+    """Run this process on ``cpus`` inside the block (no change for ``None``)."""
+    original = os.sched_getaffinity(0)
+    if cpus:
+        os.sched_setaffinity(0, cpus)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, original)
+
+
+def pin_server(pid: int, cpus: list[int] | None) -> None:
+    """Pin the server's main process; workers it forks later inherit the mask."""
+    if cpus:
+        with contextlib.suppress(psutil.Error):
+            psutil.Process(pid).cpu_affinity(cpus)
+
+
+def run_uvloop(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run one coroutine on a fresh uvloop event loop (asyncio's where uvloop is missing)."""
+    try:
+        import uvloop
+
+        loop_factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux and macOS
+        loop_factory = asyncio.new_event_loop
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        return runner.run(factory())
