@@ -12,7 +12,22 @@ from typing import Annotated, Any
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-__all__ = ["Envelope", "InvalidMessage", "PublishRequest", "encode_envelope", "parse_publish"]
+__all__ = [
+    "NOTICE_ID",
+    "Envelope",
+    "InvalidMessage",
+    "PublishRequest",
+    "encode_envelope",
+    "encode_envelope_tail",
+    "envelope_id",
+    "notice",
+    "parse_publish",
+    "splice_id",
+    "split_notice",
+]
+
+#: The id of a notice (``missed``, ``reset``): not a message, so never a cursor.
+NOTICE_ID = 0
 
 
 class PublishRequest(BaseModel):
@@ -72,3 +87,45 @@ def encode_envelope(message_id: int, room: str, request: PublishRequest) -> Enve
         }
     ).decode()
     return Envelope(message_id, room, text)
+
+
+def encode_envelope_tail(room: str, request: PublishRequest) -> str:
+    """The envelope's JSON without its leading ``{"id":<n>,``, for a store that assigns the id.
+
+    :func:`splice_id` of the id and this tail is exactly :func:`encode_envelope`'s text.
+    """
+    return orjson.dumps(
+        {
+            "room": room,
+            "publisher": request.publisher,
+            "seq": request.seq,
+            "sent_ns": request.sent_ns,
+            "payload": request.payload,
+        }
+    ).decode()[1:]
+
+
+def splice_id(message_id: int, tail: str) -> str:
+    """The full envelope text for ``message_id`` and an :func:`encode_envelope_tail` tail."""
+    return f'{{"id":{message_id},{tail}'
+
+
+def envelope_id(text: str) -> int:
+    """The id of an envelope's text, read from its fixed ``{"id":<n>,`` prefix."""
+    return int(text[6 : text.index(",", 6)])
+
+
+def notice(room: str, event: str, **fields: object) -> Envelope:
+    """A notice that travels in a subscriber's queue between messages.
+
+    Its text is the WebSocket frame (``{"event":"missed","missed":3}``); :func:`split_notice`
+    gives the SSE form. Its id is :data:`NOTICE_ID`.
+    """
+    return Envelope(NOTICE_ID, room, orjson.dumps({"event": event, **fields}).decode())
+
+
+def split_notice(text: str) -> tuple[str, str]:
+    """A notice's event name and its data without the name: ``("missed", '{"missed":3}')``."""
+    data: dict[str, object] = orjson.loads(text)
+    event = str(data.pop("event"))
+    return event, orjson.dumps(data).decode()

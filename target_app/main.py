@@ -1,19 +1,19 @@
 """The reference server's ASGI app: ``uvicorn target_app.main:app --port 8001``."""
 
 import os
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from importlib import resources
 
 import orjson
-from fastapi import FastAPI, Request, WebSocket, status
+from fastapi import FastAPI, Request, Response, WebSocket, status
 from fastapi.exceptions import WebSocketRequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi_offline import FastAPIOffline
 
-from target_app import __version__
-from target_app.broker import Broker, CursorAhead, TooManyRooms, create_broker
+from target_app import __version__, log_filters
+from target_app.broker import Broker, BrokerUnavailable, CursorAhead, TooManyRooms, create_broker
 from target_app.echo import echo_router
+from target_app.lifespan import OneLineStartupErrors, server_lifespan
+from target_app.metrics import CONTENT_TYPE_LATEST, Metrics
 from target_app.rooms_http import rooms_http_router
 from target_app.rooms_ws import close_reason, rooms_ws_router
 from target_app.settings import Settings, get_settings
@@ -27,26 +27,21 @@ _CHAT_PAGE = resources.files("target_app").joinpath("static/ui.html").read_text(
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The reference server configured by ``settings`` (default: ``PUSHBENCH_*`` variables)."""
     settings = settings or get_settings()
-    broker = create_broker(settings)
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await broker.start()
-        app.state.broker = broker
-        try:
-            yield
-        finally:
-            await broker.close()
+    log_filters.install()
+    metrics = Metrics("memory" if settings.broker_url == "memory" else "redis")
+    broker = create_broker(settings, on_state=metrics.broker_state)
 
     # Swagger UI served from the package, not a CDN: /docs works on an offline machine too.
     app = FastAPIOffline(
         title="pushbench reference server",
         version=__version__,
         summary="One message stream over WebSocket push, short poll, long poll and SSE.",
-        lifespan=lifespan,
+        lifespan=server_lifespan(broker, metrics, settings),
     )
+    app.add_middleware(OneLineStartupErrors)
     app.state.settings = settings
     app.state.broker = broker
+    app.state.metrics = metrics
     app.include_router(echo_router(settings))
     app.include_router(rooms_ws_router(settings.max_message_bytes))
     app.include_router(rooms_http_router(settings))
@@ -67,6 +62,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await websocket.close(
             status.WS_1008_POLICY_VIOLATION, close_reason(orjson.dumps(errors).decode())
         )
+
+    @app.exception_handler(BrokerUnavailable)
+    async def broker_unavailable(request: Request, exc: BrokerUnavailable) -> JSONResponse:
+        if request.method == "POST":
+            transport = "http"
+        else:
+            transport = "long_poll" if request.query_params.get("wait") else "short_poll"
+        metrics.unavailable(transport)
+        return JSONResponse({"detail": str(exc)}, status.HTTP_503_SERVICE_UNAVAILABLE)
 
     @app.exception_handler(TooManyRooms)
     async def too_many_rooms(request: Request, exc: TooManyRooms) -> JSONResponse:
@@ -89,6 +93,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             },
             status.HTTP_200_OK if healthy else status.HTTP_503_SERVICE_UNAVAILABLE,
         )
+
+    @app.get(
+        "/metrics",
+        tags=["ops"],
+        response_class=Response,
+        responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
+    )
+    async def metrics_page() -> Response:
+        """Prometheus text format, for the whole server (every worker's connections by pid)."""
+        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     return app
 

@@ -7,6 +7,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, st
 from target_app.broker import Broker, Page
 from target_app.envelope import InvalidMessage, PublishRequest, parse_publish
 from target_app.limits import read_bounded_body
+from target_app.metrics import Metrics
 from target_app.settings import ROOM_PATTERN, Settings
 
 __all__ = ["RoomName", "page_body", "rooms_http_router"]
@@ -39,7 +40,10 @@ def rooms_http_router(settings: Settings) -> APIRouter:
         "/rooms/{room}/messages",
         status_code=status.HTTP_201_CREATED,
         openapi_extra=_PUBLISH_BODY,
-        responses={413: {"description": "Body over the message size limit."}},
+        responses={
+            413: {"description": "Body over the message size limit."},
+            503: {"description": "The broker is unavailable (for example Redis is down)."},
+        },
     )
     async def publish(request: Request, room: RoomName) -> Response:
         """Publish one message; answers with its envelope, including the server id."""
@@ -50,6 +54,8 @@ def rooms_http_router(settings: Settings) -> APIRouter:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, exc.detail) from None
         broker: Broker = request.app.state.broker
         envelope = await broker.publish(room, draft)
+        metrics: Metrics = request.app.state.metrics
+        metrics.published["http"].count += 1
         return Response(envelope.text, status.HTTP_201_CREATED, media_type="application/json")
 
     @router.get(
@@ -60,6 +66,7 @@ def rooms_http_router(settings: Settings) -> APIRouter:
                 "poll; `missed` counts messages history no longer holds.",
             },
             409: {"description": "Cursor ahead of the room (server restarted?)."},
+            503: {"description": "The broker is unavailable (for example Redis is down)."},
         },
     )
     async def poll(
@@ -78,10 +85,21 @@ def rooms_http_router(settings: Settings) -> APIRouter:
     ) -> Response:
         """Short poll (``wait=0``) or long poll (``wait>0``) for messages after a cursor."""
         broker: Broker = request.app.state.broker
+        metrics: Metrics = request.app.state.metrics
         if wait > 0:
-            page = await broker.wait(room, after, limit, wait)
+            transport = "long_poll"
+            waiting = metrics.connections[transport]
+            waiting.inc()
+            try:
+                page = await broker.wait(room, after, limit, wait)
+            finally:
+                waiting.dec()
         else:
+            transport = "short_poll"
             page = await broker.read(room, after, limit)
+        metrics.delivered[transport].count += len(page.messages)
+        if page.missed:
+            metrics.dropped(transport, "history", page.missed)
         return Response(page_body(room, page), media_type="application/json")
 
     return router

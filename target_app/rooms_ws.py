@@ -2,14 +2,16 @@
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect, status
 
-from target_app.broker import Broker, CursorAhead, TooManyRooms
+from target_app.broker import Broker, BrokerUnavailable, CursorAhead, TooManyRooms
 from target_app.envelope import InvalidMessage, parse_publish
 from target_app.limits import too_large
+from target_app.metrics import Metrics
 from target_app.rooms_http import RoomName
 from target_app.subscription import Subscription, SubscriptionDropped
 
@@ -24,8 +26,9 @@ def close_reason(text: str) -> str:
     return text.encode()[:123].decode(errors="ignore")
 
 
-async def _push(websocket: WebSocket, subscription: Subscription) -> None:
+async def _push(websocket: WebSocket, subscription: Subscription, metrics: Metrics) -> None:
     send = websocket.send_text
+    delivered = metrics.delivered["ws"]
     try:
         while True:
             batch = await subscription.get_batch()
@@ -33,6 +36,7 @@ async def _push(websocket: WebSocket, subscription: Subscription) -> None:
                 return
             for envelope in batch:
                 await send(envelope.text)
+            delivered.count += len(batch)
     except SubscriptionDropped:
         with contextlib.suppress(WebSocketDisconnect, RuntimeError):
             await websocket.close(
@@ -40,6 +44,13 @@ async def _push(websocket: WebSocket, subscription: Subscription) -> None:
             )
     except (WebSocketDisconnect, RuntimeError):
         return
+
+
+def _count_drop(metrics: Metrics, transport: str) -> Callable[[Subscription], None]:
+    def count(subscription: Subscription) -> None:
+        metrics.slow_subscriber(transport, subscription.discarded)
+
+    return count
 
 
 def rooms_ws_router(max_message_bytes: int) -> APIRouter:
@@ -59,17 +70,24 @@ def rooms_ws_router(max_message_bytes: int) -> APIRouter:
     ) -> None:
         """Subscribe to a room and publish into it over one socket."""
         broker: Broker = websocket.app.state.broker
+        metrics: Metrics = websocket.app.state.metrics
         if not receive:
             await websocket.accept()
-            with contextlib.suppress(WebSocketDisconnect):
-                await _publish_from(websocket, broker, room, max_message_bytes)
+            metrics.connections["ws"].inc()
+            try:
+                with contextlib.suppress(WebSocketDisconnect):
+                    await _publish_from(websocket, broker, room, max_message_bytes, metrics)
+            finally:
+                metrics.connections["ws"].dec()
             return
         # Subscribe before completing the handshake: once the client sees the socket open,
         # every message published from then on is guaranteed to reach it.
         try:
             subscription = await broker.subscribe(room, after)
-        except (CursorAhead, TooManyRooms) as exc:
+        except (CursorAhead, TooManyRooms, BrokerUnavailable) as exc:
             await websocket.accept()
+            if isinstance(exc, BrokerUnavailable):
+                metrics.unavailable("ws")
             code = (
                 status.WS_1008_POLICY_VIOLATION
                 if isinstance(exc, CursorAhead)
@@ -82,16 +100,20 @@ def rooms_ws_router(max_message_bytes: int) -> APIRouter:
         except BaseException:
             subscription.close()
             raise
+        metrics.connections["ws"].inc()
+        subscription.on_drop = _count_drop(metrics, "ws")
         if subscription.missed:
+            metrics.dropped("ws", "history", subscription.missed)
             await websocket.send_text(
                 orjson.dumps({"event": "missed", "missed": subscription.missed}).decode()
             )
-        writer = asyncio.create_task(_push(websocket, subscription))
+        writer = asyncio.create_task(_push(websocket, subscription, metrics))
         try:
-            await _publish_from(websocket, broker, room, max_message_bytes)
+            await _publish_from(websocket, broker, room, max_message_bytes, metrics)
         except WebSocketDisconnect:
             pass
         finally:
+            metrics.connections["ws"].dec()
             subscription.close()
             # The writer may be parked on a client that stopped reading: do not wait on it.
             writer.cancel()
@@ -102,8 +124,9 @@ def rooms_ws_router(max_message_bytes: int) -> APIRouter:
 
 
 async def _publish_from(
-    websocket: WebSocket, broker: Broker, room: str, max_message_bytes: int
+    websocket: WebSocket, broker: Broker, room: str, max_message_bytes: int, metrics: Metrics
 ) -> None:
+    published = metrics.published["ws"]
     while True:
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
@@ -127,5 +150,16 @@ async def _publish_from(
             continue
         try:
             await broker.publish(room, draft)
-        except TooManyRooms as exc:  # pragma: no cover - the room exists while subscribed
+        except BrokerUnavailable as exc:
+            # Refused, not lost: the publisher learns at once and may send again.
+            metrics.unavailable("ws")
+            await websocket.send_text(
+                orjson.dumps(
+                    {"event": "error", "error": "broker unavailable", "detail": str(exc)}
+                ).decode()
+            )
+            continue
+        except TooManyRooms as exc:
             await websocket.send_text(orjson.dumps({"event": "error", "error": str(exc)}).decode())
+            continue
+        published.count += 1

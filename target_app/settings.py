@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["ROOM_PATTERN", "Settings", "get_settings"]
+__all__ = ["REDIS_SCHEMES", "ROOM_PATTERN", "Settings", "get_settings"]
 
 #: Room names: short, URL-safe, no path tricks. Shared by every transport's validation.
 ROOM_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
+
+#: URL schemes that name a Redis broker (redis-py's ``from_url``).
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 class Settings(BaseSettings):
@@ -40,6 +43,42 @@ class Settings(BaseSettings):
         default=15.0, gt=0, description="Idle seconds between SSE keep-alive comments."
     )
     max_echo_delay_ms: int = Field(default=60_000, ge=0, description="Largest `/ws?delay_ms=`.")
+    allow_memory_broker_workers: bool = Field(
+        default=False,
+        description="Start on the memory broker even as one of several uvicorn workers. Each "
+        "worker then keeps its own rooms: messages never cross workers (demonstrates the bug).",
+    )
+    redis_prefix: str = Field(
+        default="pushbench:",
+        description="Prefix of every Redis key and channel (isolates servers sharing one Redis).",
+    )
+    redis_timeout_s: float = Field(
+        default=5.0, gt=0, description="Connect and command timeout towards Redis."
+    )
+    redis_max_connections: int = Field(
+        default=64, ge=2, description="Redis connections per worker for publishes and polls."
+    )
+    redis_reconnect_min_s: float = Field(
+        default=0.05, gt=0, description="First delay before reconnecting to a lost Redis."
+    )
+    redis_reconnect_max_s: float = Field(
+        default=2.0, gt=0, description="Cap of the doubling delay between reconnect attempts."
+    )
+    metrics_flush_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="How often per-message counts reach /metrics (they are tallied in memory).",
+    )
+
+    @field_validator("broker_url")
+    @classmethod
+    def _known_broker(cls, url: str) -> str:
+        if url != "memory" and not url.startswith(REDIS_SCHEMES):
+            raise ValueError(
+                f"unsupported broker {url!r}: use 'memory' (one worker process) or a Redis URL "
+                "such as redis://127.0.0.1:6379/0 (any number of workers)"
+            )
+        return url
 
 
 @lru_cache(maxsize=1)

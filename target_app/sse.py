@@ -8,7 +8,9 @@ from fastapi import APIRouter, Header, HTTPException, Query, Request, status
 from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
-from target_app.broker import Broker, CursorAhead, TooManyRooms
+from target_app.broker import Broker, BrokerUnavailable, CursorAhead, TooManyRooms
+from target_app.envelope import NOTICE_ID, split_notice
+from target_app.metrics import Metrics
 from target_app.rooms_http import RoomName
 from target_app.subscription import Subscription, SubscriptionDropped
 
@@ -21,15 +23,33 @@ _DROPPED = (
 
 
 def format_events(batch: list[tuple[int, str]]) -> bytes:
-    """SSE ``id``/``data`` records for (id, JSON text) pairs, as one chunk."""
-    return "".join(f"id: {mid}\ndata: {text}\n\n" for mid, text in batch).encode()
+    """SSE ``id``/``data`` records for (id, JSON text) pairs, as one chunk.
+
+    A notice (id :data:`~target_app.envelope.NOTICE_ID`) becomes an ``event:`` record instead,
+    e.g. ``event: missed`` with ``data: {"missed":3}``.
+    """
+    return "".join(
+        f"id: {mid}\ndata: {text}\n\n" if mid != NOTICE_ID else _notice_record(text)
+        for mid, text in batch
+    ).encode()
 
 
-async def _stream(subscription: Subscription, keepalive_s: float) -> AsyncIterator[bytes]:
+def _notice_record(text: str) -> str:
+    event, data = split_notice(text)
+    return f"event: {event}\ndata: {data}\n\n"
+
+
+async def _stream(
+    subscription: Subscription, keepalive_s: float, metrics: Metrics
+) -> AsyncIterator[bytes]:
+    delivered = metrics.delivered["sse"]
+    # Counted from the first chunk: a response that is never streamed never opened anything.
+    metrics.connections["sse"].inc()
     try:
         # Reconnect quickly: a resumed stream loses nothing thanks to Last-Event-ID.
         yield b"retry: 1000\n\n"
         if subscription.missed:
+            metrics.dropped("sse", "history", subscription.missed)
             yield f'event: missed\ndata: {{"missed":{subscription.missed}}}\n\n'.encode()
         while True:
             try:
@@ -43,8 +63,10 @@ async def _stream(subscription: Subscription, keepalive_s: float) -> AsyncIterat
                 return
             if not batch:
                 return
+            delivered.count += len(batch)
             yield format_events([(envelope.id, envelope.text) for envelope in batch])
     finally:
+        metrics.connections["sse"].dec()
         subscription.close()
 
 
@@ -58,6 +80,7 @@ def sse_router(keepalive_s: float) -> APIRouter:
         responses={
             200: {"content": {"text/event-stream": {}}, "description": "An endless event stream."},
             409: {"description": "Resume cursor ahead of the room (server restarted?)."},
+            503: {"description": "Too many rooms, or the broker is unavailable."},
         },
     )
     async def events(
@@ -73,15 +96,19 @@ def sse_router(keepalive_s: float) -> APIRouter:
     ) -> StreamingResponse:
         """Every new message of the room as an SSE event whose ``id`` is the message id."""
         broker: Broker = request.app.state.broker
+        metrics: Metrics = request.app.state.metrics
         cursor = last_event_id if last_event_id is not None else after
         try:
             subscription = await broker.subscribe(room, cursor)
         except CursorAhead as exc:
             raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
-        except TooManyRooms as exc:
+        except (TooManyRooms, BrokerUnavailable) as exc:
+            if isinstance(exc, BrokerUnavailable):
+                metrics.unavailable("sse")
             raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
+        subscription.on_drop = lambda dropped: metrics.slow_subscriber("sse", dropped.discarded)
         return StreamingResponse(
-            _stream(subscription, keepalive_s),
+            _stream(subscription, keepalive_s, metrics),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
             background=BackgroundTask(subscription.close),

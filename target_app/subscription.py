@@ -29,9 +29,11 @@ class Subscription:
         "_queue",
         "_waiter",
         "closed",
+        "discarded",
         "dropped",
         "maxsize",
         "missed",
+        "on_drop",
         "room",
     )
 
@@ -48,6 +50,10 @@ class Subscription:
         #: Messages the requested resume cursor asked for that history no longer holds.
         self.missed = missed
         self.dropped = False
+        #: Messages thrown away when the subscriber was dropped (its queue and the one offered).
+        self.discarded = 0
+        #: Called once when the subscriber is dropped (the transport counts it).
+        self.on_drop: Callable[[Subscription], None] | None = None
         self.closed = False
         # The resume backlog comes from history already in memory, so it does not count against
         # the bound: only messages that arrive while the subscriber is behind do.
@@ -62,8 +68,11 @@ class Subscription:
             return True
         if len(self._queue) >= self._limit:
             self.dropped = True
+            self.discarded = len(self._queue) + 1
             self._queue.clear()
             self.close()
+            if self.on_drop is not None:
+                self.on_drop(self)
             return False
         self._queue.append(envelope)
         waiter = self._waiter

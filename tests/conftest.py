@@ -11,6 +11,8 @@ import pytest
 from pushbench.launcher import ServerProcess
 from pushbench.server_config import ServerConfig
 
+pytest_plugins = ["tests.redis_server"]
+
 #: One factor that scales every timeout in the suite (slow CI machines: PUSHBENCH_TIMEOUT_FACTOR=3).
 TIMEOUT_FACTOR = float(os.environ.get("PUSHBENCH_TIMEOUT_FACTOR", "1"))
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from target_app.broker.base import Broker, BrokerUnavailable, CursorAhead, Page, TooManyRooms
 from target_app.broker.memory import MemoryBroker
-from target_app.settings import Settings
+from target_app.settings import REDIS_SCHEMES, Settings
 
 __all__ = [
     "Broker",
@@ -17,15 +19,41 @@ __all__ = [
 ]
 
 
-def create_broker(settings: Settings) -> Broker:
+def _ignore_state(healthy: bool, reconnected: bool) -> None:
+    return None
+
+
+def create_broker(
+    settings: Settings, on_state: Callable[[bool, bool], None] = _ignore_state
+) -> Broker:
     """The broker ``settings.broker_url`` names.
+
+    Args:
+        settings: the server's settings.
+        on_state: told (healthy, reconnected) whenever the broker's health changes.
 
     Raises:
         ValueError: the URL names no broker this server has.
     """
     if settings.broker_url == "memory":
         return MemoryBroker(settings.history_size, settings.send_queue_size, settings.max_rooms)
+    if settings.broker_url.startswith(REDIS_SCHEMES):
+        # Imported here: the memory broker must not need the redis package loaded.
+        from target_app.broker.redis import RedisBroker
+
+        return RedisBroker(
+            settings.broker_url,
+            prefix=settings.redis_prefix,
+            history_size=settings.history_size,
+            send_queue_size=settings.send_queue_size,
+            max_rooms=settings.max_rooms,
+            timeout_s=settings.redis_timeout_s,
+            max_connections=settings.redis_max_connections,
+            reconnect_min_s=settings.redis_reconnect_min_s,
+            reconnect_max_s=settings.redis_reconnect_max_s,
+            on_state=on_state,
+        )
     raise ValueError(
         f"unsupported broker {settings.broker_url!r}: this server offers 'memory' "
-        "(one worker process)"
+        "(one worker process) or a redis:// URL"
     )

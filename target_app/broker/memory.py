@@ -7,22 +7,20 @@ import itertools
 from collections import deque
 
 from target_app.broker.base import CursorAhead, Page, TooManyRooms
+from target_app.broker.fanout import LocalRoom
 from target_app.envelope import Envelope, PublishRequest, encode_envelope
 from target_app.subscription import Subscription
 
 __all__ = ["MemoryBroker"]
 
 
-class _Room:
-    __slots__ = ("changed", "history", "last_id", "name", "subscribers")
+class _Room(LocalRoom):
+    __slots__ = ("history", "last_id")
 
     def __init__(self, name: str, history_size: int) -> None:
-        self.name = name
+        super().__init__(name)
         self.history: deque[Envelope] = deque(maxlen=history_size)
         self.last_id = 0
-        self.subscribers: dict[Subscription, None] = {}  # insertion-ordered set
-        # Created only while a long poll waits, so publishing to a room nobody waits on is free.
-        self.changed: asyncio.Future[None] | None = None
 
     def page(self, after: int, limit: int) -> Page:
         if after > self.last_id:
@@ -76,13 +74,7 @@ class MemoryBroker:
         state.last_id += 1
         envelope = encode_envelope(state.last_id, room, request)
         state.history.append(envelope)
-        # Offering never awaits: a full subscriber is dropped (and removes itself), never waited on.
-        for subscription in list(state.subscribers):
-            subscription.offer(envelope)
-        changed = state.changed
-        if changed is not None:
-            state.changed = None
-            changed.set_result(None)
+        state.deliver(envelope)
         return envelope
 
     async def read(self, room: str, after: int, limit: int) -> Page:
@@ -98,10 +90,8 @@ class MemoryBroker:
         if page.messages or wait_s <= 0:
             return page
         state = self._room(room)
-        if state.changed is None:
-            state.changed = asyncio.get_running_loop().create_future()
         # asyncio.wait never cancels the shared future when this one waiter times out or leaves.
-        await asyncio.wait((state.changed,), timeout=wait_s)
+        await asyncio.wait((state.changed_future(),), timeout=wait_s)
         return state.page(after, limit)
 
     async def subscribe(self, room: str, after: int | None) -> Subscription:
@@ -110,7 +100,7 @@ class MemoryBroker:
         subscription = Subscription(
             room,
             self._send_queue_size,
-            on_close=lambda sub: state.subscribers.pop(sub, None),
+            on_close=state.discard,
             backlog=backlog,
             missed=missed,
         )

@@ -68,11 +68,6 @@ _WSPROTO_NO_CLOSE_FRAME = (
     "while the connection is still OPEN; WSProtocol.handle_close only replies in REMOTE_CLOSING, "
     "so uvicorn closes TCP without the {code} close frame RFC 6455 §7.1.7 says to send"
 )
-_SANSIO_LOGS_BAD_UTF8 = (
-    "uvicorn websockets-sansio: invalid UTF-8 in a text message gets the right 1007 close, but "
-    "send_receive_event_to_app logs it with logger.exception (ERROR + Traceback) although it is a "
-    "client error, not a server fault"
-)
 #: (uvicorn --ws implementation, case id) -> (what happens instead, the assertion it trips).
 #: Each such combination is marked ``xfail(strict=True, raises=...)``: it flags once fixed, and
 #: any other failure of that case still fails.
@@ -95,8 +90,6 @@ KNOWN_VIOLATIONS: dict[tuple[str, str], tuple[str, type[AssertionError]]] = {
             ("error_after_message", 1002),
         ]
     },
-    ("websockets-sansio", "invalid_utf8"): (_SANSIO_LOGS_BAD_UTF8, ServerLoggedError),
-    ("websockets-sansio", "invalid_utf8_fragments"): (_SANSIO_LOGS_BAD_UTF8, ServerLoggedError),
 }
 
 

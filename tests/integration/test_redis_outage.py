@@ -1,0 +1,160 @@
+"""Redis lost mid-run, and Redis missing at start: clear answers, never silent loss.
+
+Each outage test runs its own ``redis-server`` (on a free loopback port), kills it with
+SIGKILL while a two-worker server has subscribers, and starts it again on the same port: once
+with an append-only file (Redis comes back with its data), once without (it comes back empty).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+
+from pushbench.launcher import ServerStartError
+from tests.conftest import ServerFactory, timeout
+from tests.integration.clients import poll, publish, room_name, sse_events
+from tests.redis_server import RedisServer
+
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+
+WORKERS = 2
+
+
+async def health_by_pid(base: str) -> dict[int, int]:
+    """/healthz status of each worker that answered one of a few fresh connections."""
+    found: dict[int, int] = {}
+    connector = aiohttp.TCPConnector(force_close=True)
+    async with aiohttp.ClientSession(connector=connector) as http:
+
+        async def one() -> None:
+            async with http.get(f"{base}/healthz") as response:
+                found[(await response.json())["pid"]] = response.status
+
+        await asyncio.gather(*(one() for _ in range(6)))
+    return found
+
+
+async def every_worker_answers(base: str, status: int) -> None:
+    """Wait until every worker's /healthz has answered ``status``."""
+    answered: set[int] = set()
+    async with asyncio.timeout(timeout(30)):
+        while len(answered) < WORKERS:
+            answered |= {pid for pid, got in (await health_by_pid(base)).items() if got == status}
+
+
+async def frames(ws: ClientConnection, count: int) -> list[dict[str, Any]]:
+    return [json.loads(await asyncio.wait_for(ws.recv(), timeout(10))) for _ in range(count)]
+
+
+@pytest.mark.parametrize(
+    "persistent", [True, False], ids=["comes-back-with-data", "comes-back-empty"]
+)
+async def test_server_stays_up_through_a_redis_outage(
+    start_server: ServerFactory, tmp_path: Path, persistent: bool
+) -> None:
+    (tmp_path / "redis").mkdir()
+    redis = RedisServer(tmp_path / "redis", persistent=persistent)
+    redis.start()
+    try:
+        server = start_server(
+            workers=WORKERS,
+            broker=redis.url,
+            settings={"redis_reconnect_max_s": "0.2", "redis_timeout_s": "2"},
+        )
+        await every_worker_answers(server.url, 200)
+        room = room_name()
+        url = f"{server.ws_url}/ws/rooms/{room}"
+        subscribers = list(await asyncio.gather(*(connect(url) for _ in range(4))))
+        ws_publisher = await connect(f"{url}?receive=false")
+        async with aiohttp.ClientSession() as http:
+            sse = await http.get(f"{server.url}/rooms/{room}/events")
+            for seq in range(3):
+                await publish(http, server.url, room, seq)
+            for ws in subscribers:
+                assert [f["id"] for f in await frames(ws, 3)] == [1, 2, 3]
+            waiting = asyncio.create_task(poll(http, server.url, room, after=3, wait=30))
+
+            redis.kill()
+            await every_worker_answers(server.url, 503)
+            # The parked long poll is answered at once, not after its 30 s.
+            status, body = await asyncio.wait_for(waiting, timeout(10))
+            assert status == 503
+            assert "Redis" in body["detail"]
+            async with http.post(f"{server.url}/rooms/{room}/messages", json={}) as response:
+                assert response.status == 503
+                detail = (await response.json())["detail"]
+            assert f"Redis at {redis.url} is unavailable" in detail
+            await ws_publisher.send(json.dumps({"seq": 99}))
+            refused = json.loads(await asyncio.wait_for(ws_publisher.recv(), timeout(10)))
+            assert refused["event"] == "error"
+            assert refused["error"] == "broker unavailable"
+            status, _ = await poll(http, server.url, room, after=0)
+            assert status == 503
+            assert not server.exited()
+
+            redis.start()
+            await every_worker_answers(server.url, 200)
+            for seq in range(3, 5):
+                await publish(http, server.url, room, seq)
+            later = [f async for f in _take(sse_events(sse), 5 if persistent else 6)]
+            sse.close()
+            if persistent:
+                # Nothing was lost: the refused publishes were refused, not dropped.
+                for ws in subscribers:
+                    assert [f["id"] for f in await frames(ws, 2)] == [4, 5]
+                assert [int(r["id"]) for r in later if "id" in r] == [1, 2, 3, 4, 5]
+                status, page = await poll(http, server.url, room, after=0)
+                assert [m["seq"] for m in page["messages"]] == [0, 1, 2, 3, 4]
+            else:
+                # Redis lost the room: subscribers are told, then get the new ids.
+                for ws in subscribers:
+                    reset, *rest = await frames(ws, 3)
+                    assert reset["event"] == "reset"
+                    assert [f["id"] for f in rest] == [1, 2]
+                assert later[3]["event"] == "reset"
+                assert [int(r["id"]) for r in later[4:]] == [1, 2]
+                status, page = await poll(http, server.url, room, after=3)
+                assert status == 409
+                assert "after=0" in page["detail"]
+        for ws in [*subscribers, ws_publisher]:
+            await ws.close()
+    finally:
+        redis.stop()
+
+
+async def _take(records: Any, count: int) -> Any:
+    got = 0
+    while got < count:
+        record = await asyncio.wait_for(anext(records), timeout(10))
+        if "data" in record:
+            got += 1
+            yield record
+
+
+def test_unreachable_redis_at_start_is_one_clear_line(start_server: ServerFactory) -> None:
+    with pytest.raises(ServerStartError) as failed:
+        start_server(broker="redis://127.0.0.1:1/0")
+    message = str(failed.value)
+    assert "pushbench: cannot reach Redis at redis://127.0.0.1:1/0" in message
+    assert "exited with code 3" in message
+    assert "Traceback" not in message
+
+
+def test_pushbench_serve_names_the_unreachable_redis() -> None:
+    args = [sys.executable, "-c", "from pushbench.cli import main; main()", "serve"]
+    args += ["--port", "0", "--broker", "redis://127.0.0.1:1/0"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PUSHBENCH_")}
+    done = subprocess.run(
+        args, env=env, capture_output=True, text=True, timeout=timeout(60), check=False
+    )
+    assert done.returncode != 0
+    assert "cannot reach Redis at redis://127.0.0.1:1/0" in done.stdout + done.stderr
