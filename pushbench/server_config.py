@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 __all__ = [
+    "BROKER_SCHEMES",
     "HTTP_IMPLS",
     "LOOPS",
     "WS_IMPLS",
@@ -20,6 +21,8 @@ __all__ = [
 LOOPS = ("auto", "asyncio", "uvloop")
 #: ``--ws-impl`` choices (uvicorn ``--ws``); ``auto`` is websockets-sansio in uvicorn >= 0.35.
 WS_IMPLS = ("auto", "websockets", "websockets-sansio", "wsproto")
+#: URL schemes ``--broker`` accepts besides ``memory`` (redis-py's ``from_url``).
+BROKER_SCHEMES = ("redis://", "rediss://", "unix://")
 #: ``--http-impl`` choices (uvicorn ``--http``).
 HTTP_IMPLS = ("auto", "h11", "httptools")
 
@@ -65,6 +68,11 @@ class ServerConfig:
                 raise ValueError(f"unknown {name} {value!r}; choose one of {', '.join(allowed)}")
         if self.workers < 1:
             raise ValueError(f"workers must be at least 1, not {self.workers}")
+        if self.broker != "memory" and not self.broker.startswith(BROKER_SCHEMES):
+            raise ValueError(
+                f"unknown broker {self.broker!r}: use 'memory' or a Redis URL such as "
+                "redis://127.0.0.1:6379/0"
+            )
         if self.workers > 1 and self.broker == "memory":
             raise MemoryBrokerWithWorkers(self.workers)
 

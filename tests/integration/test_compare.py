@@ -181,6 +181,7 @@ def test_dead_target_is_a_clear_error_and_results_are_still_written(tmp_path: Pa
         (["--poll-interval", "0"], "> 0"),
         (["--workers", "2"], "memory"),
         (["--ws-impl", "nope"], "ws_impl"),
+        (["--broker", "kafka://x"], "unknown broker"),
     ],
 )
 def test_bad_options_exit_2_with_the_reason(tmp_path: Path, args: list[str], message: str) -> None:
