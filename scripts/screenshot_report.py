@@ -10,34 +10,17 @@ Needs Debian's Chromium (``scripts/ensure-chromium.sh``) and the ``playwright`` 
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 import tempfile
 from pathlib import Path
 
+from pushbench.chromium import CHROMIUM_ARGS, find_chromium
 from pushbench.render import HTML_NAME, write_report
 from pushbench.schema import SchemaError, load_results
 
 ROOT = Path(__file__).resolve().parent.parent
 LATEST = ROOT / "reports" / "latest" / "results.json"
 GOLDEN = ROOT / "tests" / "fixtures" / "results-v1.json"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def find_chromium() -> str | None:
-    """Debian's Chromium: ``/usr/bin/chromium``, else ``chromium`` on PATH."""
-    if Path("/usr/bin/chromium").is_file():
-        return "/usr/bin/chromium"
-    return shutil.which("chromium")
 
 
 def screenshot(html: Path, out: Path, *, width: int, max_height: int, chromium: str) -> None:

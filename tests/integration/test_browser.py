@@ -8,13 +8,12 @@ plain functions, outside any asyncio loop.
 from __future__ import annotations
 
 import re
-import shutil
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
+from pushbench.chromium import CHROMIUM_ARGS, find_chromium
 from pushbench.launcher import ServerProcess
 from tests.conftest import timeout
 
@@ -33,26 +32,8 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
+CHROMIUM = find_chromium()
 
-def _find_chromium() -> str | None:
-    if Path("/usr/bin/chromium").is_file():
-        return "/usr/bin/chromium"
-    return shutil.which("chromium")
-
-
-CHROMIUM = _find_chromium()
-
-#: Headless, and no connection out of the machine (Chromium's own are refused here otherwise).
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 #: Playwright's default for actions, navigations and ``expect`` assertions, in milliseconds.
 WAIT_MS = timeout(15) * 1000

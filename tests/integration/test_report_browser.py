@@ -8,7 +8,6 @@ PNG reader (a dependency already), so "non-blank" is measured on real pixels.
 from __future__ import annotations
 
 import io
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import numpy as np
 import pytest
 from matplotlib import image
 
+from pushbench.chromium import CHROMIUM_ARGS, find_chromium
 from pushbench.render import write_report
 from pushbench.schema import load_results
 from tests.conftest import timeout
@@ -27,26 +27,8 @@ pytest.importorskip(
 
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Route, sync_playwright
 
+CHROMIUM = find_chromium()
 
-def _find_chromium() -> str | None:
-    if Path("/usr/bin/chromium").is_file():
-        return "/usr/bin/chromium"
-    return shutil.which("chromium")
-
-
-CHROMIUM = _find_chromium()
-
-#: Headless, and no connection out of the machine (Chromium's own are refused here otherwise).
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 #: Playwright's default for actions and navigations, in milliseconds.
 WAIT_MS = timeout(15) * 1000
