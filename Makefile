@@ -60,3 +60,47 @@ clean: ## Remove caches (keeps .venv and reports/)
 .PHONY: report-screenshot
 report-screenshot: $(STAMP) test-deps ## Screenshot the newest run's report (else the golden one) to docs/report.png
 	$(BIN)/python scripts/screenshot_report.py --out docs/report.png
+
+# --- locust (issue 6) ---
+# Locust load: USERS users spawned SPAWN_RATE per second for DURATION; WORKERS processes for
+# `make swarm`. Anything for locust itself goes in LOCUST_ARGS, e.g.
+# LOCUST_ARGS="-- --publish-rate 50 WebSocketSubscriberUser RoomPublisherUser".
+USERS ?= 50
+SPAWN_RATE ?= 10
+DURATION ?= 30s
+WORKERS ?= 2
+LOCUST_ARGS ?=
+.PHONY: loadtest swarm
+loadtest: $(STAMP) ## Headless Locust mix against a fresh reference server; report in reports/<run-id>/
+	$(BIN)/python -m loadtests --users $(USERS) --spawn-rate $(SPAWN_RATE) --duration $(DURATION) $(LOCUST_ARGS)
+
+swarm: $(STAMP) ## Same through Locust's distributed mode: a master and WORKERS worker processes
+	$(BIN)/python -m loadtests --users $(USERS) --spawn-rate $(SPAWN_RATE) --duration $(DURATION) --workers $(WORKERS) $(LOCUST_ARGS)
+
+# --- sweep (issue 7) ---
+# Tune uvicorn: workers x loop x WebSocket x HTTP implementation, with a recommendation.
+# Anything else for `pushbench sweep` goes in SWEEP_ARGS, e.g. SWEEP_ARGS="--workers 1,2,4 --budget 600".
+SWEEP_ARGS ?=
+.PHONY: sweep sweep-ci
+sweep: $(STAMP) ## uvicorn configuration sweep with a recommended configuration; report in reports/<run-id>/
+	$(BIN)/pushbench sweep --out reports $(SWEEP_ARGS)
+
+sweep-ci: $(STAMP) ## Small sweep (~2 min) that gates like `pushbench gate` (exit 1 on a failed check)
+	$(BIN)/pushbench sweep --ci --out reports $(SWEEP_ARGS)
+
+# --- micro-benchmarks (issue 8) ---
+# pytest-benchmark runs of the hot paths (benchmarks/micro; what each isolates: README). Saved runs
+# go to .benchmarks/; `make microbench-compare` runs again and fails when a benchmark regressed by
+# more than MICRO_FAIL against the newest saved run. MICRO_ARGS go to pytest, e.g.
+# MICRO_ARGS="-k push_vs_poll" or MICRO_ARGS="--benchmark-json=reports/micro.json" (then
+# `pushbench report reports/micro.json` renders it).
+# Medians, not means: one descheduled round moves a mean far more than a median. On a machine
+# shared with other jobs even medians move by tens of % between runs: raise MICRO_FAIL there.
+MICRO_FAIL ?= median:15%
+MICRO_ARGS ?=
+.PHONY: microbench microbench-compare
+microbench: $(STAMP) ## pytest-benchmark micro-benchmarks of the hot paths; saves the run (.benchmarks/)
+	$(BIN)/pytest benchmarks/micro --benchmark-autosave -p no:cacheprovider $(MICRO_ARGS)
+
+microbench-compare: $(STAMP) ## Micro-benchmarks against the last saved run; fail beyond MICRO_FAIL (median:15%)
+	$(BIN)/pytest benchmarks/micro --benchmark-compare --benchmark-compare-fail=$(MICRO_FAIL) -p no:cacheprovider $(MICRO_ARGS)

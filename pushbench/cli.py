@@ -10,8 +10,10 @@ import typer
 
 from pushbench.cli_options import Broker, HttpImpl, Loop, Workers, WsImpl, err, server_config
 from pushbench.compare_cli import compare
+from pushbench.plan_cli import plan
 from pushbench.report_cli import gate, report
 from pushbench.serverbench_cli import serverbench
+from pushbench.sweep_cli import sweep
 
 __all__ = ["app", "main"]
 
@@ -67,6 +69,8 @@ app.command()(compare)
 app.command()(serverbench)
 app.command()(report)
 app.command()(gate)
+app.command()(plan)
+app.command()(sweep)
 
 
 def main() -> None:

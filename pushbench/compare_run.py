@@ -28,7 +28,7 @@ from pushbench.schema import (
 )
 from pushbench.server_config import ServerConfig
 
-__all__ = ["CompareConfig", "CompareOutcome", "run_compare"]
+__all__ = ["CompareConfig", "CompareOutcome", "push_scenario", "run_compare"]
 
 TRANSPORTS = ("ws", "short-poll", "long-poll", "sse")
 #: Generator CPU (% of its one core) above which its own numbers are suspect.
@@ -227,7 +227,7 @@ def _one_scenario(
         errors = list(run.errors)
         if server is not None and server.exited():
             errors.append("the server process died during the scenario:\n" + server.log_tail(10))
-        return _scenario(spec, run, usage, generator_cpu, wall, errors), run.interrupted
+        return push_scenario(spec, run, usage, generator_cpu, wall, errors), run.interrupted
     finally:
         if sampler is not None:
             sampler.stop()
@@ -235,7 +235,7 @@ def _one_scenario(
             server.stop()
 
 
-def _scenario(
+def push_scenario(
     spec: ScenarioSpec,
     run: ScenarioRun,
     usage: TreeUsage | None,
@@ -243,6 +243,7 @@ def _scenario(
     wall_s: float,
     errors: list[str],
 ) -> Scenario:
+    """One open-loop scenario's measurements as a results-schema :class:`Scenario`."""
     delivered = run.integrity.delivered
     cpu_percent = 100.0 * generator_cpu_s / wall_s if wall_s > 0 else 0.0
     saturated = (

@@ -27,11 +27,12 @@ from pushbench.gate import (
     run_gate,
 )
 from pushbench.gate_config import GateConfig, find_pyproject, load_gate_config
+from pushbench.micro_convert import load_any_results
 
 # Not pushbench.render itself: it imports matplotlib (~1 s), which only `report` needs.
 from pushbench.render.table import NUMERIC_COLUMNS, SUMMARY_COLUMNS, summary_table
 from pushbench.render.verdict import verdict
-from pushbench.schema import ResultsDocument, load_results
+from pushbench.schema import ResultsDocument
 
 __all__ = [
     "EXIT_FAILED",
@@ -69,7 +70,7 @@ def _error(message: str) -> None:
 
 def _load(path: Path, what: str) -> ResultsDocument:
     try:
-        return load_results(path)
+        return load_any_results(path)  # a results document, or pytest-benchmark JSON
     except OSError as exc:
         raise _Unusable(f"cannot read {what} {path}: {exc.strerror or exc}") from None
     except ValueError as exc:  # SchemaError, or bytes that are not UTF-8
@@ -88,7 +89,10 @@ def summary_rich_table(document: ResultsDocument) -> Table:
 
 def report(
     results: Annotated[
-        Path, typer.Argument(help="A results JSON file (any run kind).", show_default=False)
+        Path,
+        typer.Argument(
+            help="A results JSON file (any run kind), or pytest-benchmark JSON.", show_default=False
+        ),
     ],
     out: Out = "",
 ) -> None:

@@ -3,7 +3,8 @@
 Format history (bump ``SCHEMA_VERSION`` and add a line for every change a reader must know of;
 keep ``tests/fixtures/results-v<N>.json`` for every version the loader still accepts):
 
-- version 1 (2026-11): first version.
+- version 1 (2026-11): first version. Before its release: transport ``micro`` for a
+  micro-benchmark that exercises no one transport (pytest-benchmark runs, ``kind: micro``).
 
 Units are in the field names: ``_us`` microseconds, ``_s`` seconds, ``_bytes`` bytes. Latency
 percentiles come from the HdrHistogram blob stored next to them, so reports can merge scenarios
@@ -47,7 +48,7 @@ SCHEMA_VERSION: Final = 1
 SUPPORTED_VERSIONS: tuple[int, ...] = (1,)
 
 Kind = Literal["compare", "sweep", "locust", "micro", "serverbench"]
-Transport = Literal["ws", "short-poll", "long-poll", "sse", "echo"]
+Transport = Literal["ws", "short-poll", "long-poll", "sse", "echo", "micro"]
 
 Count = Annotated[int, Field(ge=0)]
 NonNegativeFloat = Annotated[float, Field(ge=0.0)]

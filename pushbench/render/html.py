@@ -12,6 +12,7 @@ from html import escape
 
 from pushbench import __version__
 from pushbench.render.charts import Chart, charts
+from pushbench.render.sweep import sweep_html
 from pushbench.render.table import NUMERIC_COLUMNS, SUMMARY_COLUMNS, scenario_label, summary_row
 from pushbench.render.verdict import Finding, Severity, findings, verdict
 from pushbench.schema import ResultsDocument
@@ -152,6 +153,7 @@ def render_html(document: ResultsDocument) -> str:
             f'<section id="warnings"><h2>{title}</h2><ul class="findings">{items}</ul></section>'
         )
     figures = "".join(_figure(chart) for chart in charts(document))
+    sweep = sweep_html(document)
     notes = "".join(f"<li>{note}</li>" for note in _NOTES)
     title = f"pushbench {document.kind}: {document.run_id}"
     return f"""<!DOCTYPE html>
@@ -170,7 +172,7 @@ def render_html(document: ResultsDocument) -> str:
 {len(document.scenarios)} scenarios, {escape(document.environment.python)}.</p>
 </header>
 <p class="verdict" id="verdict">{escape(verdict(document))}</p>
-<section id="comparison"><h2>Comparison</h2>{_summary_table(document)}</section>
+<section id="comparison"><h2>Comparison</h2>{_summary_table(document)}</section>{sweep}
 {warnings}
 <section id="charts"><h2>Charts</h2>{figures}</section>
 <section id="notes"><h2>How to read these numbers</h2><ul>{notes}</ul></section>

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+from pushbench.render.sweep import sweep_markdown
 from pushbench.render.table import NUMERIC_COLUMNS, SUMMARY_COLUMNS, summary_table
 from pushbench.render.verdict import Severity, findings, verdict
 from pushbench.schema import ResultsDocument
@@ -43,6 +44,7 @@ def render_markdown(document: ResultsDocument) -> str:
         *_table(SUMMARY_COLUMNS, summary_table(document), NUMERIC_COLUMNS),
         "",
         "Latency in ms from the *scheduled* send time (open loop); percentiles from HdrHistogram.",
+        *sweep_markdown(document),
     ]
     found = findings(document)
     if found:

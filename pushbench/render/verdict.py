@@ -11,6 +11,8 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
+from pushbench.render.micro import micro_verdict
+from pushbench.render.sweep import is_workload_sweep
 from pushbench.render.table import scenario_label, sweep_workers
 from pushbench.render.units import (
     format_count,
@@ -20,6 +22,7 @@ from pushbench.render.units import (
     format_ratio,
 )
 from pushbench.schema import ResultsDocument, Scenario
+from pushbench.sweep_recommend import recommend_document
 
 __all__ = ["Finding", "Severity", "findings", "is_sweep", "verdict"]
 
@@ -114,6 +117,8 @@ def verdict(document: ResultsDocument) -> str:
         short polling every 0.1 s: p99 100 ms (100× slower), 2.7× the server CPU per message,
         10 lost; ..."
     """
+    if document.kind == "micro":
+        return micro_verdict(document)
     measured = [s for s in document.scenarios if s.delivered and s.latency_us.count]
     if not measured:
         return (
@@ -121,7 +126,13 @@ def verdict(document: ResultsDocument) -> str:
             if document.scenarios
             else ("No scenario was measured.")
         )
-    text = _sweep_verdict(measured) if is_sweep(document) else _compare_verdict(measured)
+    recommendation = recommend_document(document) if is_workload_sweep(document) else None
+    if recommendation is not None:
+        text = recommendation.headline + "."
+    elif is_sweep(document):
+        text = _sweep_verdict(measured)
+    else:
+        text = _compare_verdict(measured)
     if document.interrupted:
         text += " The run was interrupted: these are partial results."
     return text

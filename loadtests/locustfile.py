@@ -1,0 +1,21 @@
+"""pushbench's Locust users, ready to run.
+
+Web UI: ``locust -f loadtests/locustfile.py --host http://127.0.0.1:8001``. Headless, with the
+reference server started for you and the report written: ``make loadtest`` / ``make swarm``.
+Pick users by class name (``locust -f ... WebSocketEchoUser``) or let their weights mix them.
+"""
+
+from loadtests import plugin as _plugin  # registers pushbench's Locust event listeners
+from loadtests.users import RoomPublisherUser, WebSocketEchoUser, WebSocketSubscriberUser
+from loadtests.users_http import LongPollUser, ShortPollUser, SseUser
+
+__all__ = [
+    "LongPollUser",
+    "RoomPublisherUser",
+    "ShortPollUser",
+    "SseUser",
+    "WebSocketEchoUser",
+    "WebSocketSubscriberUser",
+]
+
+del _plugin

@@ -1,0 +1,174 @@
+"""What the capacity model reads from results documents: one :class:`Point` per measured scenario.
+
+``compare`` scenarios give the CPU and memory points (one uvicorn worker, a fresh server per
+scenario); a ``serverbench`` run adds the memory an idle WebSocket subscriber costs. Everything a
+scenario cannot tell (no server sampled, nothing delivered, no subscriber count) is skipped with
+a note saying why, never guessed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+from pushbench.schema import ResultsDocument, Scenario
+
+__all__ = ["PLANNED_TRANSPORTS", "Inputs", "Point", "read_inputs"]
+
+#: The transports the plan covers, in table order.
+PLANNED_TRANSPORTS: Final = ("ws", "short-poll", "long-poll", "sse")
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """One measured scenario, reduced to the counts the model fits.
+
+    Counts cover the whole sampled scenario (connect, warm-up, measured window, drain), like
+    ``server.cpu_s`` does: the publisher's schedule runs over warm-up and measured window alike.
+    """
+
+    source: str
+    """``file.json: scenario``, for notes and the report."""
+    transport: str
+    poll_interval_s: float | None
+    subscribers: int
+    published: float
+    """Messages published (deliveries owed divided by subscribers)."""
+    delivered: int
+    requests: int
+    """HTTP requests the subscribers made (0 for WebSocket)."""
+    span_s: float
+    """Scheduled seconds: warm-up + measured."""
+    payload_bytes: int
+    cpu_s: float
+    rss_peak_bytes: int
+    p50_us: int
+    p99_us: int
+    saturated: bool
+    """The load generator was saturated: its latencies are its own."""
+
+    @property
+    def level(self) -> tuple[int, float]:
+        """The load level: scenarios of one compare run share it, whatever their transport."""
+        return (self.subscribers, round(self.published))
+
+    @property
+    def utilisation(self) -> float:
+        """Server CPU over the schedule, as a fraction of one core."""
+        return self.cpu_s / self.span_s
+
+    @property
+    def deliveries_per_s(self) -> float:
+        return self.delivered / self.span_s
+
+    @property
+    def publishes_per_s(self) -> float:
+        return self.published / self.span_s
+
+    @property
+    def requests_per_s(self) -> float:
+        return self.requests / self.span_s
+
+    @property
+    def msgs_per_client_per_s(self) -> float:
+        return self.deliveries_per_s / self.subscribers
+
+
+@dataclass(slots=True)
+class Inputs:
+    """Everything usable found in the results files."""
+
+    points: list[Point] = field(default_factory=list)
+    idle_ws_bytes_per_connection: float | None = None
+    """RSS an idle WebSocket subscriber costs, from a ``serverbench`` run."""
+    idle_ws_source: str | None = None
+    notes: list[str] = field(default_factory=list)
+    """What was skipped and why."""
+
+
+def _number(params: dict[str, object], config: dict[str, object], name: str) -> float | None:
+    for where in (params, config):
+        value = where.get(name)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    return None
+
+
+def _point(document: ResultsDocument, scenario: Scenario, source: str) -> Point | str:
+    """The scenario as a :class:`Point`, or why it cannot be one."""
+    where = f"{source}: {scenario.name}"
+    if scenario.transport not in PLANNED_TRANSPORTS:
+        return f"{where}: transport {scenario.transport!r} is not planned; skipped"
+    if scenario.server is None:
+        return f"{where}: no server CPU measured (--target run); skipped"
+    subscribers = _number(scenario.params, {}, "subscribers")
+    duration = _number(scenario.params, document.config, "duration_s")
+    if not subscribers or subscribers < 1 or not duration:
+        return f"{where}: no subscribers or duration_s in its params; skipped"
+    if scenario.delivered == 0 or scenario.sent == 0:
+        return f"{where}: nothing delivered; skipped"
+    interval = _number(scenario.params, {}, "poll_interval_s")
+    if scenario.transport == "short-poll" and not interval:
+        return f"{where}: short-poll without poll_interval_s in its params; skipped"
+    warmup = _number(scenario.params, document.config, "warmup_s") or 0.0
+    payload = _number(scenario.params, document.config, "payload_bytes") or 0.0
+    requests = scenario.http_requests or 0
+    return Point(
+        source=where,
+        transport=scenario.transport,
+        poll_interval_s=interval if scenario.transport == "short-poll" else None,
+        subscribers=int(subscribers),
+        published=scenario.sent / subscribers,
+        delivered=scenario.delivered,
+        requests=0 if scenario.transport == "ws" else requests,
+        span_s=duration + warmup,
+        payload_bytes=int(payload),
+        cpu_s=scenario.server.cpu_s,
+        rss_peak_bytes=scenario.server.rss_peak_bytes,
+        p50_us=scenario.latency_us.p50,
+        p99_us=scenario.latency_us.p99,
+        saturated=scenario.generator.saturated if scenario.generator else False,
+    )
+
+
+def _idle_ws(document: ResultsDocument, source: str, inputs: Inputs) -> None:
+    values = [
+        (s.params["idle_rss_bytes_per_connection"], s.params.get("idle_connections"), s.name)
+        for s in document.scenarios
+        if isinstance(s.params.get("idle_rss_bytes_per_connection"), int | float)
+    ]
+    if values:
+        # Several WebSocket implementations: the dearest one, so memory is not under-planned.
+        per_connection, count, name = max(values, key=lambda v: float(v[0]))
+        inputs.idle_ws_bytes_per_connection = float(per_connection)
+        inputs.idle_ws_source = f"{source}: {name}, {count} idle subscribers"
+
+
+def read_inputs(documents: Sequence[tuple[str, ResultsDocument]]) -> Inputs:
+    """The model's inputs from ``(source name, document)`` pairs.
+
+    ``compare`` documents give points; a ``serverbench`` document gives the idle memory of a
+    WebSocket subscriber; other kinds are noted and skipped (a sweep runs several workers,
+    Locust runs sample no server).
+    """
+    inputs = Inputs()
+    for source, document in documents:
+        if document.kind == "serverbench":
+            _idle_ws(document, source, inputs)
+            inputs.notes.append(f"{source}: serverbench run: used for idle WebSocket memory only")
+            continue
+        if document.kind != "compare":
+            inputs.notes.append(f"{source}: a {document.kind} run, not a compare run; skipped")
+            continue
+        if document.interrupted:
+            inputs.notes.append(f"{source}: interrupted run: its complete scenarios are used")
+        for scenario in document.scenarios:
+            point = _point(document, scenario, source)
+            if isinstance(point, str):
+                inputs.notes.append(point)
+                continue
+            inputs.points.append(point)
+            if scenario.errors:
+                inputs.notes.append(f"{point.source}: used, but it reported errors")
+    return inputs

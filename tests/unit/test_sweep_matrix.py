@@ -1,0 +1,114 @@
+"""The sweep matrix: expansion, invalid combinations, order, and fitting a time budget."""
+
+from __future__ import annotations
+
+import pytest
+
+from pushbench.server_config import LOOPS
+from pushbench.sweep_matrix import (
+    WORKLOADS,
+    SweepConfig,
+    Timing,
+    expand,
+    parse_names,
+    parse_workers,
+    plan_sweep,
+)
+
+
+def test_expansion_is_the_product_with_the_implied_broker() -> None:
+    configs, skipped = expand(
+        (1, 2), ("asyncio", "uvloop"), ("websockets-sansio",), ("h11", "httptools")
+    )
+    assert len(configs) == 8
+    assert skipped == []
+    assert {c.broker for c in configs if c.workers == 1} == {"memory"}
+    assert {c.broker for c in configs if c.workers == 2} == {"redis"}
+    assert configs[0] == SweepConfig(1, "asyncio", "websockets-sansio", "h11", "memory")
+    assert configs[0].label == "w1 asyncio websockets-sansio h11"
+    assert configs[0].slug == "w1/asyncio/websockets-sansio/h11"
+
+
+def test_memory_broker_with_several_workers_is_skipped_with_the_reason() -> None:
+    configs, skipped = expand(
+        (1, 2), ("uvloop",), ("wsproto",), ("httptools",), ("memory", "redis")
+    )
+    assert [c.label for c in configs] == [
+        "w1 uvloop wsproto httptools",
+        "w1 uvloop wsproto httptools redis",
+        "w2 uvloop wsproto httptools",
+    ]
+    assert [s.label for s in skipped] == ["w2 uvloop wsproto httptools memory"]
+    assert "one set of rooms per worker" in skipped[0].reason
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: parse_workers("1,x"), "integers"),
+        (lambda: parse_workers("0"), ">= 1"),
+        (lambda: parse_names("asyncio,trio", "--loop", LOOPS), "unknown trio"),
+        (lambda: parse_names("auto", "--loop", LOOPS), "unknown auto"),
+        (lambda: expand((1,), ("uvloop",), ("h2",), ("h11",)), "--ws-impl"),
+        (lambda: expand((1,), ("uvloop",), ("wsproto",), ("h11",), ("kafka",)), "--brokers"),
+    ],
+)
+def test_bad_options_say_what_is_wrong(call: object, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        call()  # type: ignore[operator]
+
+
+def test_parsing_keeps_order_and_drops_duplicates() -> None:
+    assert parse_workers("4,1,4, 2") == (4, 1, 2)
+    assert parse_names("uvloop, asyncio,uvloop", "--loop", LOOPS) == ("uvloop", "asyncio")
+
+
+def test_cheapest_first_without_budget() -> None:
+    configs, _ = expand((4, 1, 2), ("uvloop",), ("wsproto",), ("h11",))
+    timing = Timing(duration_s=2.0, warmup_s=0.5)
+    plan = plan_sweep(configs, timing)
+    assert [c.workers for c in plan.configs] == [1, 2, 4]
+    assert plan.skipped == ()
+    per_workload = 2.0 + 0.5 + timing.overhead_s
+    expected = sum(
+        timing.startup_s + timing.per_worker_s * (w - 1) + per_workload * len(WORKLOADS)
+        for w in (1, 2, 4)
+    )
+    assert plan.estimate_s == pytest.approx(expected)
+
+
+def test_budget_shortens_the_interval_before_dropping_anything() -> None:
+    configs, _ = expand((1, 2), ("asyncio", "uvloop"), ("websockets-sansio",), ("httptools",))
+    timing = Timing(duration_s=10.0, warmup_s=2.0)
+    full = plan_sweep(configs, timing).estimate_s
+    plan = plan_sweep(configs, timing, budget_s=full / 2)
+    assert len(plan.configs) == 4
+    assert 1.0 <= plan.timing.duration_s < 10.0
+    assert plan.timing.warmup_s == pytest.approx(plan.timing.duration_s * 0.2)
+    assert plan.estimate_s <= full / 2 + 1e-6
+    assert "shortened" in plan.notes[0]
+
+
+def test_budget_drops_the_most_expensive_configurations_and_says_why() -> None:
+    configs, _ = expand((1, 2, 4), ("uvloop",), ("websockets-sansio",), ("httptools",))
+    timing = Timing(duration_s=5.0, warmup_s=1.0)
+    one = timing.config_s(configs[0])
+    plan = plan_sweep(configs, timing, budget_s=one * 1.5, min_duration_s=5.0)
+    assert [c.workers for c in plan.configs] == [1]
+    assert [s.label for s in plan.skipped] == [
+        "w2 uvloop websockets-sansio httptools",
+        "w4 uvloop websockets-sansio httptools",
+    ]
+    assert all(s.reason.startswith("budget:") for s in plan.skipped)
+    assert plan.timing.duration_s == 5.0  # already at the floor: nothing to shorten
+
+
+def test_params_carry_every_dimension() -> None:
+    config = SweepConfig(2, "uvloop", "wsproto", "h11", "redis")
+    assert config.params() == {
+        "workers": 2,
+        "loop": "uvloop",
+        "ws_impl": "wsproto",
+        "http_impl": "h11",
+        "broker": "redis",
+    }
