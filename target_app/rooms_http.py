@@ -1,5 +1,8 @@
 """Rooms over plain HTTP: publish with ``POST``, receive by short poll or long poll."""
 
+import asyncio
+import contextlib
+from collections.abc import Coroutine
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
@@ -30,6 +33,38 @@ def page_body(room: str, page: Page) -> bytes:
     return (
         f'{{"room":"{room}","messages":[{messages}],"next":{page.next},"missed":{page.missed}}}'
     ).encode()
+
+
+async def _wait_unless_gone(request: Request, waiting: Coroutine[Any, Any, Page]) -> Page:
+    """Await a long poll, but give up as soon as its client disconnects.
+
+    A parked long poll whose client left would otherwise hold its slot (and uvicorn's graceful
+    shutdown) for the whole ``wait``.
+    """
+    wait_task = asyncio.ensure_future(waiting)
+    gone = asyncio.ensure_future(_disconnect(request))
+    try:
+        await asyncio.wait((wait_task, gone), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        gone.cancel()
+    if not wait_task.done():
+        wait_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await wait_task
+        raise _ClientGone
+    return wait_task.result()
+
+
+async def _disconnect(request: Request) -> None:
+    # The (empty) GET body comes first; after it, receive() blocks until the client leaves.
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+class _ClientGone(HTTPException):
+    def __init__(self) -> None:
+        # Never seen by anyone: the client is gone. 499 is nginx's "client closed request".
+        super().__init__(499, "client closed the request")
 
 
 def rooms_http_router(settings: Settings) -> APIRouter:
@@ -91,7 +126,7 @@ def rooms_http_router(settings: Settings) -> APIRouter:
             waiting = metrics.connections[transport]
             waiting.inc()
             try:
-                page = await broker.wait(room, after, limit, wait)
+                page = await _wait_unless_gone(request, broker.wait(room, after, limit, wait))
             finally:
                 waiting.dec()
         else:

@@ -293,3 +293,39 @@ async def test_unknown_path_is_404_and_health_and_docs_answer(server: ServerProc
             assert "/ws/rooms/" in await response.text()
     assert {"/rooms/{room}/messages", "/rooms/{room}/events", "/healthz"} <= set(paths)
     assert {"get", "post"} <= set(paths["/rooms/{room}/messages"])
+
+
+def test_long_poll_of_a_departed_client_does_not_hold_the_server(
+    start_server: ServerFactory,
+) -> None:
+    """A parked long poll ends when its client leaves: graceful shutdown does not wait for it."""
+    import socket
+    import time
+
+    server = start_server()
+    with socket.create_connection((server.host, server.port)) as sock:
+        sock.sendall(
+            f"GET /rooms/{room_name()}/messages?after=0&wait=30 HTTP/1.1\r\n"
+            f"Host: {server.host}\r\n\r\n".encode()
+        )
+        # The request is parked once /metrics counts it; then the client goes away.
+        deadline = time.monotonic() + timeout(10)
+        while "long_poll" not in _open_long_polls(server):
+            assert time.monotonic() < deadline, "the long poll never parked"
+    started = time.monotonic()
+    server.stop(timeout_s=timeout(20))
+    assert time.monotonic() - started < timeout(5)
+
+
+def _open_long_polls(server: ServerProcess) -> str:
+    import urllib.request
+
+    with urllib.request.urlopen(server.url + "/metrics", timeout=5) as response:
+        lines = response.read().decode().splitlines()
+    return "\n".join(
+        line
+        for line in lines
+        if line.startswith("pushbench_connections_open")
+        and 'transport="long_poll"' in line
+        and not line.rstrip().endswith(" 0.0")
+    )
