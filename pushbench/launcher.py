@@ -23,6 +23,20 @@ from pushbench.server_config import ServerConfig
 __all__ = ["ServerProcess", "ServerStartError"]
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM it when the launching process dies (Linux).
+
+    A harness killed with SIGKILL (or a crashed test run) must not leave servers behind.
+    """
+    if sys.platform != "linux":
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 class ServerStartError(RuntimeError):
     """The server exited or did not become healthy in time; the message has its log's tail."""
 
@@ -96,6 +110,7 @@ class ServerProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C in the terminal reaches us, not the server
+                preexec_fn=_die_with_parent,
             )
         try:
             self._wait_healthy()
