@@ -56,7 +56,8 @@ SSE_KEEPALIVE: Final = 14 + 7 + TCP_IP_HEADERS
 
 #: The formula behind each estimate, in words, for reports.
 FORMULAS: Final = {
-    "ws": "per delivery: envelope (payload + 120 B) + 2–4 B frame + 52 B TCP/IP; per ping: 164 B",
+    "ws": "per delivery: envelope (payload + 120 B) + 2–4 B frame + 52 B TCP/IP; "
+    "per ping + pong: 112 B",
     "sse": "per delivery: envelope (payload + 120 B) + 26 B SSE record + 52 B TCP/IP; "
     "per keep-alive: 73 B",
     "short-poll": "per request: 190 B request + 126 B response headers + 70 B body "

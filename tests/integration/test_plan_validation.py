@@ -1,21 +1,22 @@
 """Does the capacity model mean something? Fit it on two measured load levels, predict a third.
 
-Three real ``pushbench compare`` runs (WebSocket and short polling every 0.1 s, 200 messages/s,
-20, 40 and 60 subscribers): the CPU model of :mod:`pushbench.plan_fit`, fitted on 20 and 60
+Real ``pushbench compare`` runs (WebSocket and short polling every 0.1 s, 200 messages/s) at 20,
+40 and 60 subscribers: the CPU model of :mod:`pushbench.plan_fit`, fitted on 20 and 60
 subscribers, must predict the server CPU measured at 40 within 20 %, for both transports. The
 load keeps the server busy (15–50 % of a core) so that CPU follows the load rather than the fixed
 cost of a scenario (start-up imports, connects), which the fit's ``fixed`` term takes.
 
-Why the middle level, and why a second attempt: on this shared 2-core VM the CPU time one
-scenario takes varies by ±30 % from run to run (WebSocket at 20 subscribers: 0.44 to 0.99 s
-within an hour), with neighbours' load rather than with ours. Predicting 60 from 20 and 40
-doubles that noise and missed 20 % in 4 of 11 measured tries; predicting 40 from 20 and 60 halves
-it and missed in 1 of 9. A miss is therefore measured once more, from scratch; the 20 % bound is
-never widened, and a model that is wrong misses twice.
+The design is counterbalanced: 40, 20, 60, 40 subscribers, in that order, and the prediction is
+compared with the mean of the two runs at 40. On this shared 2-core VM the CPU time of one
+scenario varies by ±30 % from run to run with the neighbours' load (WebSocket at 20 subscribers:
+0.44 to 1.05 s within an hour), and runs later in a sequence tended to measure less; measuring the
+predicted level first and last cancels such a drift, where 20, 40, 60 missed 20 % in about a
+third of the tries. The 20 % bound is the one asked for, not widened.
 """
 
 from __future__ import annotations
 
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -29,11 +30,11 @@ from tests.conftest import timeout
 
 pytestmark = pytest.mark.slow
 
-#: Subscribers at the two fitted load levels and at the predicted one.
+#: Subscribers at the two fitted load levels and at the predicted one, in the order measured.
 FITTED, PREDICTED = (20, 60), 40
+ORDER = (PREDICTED, *FITTED, PREDICTED)
 RATE, POLL_INTERVAL_S, DURATION_S, WARMUP_S = 200, 0.1, 4.0, 0.5
 TOLERANCE = 0.20
-ATTEMPTS = 2
 
 
 def compare(out: Path, subscribers: int) -> dict[str, Point]:
@@ -67,35 +68,27 @@ def compare(out: Path, subscribers: int) -> dict[str, Point]:
     return {p.source.split(": ", 1)[1]: p for p in inputs.points}
 
 
-def check(out: Path) -> tuple[list[str], list[str]]:
-    """Measure the three levels, fit, predict: (report lines, misses)."""
-    runs = {s: compare(out / f"s{s}", s) for s in (*FITTED, PREDICTED)}
+@pytest.mark.timeout(timeout(600))
+def test_two_load_levels_predict_the_third_within_20_percent(tmp_path: Path) -> None:
+    runs = [(s, compare(tmp_path / f"{i}-s{s}", s)) for i, s in enumerate(ORDER)]
+    fitted = {s: points for s, points in runs if s in FITTED}
+    targets = [points for s, points in runs if s == PREDICTED]
     report = []
     misses = []
     for name in ("ws", f"short-poll@{POLL_INTERVAL_S:g}"):
-        fit = fit_cpu([runs[s][name] for s in FITTED])
-        target = runs[PREDICTED][name]
-        predicted = fit.cpu_s(target)
-        error = (predicted - target.cpu_s) / target.cpu_s
-        fitted = ", ".join(f"{runs[s][name].cpu_s:.2f} s at {s}" for s in FITTED)
+        fit = fit_cpu([fitted[s][name] for s in FITTED])
+        predicted = statistics.fmean(fit.cpu_s(t[name]) for t in targets)
+        measured = statistics.fmean(t[name].cpu_s for t in targets)
+        error = (predicted - measured) / measured
+        basis = ", ".join(f"{fitted[s][name].cpu_s:.2f} s at {s}" for s in FITTED)
         costs = ", ".join(f"{term.value} {cost:.3g}" for term, cost in fit.costs.items())
+        at = " and ".join(f"{t[name].cpu_s:.2f}" for t in targets)
         line = (
-            f"{name}: fitted on {fitted} subscribers ({costs} CPU s per unit); at {PREDICTED} "
-            f"predicted {predicted:.2f} s, measured {target.cpu_s:.2f} s ({error:+.0%})"
+            f"{name}: fitted on {basis} subscribers ({costs} CPU s per unit); at {PREDICTED} "
+            f"predicted {predicted:.2f} s, measured {at} s ({error:+.0%})"
         )
         report.append(line)
         if abs(error) > TOLERANCE:
             misses.append(line)
-    return report, misses
-
-
-@pytest.mark.timeout(timeout(600))
-def test_two_load_levels_predict_the_third_within_20_percent(tmp_path: Path) -> None:
-    attempts = []
-    for attempt in range(1, ATTEMPTS + 1):
-        report, misses = check(tmp_path / f"attempt-{attempt}")
-        attempts.append(f"attempt {attempt}:\n  " + "\n  ".join(report))
-        print(attempts[-1])  # the numbers behind the README's check (pytest -s)
-        if not misses:
-            return
-    pytest.fail(f"missed by more than {TOLERANCE:.0%} in every attempt:\n" + "\n".join(attempts))
+    print("\n".join(report))  # the numbers behind the README's check (pytest -s)
+    assert not misses, "\n".join(misses)
