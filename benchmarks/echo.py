@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 from array import array
-from collections import Counter
 from dataclasses import dataclass
 
 from websockets.asyncio.client import connect
@@ -71,6 +70,5 @@ async def run_echo(
             errors.append(f"{type(result).__name__}: {result}")
     measured_s = (min(now_ns(), end) - measure_from) / 1e9
     histogram = LatencyHistogram()
-    for us, count in Counter((ns + 500) // 1000 for ns in samples).items():
-        histogram.record_ns(us * 1000, count)
+    histogram.record_all_ns(samples)
     return EchoRun(histogram, len(samples), max(measured_s, 0.0), errors)

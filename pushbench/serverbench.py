@@ -9,7 +9,6 @@ memory an idle subscriber costs. The load comes from the raw-socket client in
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -19,6 +18,7 @@ from typing import Any
 import psutil
 
 from benchmarks.capacity import CapacityRun, echo_capacity, fanout_capacity, idle_connections
+from pushbench.compare_run import SATURATED_CPU_PERCENT
 from pushbench.environment import environment
 from pushbench.histogram import LatencyHistogram
 from pushbench.launcher import ServerProcess
@@ -27,6 +27,7 @@ from pushbench.resources import TreeSampler, TreeUsage
 from pushbench.run_dir import new_run_dir, new_run_id
 from pushbench.schema import (
     GeneratorCost,
+    ProcessCost,
     ResultsDocument,
     Scenario,
     ServerCost,
@@ -36,7 +37,7 @@ from pushbench.schema import (
 )
 from pushbench.server_config import ServerConfig
 
-__all__ = ["ServerBenchConfig", "run_serverbench"]
+__all__ = ["ServerBenchConfig", "capacity_scenario", "run_serverbench"]
 
 APPS = {"reference": "target_app.main:app", "bare": "benchmarks.bare_echo:app"}
 
@@ -56,19 +57,19 @@ class ServerBenchConfig:
     pin: bool = True
 
 
-def _scenario(
+def capacity_scenario(
     name: str,
     transport: Transport,
     params: dict[str, Any],
     run: CapacityRun,
     usage: TreeUsage,
     generator_cpu_s: float,
+    http_requests: int | None = None,
 ) -> Scenario:
+    """A capacity measurement (raw-client counts, echo round trips) as a results Scenario."""
     histogram = LatencyHistogram()
-    for us, count in Counter((ns + 500) // 1000 for ns in run.round_trips_ns).items():
-        histogram.record_ns(us * 1000, count)
-    wall = max(usage.wall_s, 1e-9)
-    cpu_percent = 100 * generator_cpu_s / wall
+    histogram.record_all_ns(run.round_trips_ns)
+    cpu_percent = 100 * generator_cpu_s / max(usage.wall_s, 1e-9)
     return Scenario(
         name=name,
         transport=transport,
@@ -85,13 +86,19 @@ def _scenario(
             cpu_s=usage.cpu_s,
             rss_peak_bytes=usage.rss_peak_bytes,
             cpu_us_per_delivered_msg=usage.cpu_s * 1e6 / run.messages if run.messages else None,
+            processes=[
+                ProcessCost(pid=p.pid, role=p.role, cpu_s=p.cpu_s, rss_peak_bytes=p.rss_peak_bytes)
+                for p in usage.processes
+            ],
         ),
         generator=GeneratorCost(
-            cpu_s=generator_cpu_s, cpu_percent=cpu_percent, saturated=cpu_percent >= 90
+            cpu_s=generator_cpu_s,
+            cpu_percent=cpu_percent,
+            saturated=cpu_percent >= SATURATED_CPU_PERCENT,
         ),
-        http_requests=None,
-        http_requests_per_delivered_msg=None,
-        errors=[f"{run.dropped_connections} connections dropped"]
+        http_requests=http_requests,
+        http_requests_per_delivered_msg=1.0 if http_requests else None,
+        errors=[f"{run.dropped_connections} connections dropped or requests failed"]
         if run.dropped_connections
         else [],
     )
@@ -218,7 +225,7 @@ def _measure_app(
         ),
     )
     echo_params = {**params, "connections": config.connections}
-    measured = [_scenario(f"echo/{impl}/{app_name}", "echo", echo_params, run, usage, gen)]
+    measured = [capacity_scenario(f"echo/{impl}/{app_name}", "echo", echo_params, run, usage, gen)]
     if app_name != "reference":
         return measured
     progress(f"{impl}: fan-out to {config.subscribers} subscribers")
@@ -238,5 +245,5 @@ def _measure_app(
         per_connection = _idle_rss_per_connection(server, config.idle_connections)
         fanout_params["idle_connections"] = config.idle_connections
         fanout_params["idle_rss_bytes_per_connection"] = round(per_connection)
-    measured.append(_scenario(f"fanout/{impl}", "ws", fanout_params, run, usage, gen))
+    measured.append(capacity_scenario(f"fanout/{impl}", "ws", fanout_params, run, usage, gen))
     return measured

@@ -29,23 +29,19 @@ from benchmarks.capacity import CapacityRun, echo_capacity, fanout_capacity, pol
 from benchmarks.scenario import ScenarioRun, ScenarioSpec, run_scenario
 from pushbench.compare_run import push_scenario
 from pushbench.environment import environment
-from pushbench.histogram import LatencyHistogram
 from pushbench.launcher import ServerProcess, ServerStartError
 from pushbench.processes import cpu_plan, generator_affinity, pin_server, run_uvloop
 from pushbench.redis_local import redis_for_run
 from pushbench.resources import TreeSampler, TreeUsage
 from pushbench.run_dir import new_run_dir, new_run_id
 from pushbench.schema import (
-    GeneratorCost,
-    ProcessCost,
     ResultsDocument,
     Scenario,
-    ServerCost,
     Transport,
-    latency_summary,
     write_results_atomic,
 )
 from pushbench.server_config import ServerConfig
+from pushbench.serverbench import capacity_scenario
 from pushbench.sweep_matrix import WORKLOADS, Skipped, SweepConfig, SweepPlan
 
 __all__ = ["SweepProgress", "SweepSettings", "run_sweep", "scrape_connections"]
@@ -310,7 +306,7 @@ def _measure_config(
         name = f"{workload}/{config.slug}"
         requests = run.messages if workload == "poll" else None
         scenarios.append(
-            _capacity_scenario(name, transport, params, run, usage, generator_s, requests)
+            capacity_scenario(name, transport, params, run, usage, generator_s, requests)
         )
         if server.exited():
             return False
@@ -386,53 +382,6 @@ def _measured(
     finally:
         usage = sampler.stop()
     return run, usage, sum(me.cpu_times()[:2]) - before
-
-
-def _capacity_scenario(
-    name: str,
-    transport: Transport,
-    params: dict[str, Any],
-    run: CapacityRun,
-    usage: TreeUsage,
-    generator_cpu_s: float,
-    http_requests: int | None,
-) -> Scenario:
-    histogram = LatencyHistogram()
-    for us, count in Counter((ns + 500) // 1000 for ns in run.round_trips_ns).items():
-        histogram.record_ns(us * 1000, count)
-    cpu_percent = 100 * generator_cpu_s / max(usage.wall_s, 1e-9)
-    return Scenario(
-        name=name,
-        transport=transport,
-        params=params,
-        latency_us=latency_summary(histogram),
-        sent=run.messages,
-        delivered=run.messages,
-        lost=0,
-        duplicated=0,
-        reordered=0,
-        unexpected=0,
-        throughput_msgs_per_s=run.per_s,
-        server=ServerCost(
-            cpu_s=usage.cpu_s,
-            rss_peak_bytes=usage.rss_peak_bytes,
-            cpu_us_per_delivered_msg=usage.cpu_s * 1e6 / run.messages if run.messages else None,
-            processes=[
-                ProcessCost(pid=p.pid, role=p.role, cpu_s=p.cpu_s, rss_peak_bytes=p.rss_peak_bytes)
-                for p in usage.processes
-            ],
-        ),
-        generator=GeneratorCost(
-            cpu_s=generator_cpu_s,
-            cpu_percent=cpu_percent,
-            saturated=cpu_percent >= SATURATED_CPU_PERCENT,
-        ),
-        http_requests=http_requests,
-        http_requests_per_delivered_msg=1.0 if http_requests else None,
-        errors=[f"{run.dropped_connections} connections dropped or requests failed"]
-        if run.dropped_connections
-        else [],
-    )
 
 
 def _warnings(scenario: Scenario) -> list[str]:
