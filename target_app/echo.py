@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect, status
 
+from target_app.asgi_channel import channel
 from target_app.limits import too_large
 from target_app.settings import Settings
 
@@ -33,7 +34,7 @@ def echo_router(settings: Settings) -> APIRouter:
         """Text frames come back as ``Your text was: {text}``; binary frames come back unchanged."""
         await websocket.accept()
         # A client may close while its echo is still pending: that ends the loop, not an error.
-        with contextlib.suppress(WebSocketDisconnect):
+        with contextlib.suppress(WebSocketDisconnect, OSError):
             await _echo_loop(websocket, delay_ms / 1000, max_bytes)
 
     return router
@@ -56,7 +57,7 @@ async def precise_sleep(delay_s: float) -> None:
 
 
 async def _echo_loop(websocket: WebSocket, delay_s: float, max_bytes: int) -> None:
-    receive = websocket.receive
+    receive, send = channel(websocket)
     while True:
         message = await receive()
         if message["type"] == "websocket.disconnect":
@@ -72,6 +73,6 @@ async def _echo_loop(websocket: WebSocket, delay_s: float, max_bytes: int) -> No
         if delay_s:
             await precise_sleep(delay_s)
         if text is not None:
-            await websocket.send_text(f"Your text was: {text}")
-        elif data is not None:
-            await websocket.send_bytes(data)
+            await send({"type": "websocket.send", "text": f"Your text was: {text}"})
+        else:
+            await send({"type": "websocket.send", "bytes": data})

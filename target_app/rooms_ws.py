@@ -8,6 +8,7 @@ from typing import Annotated
 import orjson
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect, status
 
+from target_app.asgi_channel import channel
 from target_app.broker import Broker, BrokerUnavailable, CursorAhead, TooManyRooms
 from target_app.envelope import InvalidMessage, parse_publish
 from target_app.limits import too_large
@@ -27,7 +28,7 @@ def close_reason(text: str) -> str:
 
 
 async def _push(websocket: WebSocket, subscription: Subscription, metrics: Metrics) -> None:
-    send = websocket.send_text
+    _, send = channel(websocket)
     delivered = metrics.delivered["ws"]
     try:
         while True:
@@ -35,14 +36,14 @@ async def _push(websocket: WebSocket, subscription: Subscription, metrics: Metri
             if not batch:
                 return
             for envelope in batch:
-                await send(envelope.text)
+                await send({"type": "websocket.send", "text": envelope.text})
             delivered.count += len(batch)
     except SubscriptionDropped:
         with contextlib.suppress(WebSocketDisconnect, RuntimeError):
             await websocket.close(
                 SLOW_SUBSCRIBER_CLOSE, "slow subscriber: send queue overflowed, messages dropped"
             )
-    except (WebSocketDisconnect, RuntimeError):
+    except (WebSocketDisconnect, RuntimeError, OSError):
         return
 
 
