@@ -115,9 +115,12 @@ async def fanout_capacity(
             client.close()
 
 
-async def idle_connections(ws_base: str, count: int, batch: int = 500) -> list[RawClient]:
-    """Open ``count`` idle room subscriptions (in batches, so the backlog never overflows)."""
-    room = f"idle-{uuid.uuid4().hex[:8]}"
+async def idle_connections(
+    ws_base: str, count: int, batch: int = 500, room: str | None = None
+) -> list[RawClient]:
+    """Open ``count`` idle subscriptions to ``room`` (default: a new one), in batches so the
+    listen backlog never overflows."""
+    room = room or f"idle-{uuid.uuid4().hex[:8]}"
     clients: list[RawClient] = []
     try:
         for start in range(0, count, batch):

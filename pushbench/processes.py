@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import psutil
 
-__all__ = ["cpu_plan", "generator_affinity", "pin_server", "run_uvloop"]
+__all__ = ["cpu_plan", "generator_affinity", "pin_server", "raise_open_files", "run_uvloop"]
 
 T = TypeVar("T")
 
@@ -44,6 +44,26 @@ def pin_server(pid: int, cpus: list[int] | None) -> None:
     if cpus:
         with contextlib.suppress(psutil.Error):
             psutil.Process(pid).cpu_affinity(cpus)
+
+
+def raise_open_files(needed: int) -> None:
+    """Raise this process's soft open-file limit to at least ``needed`` (servers it starts
+    inherit it).
+
+    Raises:
+        OSError: the hard limit is below ``needed``; the message says what to change.
+    """
+    import resource  # POSIX only, like the rest of the harness
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft >= needed:
+        return
+    if hard != resource.RLIM_INFINITY and hard < needed:
+        raise OSError(
+            f"this needs {needed} open files but the hard limit is {hard}: "
+            f"raise it (ulimit -Hn {needed}, as root) or ask for fewer connections"
+        )
+    resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
 
 
 def run_uvloop(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:

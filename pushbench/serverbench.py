@@ -9,6 +9,7 @@ memory an idle subscriber costs. The load comes from the raw-socket client in
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -119,21 +120,32 @@ def _measured(
 
 
 def _idle_rss_per_connection(server: ServerProcess, count: int) -> float:
-    """Server RSS growth per idle room subscriber, measured with ``count`` of them open."""
-    process = psutil.Process(server.pid)
-    before = process.memory_info().rss
+    """Server RSS growth per idle room subscriber: the slope from ``count // 5`` to ``count``.
 
-    async def hold() -> int:
-        clients = await idle_connections(server.ws_url, count)
+    The first connections also page in what any connection needs once (code paths, buffers,
+    the room itself), which dividing the whole growth by ``count`` would charge to each; the
+    slope between two populations of the same room charges only what one more subscriber costs.
+    """
+    process = psutil.Process(server.pid)
+    first = count // 5  # 0 for a handful: then simply the growth from none
+    room = f"idle-{uuid.uuid4().hex[:8]}"
+
+    async def settled_rss() -> int:
+        await asyncio.sleep(0.5)  # let the server finish its last handshakes: a measured pause
+        return int(process.memory_info().rss)
+
+    async def hold() -> tuple[int, int]:
+        clients = await idle_connections(server.ws_url, first, room=room) if first else []
         try:
-            await asyncio.sleep(0.5)  # let the server settle its buffers; a measured pause
-            return int(process.memory_info().rss)
+            before = await settled_rss()
+            clients += await idle_connections(server.ws_url, count - first, room=room)
+            return before, await settled_rss()
         finally:
             for client in clients:
                 client.close()
 
-    after: int = run_uvloop(hold)
-    return (after - before) / count
+    before, after = run_uvloop(hold)
+    return (after - before) / (count - first)
 
 
 def run_serverbench(

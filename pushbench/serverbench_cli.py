@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pushbench.cli_options import HttpImpl, Loop, Out, err, server_config
+from pushbench.processes import raise_open_files
 from pushbench.render import write_report
 from pushbench.schema import ResultsDocument, Scenario
 from pushbench.server_config import WS_IMPLS
@@ -79,7 +80,7 @@ def serverbench(
     warmup: Annotated[float, typer.Option("--warmup", min=0.0)] = 1.0,
     idle: Annotated[
         int, typer.Option("--idle", min=0, help="Idle subscribers for the RSS/connection figure.")
-    ] = 2000,
+    ] = 10_000,
     no_pin: Annotated[bool, typer.Option("--no-pin", help="Do not pin server and client.")] = False,
     out: Out = "reports",
     loop: Loop = "auto",
@@ -91,6 +92,12 @@ def serverbench(
     if unknown or not impls:
         err.print(f"[red]error:[/red] unknown --ws-impl {', '.join(unknown) or '(none)'}")
         raise typer.Exit(2)
+    try:
+        # The harness holds one socket per connection, the server another: both need the room.
+        raise_open_files(max(idle, subscribers, connections) + 256)
+    except OSError as exc:
+        err.print(f"[red]error:[/red] --idle {idle}: {exc}")
+        raise typer.Exit(2) from None
     server = server_config(
         host="127.0.0.1",
         port=0,

@@ -1,43 +1,49 @@
 """``/ws``: the tutorial's echo, done right (text, binary, size limit, calibrated delay)."""
 
+from __future__ import annotations
+
 import asyncio
 import contextlib
 import time
-from typing import Annotated
 
-from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect, status
+from starlette import status
 
-from target_app.asgi_channel import channel
+from target_app.asgi_ws import Receive, Scope, Send, accept, close, handshake
 from target_app.limits import too_large
 from target_app.settings import Settings
+from target_app.ws_params import InvalidParameters, echo_query
 
-__all__ = ["echo_router"]
+__all__ = ["EchoSocket", "precise_sleep"]
 
 
-def echo_router(settings: Settings) -> APIRouter:
-    """The ``/ws`` echo route, bounded by ``settings``."""
-    router = APIRouter()
-    max_bytes = settings.max_message_bytes
+class EchoSocket:
+    """``/ws`` as a plain ASGI endpoint.
 
-    @router.websocket("/ws")
-    async def echo(
-        websocket: WebSocket,
-        delay_ms: Annotated[
-            int,
-            Query(
-                ge=0,
-                le=settings.max_echo_delay_ms,
-                description="Delay each echo by this many ms (calibrates a harness).",
-            ),
-        ] = 0,
-    ) -> None:
-        """Text frames come back as ``Your text was: {text}``; binary frames come back unchanged."""
-        await websocket.accept()
-        # A client may close while its echo is still pending: that ends the loop, not an error.
-        with contextlib.suppress(WebSocketDisconnect, OSError):
-            await _echo_loop(websocket, delay_ms / 1000, max_bytes)
+    Text frames come back as ``Your text was: {text}``; binary frames come back unchanged.
+    ``?delay_ms=N`` delays each echo by N ms (calibrates a harness). A frame over the size
+    limit closes with 1009; a bad ``delay_ms`` closes with 1008 and says why.
+    """
 
-    return router
+    __slots__ = ("max_bytes", "max_delay_ms")
+
+    def __init__(self, settings: Settings) -> None:
+        self.max_bytes = settings.max_message_bytes
+        self.max_delay_ms = settings.max_echo_delay_ms
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not await handshake(receive):
+            return
+        try:
+            query = echo_query(scope.get("query_string", b""), self.max_delay_ms)
+        except InvalidParameters as exc:
+            await accept(send)
+            await close(send, status.WS_1008_POLICY_VIOLATION, str(exc))
+            return
+        await accept(send)
+        # A client may close while its echo is still pending: that ends the loop, not an error
+        # (uvicorn raises ClientDisconnected, an OSError, on a send to a socket already gone).
+        with contextlib.suppress(OSError):
+            await _echo_loop(receive, send, query.delay_ms / 1000, self.max_bytes)
 
 
 async def precise_sleep(delay_s: float) -> None:
@@ -56,8 +62,7 @@ async def precise_sleep(delay_s: float) -> None:
         await asyncio.sleep(0)
 
 
-async def _echo_loop(websocket: WebSocket, delay_s: float, max_bytes: int) -> None:
-    receive, send = channel(websocket)
+async def _echo_loop(receive: Receive, send: Send, delay_s: float, max_bytes: int) -> None:
     while True:
         message = await receive()
         if message["type"] == "websocket.disconnect":
@@ -68,7 +73,7 @@ async def _echo_loop(websocket: WebSocket, delay_s: float, max_bytes: int) -> No
         if frame is None:
             continue
         if too_large(frame, max_bytes):
-            await websocket.close(status.WS_1009_MESSAGE_TOO_BIG, "message too big")
+            await close(send, status.WS_1009_MESSAGE_TOO_BIG, "message too big")
             return
         if delay_s:
             await precise_sleep(delay_s)

@@ -3,21 +3,20 @@
 import os
 from importlib import resources
 
-import orjson
-from fastapi import FastAPI, Request, Response, WebSocket, status
-from fastapi.exceptions import WebSocketRequestValidationError
+from fastapi import FastAPI, Request, Response, status
 from fastapi.responses import HTMLResponse, JSONResponse
-from fastapi_offline import FastAPIOffline
 
 from target_app import __version__, log_filters
 from target_app.broker import Broker, BrokerUnavailable, CursorAhead, TooManyRooms, create_broker
-from target_app.echo import echo_router
+from target_app.echo import EchoSocket
 from target_app.lifespan import OneLineStartupErrors, server_lifespan
 from target_app.metrics import CONTENT_TYPE_LATEST, Metrics
+from target_app.offline_docs import serve_docs_offline
 from target_app.rooms_http import rooms_http_router
-from target_app.rooms_ws import close_reason, rooms_ws_router
+from target_app.rooms_ws import RoomSocket
 from target_app.settings import Settings, get_settings
 from target_app.sse import sse_router
+from target_app.ws_dispatch import ReferenceApp
 
 __all__ = ["app", "create_app"]
 
@@ -31,37 +30,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     metrics = Metrics("memory" if settings.broker_url == "memory" else "redis")
     broker = create_broker(settings, on_state=metrics.broker_state)
 
-    # Swagger UI served from the package, not a CDN: /docs works on an offline machine too.
-    app = FastAPIOffline(
+    app = ReferenceApp(
+        echo=EchoSocket(settings),
+        rooms=RoomSocket(broker, metrics, settings.max_message_bytes),
+        docs_url=None,
+        redoc_url=None,
         title="pushbench reference server",
         version=__version__,
         summary="One message stream over WebSocket push, short poll, long poll and SSE.",
         lifespan=server_lifespan(broker, metrics, settings),
     )
+    # Swagger UI served from the package, not a CDN: /docs works on an offline machine too.
+    serve_docs_offline(app)
     app.add_middleware(OneLineStartupErrors)
     app.state.settings = settings
     app.state.broker = broker
     app.state.metrics = metrics
-    app.include_router(echo_router(settings))
-    app.include_router(rooms_ws_router(settings.max_message_bytes))
     app.include_router(rooms_http_router(settings))
     app.include_router(sse_router(settings.sse_keepalive_s))
 
     @app.exception_handler(CursorAhead)
     async def cursor_ahead(request: Request, exc: CursorAhead) -> JSONResponse:
         return JSONResponse({"detail": str(exc), "last_id": exc.last_id}, status.HTTP_409_CONFLICT)
-
-    @app.exception_handler(WebSocketRequestValidationError)
-    async def bad_socket_request(
-        websocket: WebSocket, exc: WebSocketRequestValidationError
-    ) -> None:
-        # Refusing before accept() reaches the client as a bare HTTP 403; accepting first lets
-        # it read close code 1008 and the reason (which parameter, what was wrong).
-        await websocket.accept()
-        errors = [{"loc": e["loc"], "msg": e["msg"]} for e in exc.errors()]
-        await websocket.close(
-            status.WS_1008_POLICY_VIOLATION, close_reason(orjson.dumps(errors).decode())
-        )
 
     @app.exception_handler(BrokerUnavailable)
     async def broker_unavailable(request: Request, exc: BrokerUnavailable) -> JSONResponse:

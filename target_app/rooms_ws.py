@@ -1,50 +1,229 @@
 """``/ws/rooms/{room}``: every new message of a room pushed; text frames sent in are published."""
 
+from __future__ import annotations
+
 import asyncio
 import contextlib
 from collections.abc import Callable
-from typing import Annotated
+from typing import Any
 
 import orjson
-from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect, status
+from starlette import status
 
-from target_app.asgi_channel import channel
+from target_app.asgi_ws import Receive, Scope, Send, accept, close, handshake, send_text
 from target_app.broker import Broker, BrokerUnavailable, CursorAhead, TooManyRooms
 from target_app.envelope import InvalidMessage, parse_publish
 from target_app.limits import too_large
 from target_app.metrics import Metrics
-from target_app.rooms_http import RoomName
 from target_app.subscription import Subscription, SubscriptionDropped
+from target_app.ws_params import InvalidParameters, room_name, room_query
 
-__all__ = ["SLOW_SUBSCRIBER_CLOSE", "close_reason", "rooms_ws_router"]
+__all__ = ["SLOW_SUBSCRIBER_CLOSE", "RoomSocket"]
 
 #: Close code for a subscriber that fell ``send_queue_size`` messages behind.
 SLOW_SUBSCRIBER_CLOSE = status.WS_1008_POLICY_VIOLATION
 
-
-def close_reason(text: str) -> str:
-    """``text`` cut to the 123 UTF-8 bytes a close frame's reason may hold."""
-    return text.encode()[:123].decode(errors="ignore")
+#: How long a subscriber's writer task outlives its last message (see ``_Pusher``).
+WRITER_LINGER_S = 1.0
 
 
-async def _push(websocket: WebSocket, subscription: Subscription, metrics: Metrics) -> None:
-    _, send = channel(websocket)
-    delivered = metrics.delivered["ws"]
-    try:
-        while True:
-            batch = await subscription.get_batch()
-            if not batch:
+class RoomSocket:
+    """``/ws/rooms/{room}?after=&receive=`` as a plain ASGI endpoint.
+
+    Subscribes to the room (replaying history after ``after`` first) and publishes every text
+    frame the client sends; ``receive=false`` only publishes. Bad parameters and a resume cursor
+    past the room's last id close with 1008, an unavailable broker or too many rooms with 1013,
+    each with the reason; a subscriber ``send_queue_size`` messages behind is closed with 1008.
+    """
+
+    __slots__ = ("_count_drop", "broker", "max_message_bytes", "metrics")
+
+    def __init__(self, broker: Broker, metrics: Metrics, max_message_bytes: int) -> None:
+        self.broker = broker
+        self.metrics = metrics
+        self.max_message_bytes = max_message_bytes
+        self._count_drop = _count_drop(metrics, "ws")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.serve(scope["path_params"]["room"], scope, receive, send)
+
+    async def serve(self, raw_room: str, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one socket for the room named ``raw_room`` (not yet validated)."""
+        if not await handshake(receive):
+            return
+        try:
+            room = room_name(raw_room)
+            query = room_query(scope.get("query_string", b""))
+        except InvalidParameters as exc:
+            await accept(send)
+            await close(send, status.WS_1008_POLICY_VIOLATION, str(exc))
+            return
+        # Subscribe before completing the handshake: once the client sees the socket open,
+        # every message published from then on is guaranteed to reach it.
+        subscription: Subscription | None = None
+        if query.receive:
+            try:
+                subscription = await self.broker.subscribe(room, query.after)
+            except (CursorAhead, TooManyRooms, BrokerUnavailable) as exc:
+                await self._refuse(send, exc)
                 return
-            for envelope in batch:
-                await send({"type": "websocket.send", "text": envelope.text})
-            delivered.count += len(batch)
-    except SubscriptionDropped:
-        with contextlib.suppress(WebSocketDisconnect, RuntimeError):
-            await websocket.close(
-                SLOW_SUBSCRIBER_CLOSE, "slow subscriber: send queue overflowed, messages dropped"
+        try:
+            await accept(send)
+        except BaseException:
+            if subscription is not None:
+                subscription.close()
+            raise
+        connections = self.metrics.connections["ws"]
+        connections.inc()
+        pusher: _Pusher | None = None
+        published = self.metrics.published["ws"]
+        # The loop is inlined here, not a method: an open socket holds every frame it awaits in,
+        # and 10,000 idle subscribers make each frame cost 3 MiB (``make serverbench``).
+        try:
+            if subscription is not None:
+                pusher = await self._start_push(send, subscription)
+            while True:
+                message = await receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+                text: str | None = message.get("text")
+                frame = text if text is not None else message.get("bytes")
+                if frame is None:
+                    continue
+                if too_large(frame, self.max_message_bytes):
+                    await close(send, status.WS_1009_MESSAGE_TOO_BIG, "message too big")
+                    return
+                error = await self._publish(room, frame)
+                if error is None:
+                    published.count += 1
+                else:
+                    # A bad frame is the client's mistake, not a reason to lose its subscription;
+                    # a refused publish is not lost either: the publisher learns and may resend.
+                    await send_text(send, orjson.dumps({"event": "error", **error}).decode())
+        except OSError:
+            return  # the client left while a reply was being sent
+        finally:
+            if subscription is not None:
+                subscription.close()  # first: no message may start a writer from now on
+            connections.dec()
+            if pusher is not None:
+                await pusher.stop()
+
+    async def _start_push(self, send: Send, subscription: Subscription) -> _Pusher:
+        subscription.on_drop = self._count_drop
+        if subscription.missed:
+            self.metrics.dropped("ws", "history", subscription.missed)
+            await send_text(
+                send, orjson.dumps({"event": "missed", "missed": subscription.missed}).decode()
             )
-    except (WebSocketDisconnect, RuntimeError, OSError):
-        return
+        pusher = _Pusher(send, subscription, self.metrics, WRITER_LINGER_S)
+        subscription.on_ready = pusher.start
+        if subscription.pending:
+            pusher.start()
+        return pusher
+
+    async def _refuse(self, send: Send, exc: Exception) -> None:
+        if isinstance(exc, BrokerUnavailable):
+            self.metrics.unavailable("ws")
+        code = (
+            status.WS_1008_POLICY_VIOLATION
+            if isinstance(exc, CursorAhead)
+            else status.WS_1013_TRY_AGAIN_LATER
+        )
+        await accept(send)
+        await close(send, code, str(exc))
+
+    async def _publish(self, room: str, frame: str | bytes) -> dict[str, Any] | None:
+        """Publish one frame; the error event's fields when it was refused."""
+        try:
+            draft = parse_publish(frame)
+        except InvalidMessage as exc:
+            return {"error": "invalid message", "detail": exc.detail}
+        try:
+            await self.broker.publish(room, draft)
+        except BrokerUnavailable as exc:
+            self.metrics.unavailable("ws")
+            return {"error": "broker unavailable", "detail": str(exc)}
+        except TooManyRooms as exc:
+            return {"error": str(exc)}
+        return None
+
+
+class _Pusher:
+    """Sends one subscription's messages to its socket, as a task only while there is work.
+
+    An idle subscriber holds no task: the first message to land in its empty queue starts one
+    (:attr:`Subscription.on_ready`), and the task ends once the queue has stayed empty for
+    ``linger_s`` (a single timer per running task, re-armed lazily, not one per message), so a
+    busy room keeps its writers running and a quiet one costs nothing but the queue. Isolation
+    is the subscription's: a writer stuck on a client that stopped reading only lets its own
+    queue fill, until the subscription is dropped and the socket closed with 1008.
+    """
+
+    __slots__ = ("delivered", "last_sent", "linger_s", "send", "subscription", "task", "timer")
+
+    def __init__(
+        self, send: Send, subscription: Subscription, metrics: Metrics, linger_s: float
+    ) -> None:
+        self.send = send
+        self.subscription = subscription
+        self.delivered = metrics.delivered["ws"]
+        self.linger_s = linger_s
+        self.last_sent = 0.0
+        self.task: asyncio.Task[None] | None = None
+        self.timer: asyncio.TimerHandle | None = None
+
+    def start(self) -> None:
+        """Run the writer unless it runs already."""
+        if self.task is None:
+            self.task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        """Stop the writer, without waiting on a client that stopped reading."""
+        task = self.task
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def _idle_check(self) -> None:
+        loop = asyncio.get_running_loop()
+        idle_for = loop.time() - self.last_sent
+        if not self.subscription.parked:  # sending (maybe to a slow client): look again later
+            self.timer = loop.call_later(self.linger_s, self._idle_check)
+        elif idle_for < self.linger_s:
+            self.timer = loop.call_later(self.linger_s - idle_for, self._idle_check)
+        else:
+            self.timer = None
+            self.subscription.release()
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.last_sent = loop.time()
+        self.timer = loop.call_later(self.linger_s, self._idle_check)
+        send, subscription = self.send, self.subscription
+        try:
+            while True:
+                batch = await subscription.get_batch()
+                if not batch:
+                    return
+                for envelope in batch:
+                    await send({"type": "websocket.send", "text": envelope.text})
+                self.delivered.count += len(batch)
+                self.last_sent = loop.time()
+        except SubscriptionDropped:
+            await close(
+                send,
+                SLOW_SUBSCRIBER_CLOSE,
+                "slow subscriber: send queue overflowed, messages dropped",
+            )
+        except (OSError, RuntimeError):
+            return  # the client left (uvicorn: ClientDisconnected) or the socket is closing
+        finally:
+            if self.timer is not None:
+                self.timer.cancel()
+                self.timer = None
+            self.task = None
 
 
 def _count_drop(metrics: Metrics, transport: str) -> Callable[[Subscription], None]:
@@ -52,115 +231,3 @@ def _count_drop(metrics: Metrics, transport: str) -> Callable[[Subscription], No
         metrics.slow_subscriber(transport, subscription.discarded)
 
     return count
-
-
-def rooms_ws_router(max_message_bytes: int) -> APIRouter:
-    """The room socket route, refusing frames over ``max_message_bytes``."""
-    router = APIRouter()
-
-    @router.websocket("/ws/rooms/{room}")
-    async def room_socket(
-        websocket: WebSocket,
-        room: RoomName,
-        after: Annotated[
-            int | None, Query(ge=0, description="Replay history after this id first.")
-        ] = None,
-        receive: Annotated[
-            bool, Query(description="false: publish only, nothing is pushed to this socket.")
-        ] = True,
-    ) -> None:
-        """Subscribe to a room and publish into it over one socket."""
-        broker: Broker = websocket.app.state.broker
-        metrics: Metrics = websocket.app.state.metrics
-        if not receive:
-            await websocket.accept()
-            metrics.connections["ws"].inc()
-            try:
-                with contextlib.suppress(WebSocketDisconnect):
-                    await _publish_from(websocket, broker, room, max_message_bytes, metrics)
-            finally:
-                metrics.connections["ws"].dec()
-            return
-        # Subscribe before completing the handshake: once the client sees the socket open,
-        # every message published from then on is guaranteed to reach it.
-        try:
-            subscription = await broker.subscribe(room, after)
-        except (CursorAhead, TooManyRooms, BrokerUnavailable) as exc:
-            await websocket.accept()
-            if isinstance(exc, BrokerUnavailable):
-                metrics.unavailable("ws")
-            code = (
-                status.WS_1008_POLICY_VIOLATION
-                if isinstance(exc, CursorAhead)
-                else status.WS_1013_TRY_AGAIN_LATER
-            )
-            await websocket.close(code, close_reason(str(exc)))
-            return
-        try:
-            await websocket.accept()
-        except BaseException:
-            subscription.close()
-            raise
-        metrics.connections["ws"].inc()
-        subscription.on_drop = _count_drop(metrics, "ws")
-        if subscription.missed:
-            metrics.dropped("ws", "history", subscription.missed)
-            await websocket.send_text(
-                orjson.dumps({"event": "missed", "missed": subscription.missed}).decode()
-            )
-        writer = asyncio.create_task(_push(websocket, subscription, metrics))
-        try:
-            await _publish_from(websocket, broker, room, max_message_bytes, metrics)
-        except WebSocketDisconnect:
-            pass
-        finally:
-            metrics.connections["ws"].dec()
-            subscription.close()
-            # The writer may be parked on a client that stopped reading: do not wait on it.
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await writer
-
-    return router
-
-
-async def _publish_from(
-    websocket: WebSocket, broker: Broker, room: str, max_message_bytes: int, metrics: Metrics
-) -> None:
-    published = metrics.published["ws"]
-    while True:
-        message = await websocket.receive()
-        if message["type"] == "websocket.disconnect":
-            return
-        text: str | None = message.get("text")
-        frame = text if text is not None else message.get("bytes")
-        if frame is None:
-            continue
-        if too_large(frame, max_message_bytes):
-            await websocket.close(status.WS_1009_MESSAGE_TOO_BIG, "message too big")
-            return
-        try:
-            draft = parse_publish(frame)
-        except InvalidMessage as exc:
-            # A bad frame is the client's mistake, not a reason to lose its subscription.
-            await websocket.send_text(
-                orjson.dumps(
-                    {"event": "error", "error": "invalid message", "detail": exc.detail}
-                ).decode()
-            )
-            continue
-        try:
-            await broker.publish(room, draft)
-        except BrokerUnavailable as exc:
-            # Refused, not lost: the publisher learns at once and may send again.
-            metrics.unavailable("ws")
-            await websocket.send_text(
-                orjson.dumps(
-                    {"event": "error", "error": "broker unavailable", "detail": str(exc)}
-                ).decode()
-            )
-            continue
-        except TooManyRooms as exc:
-            await websocket.send_text(orjson.dumps({"event": "error", "error": str(exc)}).decode())
-            continue
-        published.count += 1

@@ -46,6 +46,8 @@ class InProcessSocket:
         self._outgoing_waiter: asyncio.Future[None] | None = None
         self._on_send = on_send
         self.task: asyncio.Task[None] | None = None
+        #: The reason of the app's close frame, once it closed.
+        self.close_reason = ""
 
     def _put(self, message: Message) -> None:
         self._incoming.append(message)
@@ -56,6 +58,10 @@ class InProcessSocket:
     def send_text(self, text: str) -> None:
         """Hand the app one text frame (it reads it on its next ``receive``)."""
         self._put({"type": "websocket.receive", "text": text})
+
+    def send_bytes(self, data: bytes) -> None:
+        """Hand the app one binary frame."""
+        self._put({"type": "websocket.receive", "bytes": data})
 
     def disconnect(self, code: int = 1000) -> None:
         """Tell the app the client went away."""
@@ -88,6 +94,7 @@ class InProcessSocket:
             self.accepted.set_result(None)
         elif kind == "websocket.close":
             self.closed = int(message.get("code", 1000))
+            self.close_reason = str(message.get("reason") or "")
             if not self.accepted.done():
                 self.accepted.set_exception(ConnectionError(f"refused: {message}"))
 
@@ -124,8 +131,11 @@ class InProcessApp:
         if self._lifespan is not None:
             await self._lifespan
 
-    def _scope(self, kind: str, target: str, headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
+    def _scope(
+        self, kind: str, target: str, headers: list[tuple[bytes, bytes]], root_path: str = ""
+    ) -> dict[str, Any]:
         path, query = _split(target)
+        path = root_path + path  # ASGI: ``path`` includes the ``root_path``
         return {
             "type": kind,
             "asgi": {"version": "3.0", "spec_version": "2.3"},
@@ -134,7 +144,7 @@ class InProcessApp:
             "path": path,
             "raw_path": path.encode(),
             "query_string": query,
-            "root_path": "",
+            "root_path": root_path,
             "headers": [(b"host", b"bench"), *headers],
             "client": _CLIENT,
             "server": _SERVER,
@@ -177,11 +187,15 @@ class InProcessApp:
         return await self.request("GET", target)
 
     async def websocket(
-        self, target: str, on_send: Callable[[Message], None] | None = None
+        self,
+        target: str,
+        on_send: Callable[[Message], None] | None = None,
+        root_path: str = "",
     ) -> InProcessSocket:
-        """Open a WebSocket session to ``target``; returns once the app accepted it."""
+        """Open a WebSocket session to ``target`` (under ``root_path``, as a proxy that mounts
+        the app there would); returns once the app accepted it."""
         socket = InProcessSocket(on_send)
-        scope = {**self._scope("websocket", target, []), "subprotocols": []}
+        scope = {**self._scope("websocket", target, [], root_path), "subprotocols": []}
         socket.task = asyncio.create_task(self.app(scope, socket.app_receive, socket.app_send))
         await socket.accepted
         return socket

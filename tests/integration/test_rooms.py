@@ -10,7 +10,7 @@ from urllib.parse import quote
 import aiohttp
 import pytest
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from pushbench.launcher import ServerProcess
 from tests.conftest import ServerFactory, timeout
@@ -218,6 +218,39 @@ async def test_invalid_room_names_are_refused(server: ServerProcess, room: str) 
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 1008
     assert "room" in closed.value.rcvd.reason
+
+
+@pytest.mark.parametrize(
+    ("target", "field"),
+    [
+        ("/ws/rooms/r?after=-1", "after"),
+        ("/ws/rooms/r?after=abc", "after"),
+        ("/ws/rooms/r?after=", "after"),
+        ("/ws/rooms/r?receive=maybe", "receive"),
+        ("/ws?delay_ms=-5", "delay_ms"),
+        ("/ws?delay_ms=x", "delay_ms"),
+        ("/ws?delay_ms=999999999", "delay_ms"),
+    ],
+)
+async def test_bad_socket_parameters_close_1008_naming_the_parameter(
+    server: ServerProcess, target: str, field: str
+) -> None:
+    with pytest.raises(ConnectionClosed) as closed:
+        async with connect(f"{server.ws_url}{target}") as ws:
+            await ws.recv()
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1008
+    errors = json.loads(closed.value.rcvd.reason)
+    assert errors[0]["loc"] == ["query", field]
+    assert errors[0]["msg"]
+
+
+async def test_socket_paths_outside_the_routes_are_refused(server: ServerProcess) -> None:
+    for path in ("/ws/rooms/", "/ws/rooms/a/b", "/ws/", "/wss"):
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(f"{server.ws_url}{path}"):
+                pass
+        assert refused.value.response.status_code == 403, path
 
 
 @pytest.mark.parametrize(
