@@ -10,7 +10,7 @@ SERVE_ARGS ?=
 PYTEST_ARGS ?=
 # Extra options for `make bench`, e.g. BENCH_ARGS="--rate 500 --subscribers 100".
 BENCH_ARGS ?=
-# Extra options for `make serverbench`, e.g. SERVERBENCH_ARGS="--idle 10000".
+# Extra options for `make serverbench`, e.g. SERVERBENCH_ARGS="--ws-impl websockets-sansio --idle 2000".
 SERVERBENCH_ARGS ?=
 
 .DEFAULT_GOAL := help

@@ -53,7 +53,7 @@ class ServerBenchConfig:
     payload_bytes: int = 64
     duration_s: float = 5.0
     warmup_s: float = 1.0
-    idle_connections: int = 2_000
+    idle_connections: int = 10_000
     server: ServerConfig = field(default_factory=ServerConfig)
     pin: bool = True
 
