@@ -27,14 +27,13 @@ from pushbench.launcher import ServerProcess, ServerStartError
 from pushbench.resources import TreeSampler, TreeUsage
 from pushbench.run_dir import new_run_dir, new_run_id
 from pushbench.schema import (
-    ProcessCost,
     ResultsDocument,
     SchemaError,
-    ServerCost,
     load_results,
     write_results_atomic,
 )
 from pushbench.server_config import WS_IMPLS, ServerConfig
+from pushbench.server_cost import server_cost
 
 __all__ = ["build_locust_command", "cpu_plan", "main", "parse_args"]
 
@@ -119,18 +118,6 @@ def build_locust_command(
     return command + list(extra)
 
 
-def _server_cost(usage: TreeUsage, delivered: int | None) -> ServerCost:
-    return ServerCost(
-        cpu_s=usage.cpu_s,
-        rss_peak_bytes=usage.rss_peak_bytes,
-        cpu_us_per_delivered_msg=usage.cpu_s * 1e6 / delivered if delivered else None,
-        processes=[
-            ProcessCost(pid=p.pid, role=p.role, cpu_s=p.cpu_s, rss_peak_bytes=p.rss_peak_bytes)
-            for p in usage.processes
-        ],
-    )
-
-
 def add_server_usage(
     document: ResultsDocument, usage: TreeUsage, server: dict[str, Any]
 ) -> ResultsDocument:
@@ -139,13 +126,13 @@ def add_server_usage(
     Several scenarios share one server in a Locust mix, so its CPU cannot be split between
     them: it goes into ``config["server"]["usage"]`` and each scenario keeps ``server: None``.
     """
-    cost = _server_cost(usage, None)
+    cost = server_cost(usage, None)
     config = {**document.config, "server": {**server, "usage": cost.model_dump()}}
     update: dict[str, Any] = {"config": config}
     if len(document.scenarios) == 1:
         scenario = document.scenarios[0]
         update["scenarios"] = [
-            scenario.model_copy(update={"server": _server_cost(usage, scenario.delivered)})
+            scenario.model_copy(update={"server": server_cost(usage, scenario.delivered)})
         ]
     return document.model_copy(update=update)
 

@@ -19,14 +19,13 @@ from pushbench.resources import TreeSampler, TreeUsage
 from pushbench.run_dir import new_run_dir, new_run_id
 from pushbench.schema import (
     GeneratorCost,
-    ProcessCost,
     ResultsDocument,
     Scenario,
-    ServerCost,
     latency_summary,
     write_results_atomic,
 )
 from pushbench.server_config import ServerConfig
+from pushbench.server_cost import server_cost
 
 __all__ = ["CompareConfig", "CompareOutcome", "push_scenario", "run_compare"]
 
@@ -251,17 +250,7 @@ def push_scenario(
         or run.max_loop_lag_ns > SATURATED_LAG_NS
         or run.publish.max_lag_ns > SATURATED_LAG_NS
     )
-    server = None
-    if usage is not None:
-        server = ServerCost(
-            cpu_s=usage.cpu_s,
-            rss_peak_bytes=usage.rss_peak_bytes,
-            cpu_us_per_delivered_msg=usage.cpu_s * 1e6 / delivered if delivered else None,
-            processes=[
-                ProcessCost(pid=p.pid, role=p.role, cpu_s=p.cpu_s, rss_peak_bytes=p.rss_peak_bytes)
-                for p in usage.processes
-            ],
-        )
+    server = None if usage is None else server_cost(usage, delivered)
     requests = run.http_requests
     params = spec.params()
     params["generator_max_loop_lag_ms"] = round(run.max_loop_lag_ns / 1e6, 3)
@@ -300,6 +289,12 @@ def _warnings(scenario: Scenario) -> list[str]:
             f"({scenario.generator.cpu_percent:.0f}% CPU, loop lag "
             f"{scenario.params['generator_max_loop_lag_ms']} ms): its latencies include its own "
             "queueing; lower --rate or --subscribers"
+        )
+    if scenario.server is not None and scenario.server.saturated:
+        warnings.append(
+            f"{scenario.name}: the server was saturated (busiest process at "
+            f"{scenario.server.busiest_process_cpu_percent:.0f}% of a core): this is its "
+            "ceiling, and latencies include its queueing"
         )
     for what in ("lost", "duplicated", "reordered", "unexpected"):
         count = getattr(scenario, what)

@@ -61,6 +61,8 @@ METRICS: Final[Mapping[str, Getter]] = {
     "server.cpu_s": _server("cpu_s"),
     "server.rss_peak_bytes": _server("rss_peak_bytes"),
     "server.cpu_us_per_delivered_msg": _server("cpu_us_per_delivered_msg"),
+    "server.busiest_process_cpu_percent": _server("busiest_process_cpu_percent"),
+    "server.saturated": lambda s: None if s.server is None else int(s.server.saturated),
     "generator.cpu_percent": lambda s: None if s.generator is None else s.generator.cpu_percent,
     "generator.saturated": lambda s: None if s.generator is None else int(s.generator.saturated),
     "http_requests": _scenario("http_requests"),

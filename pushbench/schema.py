@@ -4,7 +4,9 @@ Format history (bump ``SCHEMA_VERSION`` and add a line for every change a reader
 keep ``tests/fixtures/results-v<N>.json`` for every version the loader still accepts):
 
 - version 1 (2026-11): first version. Before its release: transport ``micro`` for a
-  micro-benchmark that exercises no one transport (pytest-benchmark runs, ``kind: micro``).
+  micro-benchmark that exercises no one transport (pytest-benchmark runs, ``kind: micro``);
+  ``server.busiest_process_cpu_percent`` and ``server.saturated`` (optional: documents without
+  them still load).
 
 Units are in the field names: ``_us`` microseconds, ``_s`` seconds, ``_bytes`` bytes. Latency
 percentiles come from the HdrHistogram blob stored next to them, so reports can merge scenarios
@@ -99,6 +101,16 @@ class ServerCost(_Model):
         description="None when nothing was delivered."
     )
     processes: list[ProcessCost] = Field(default_factory=list)
+    busiest_process_cpu_percent: NonNegativeFloat | None = Field(
+        default=None,
+        description="CPU of the busiest server process over the measured interval, in % of one "
+        "core: a uvicorn worker runs its event loop on one core. None: not measured.",
+    )
+    saturated: bool = Field(
+        default=False,
+        description="A server process was at or above 90 % of a core: the throughput is the "
+        "server's ceiling and latencies include its queueing, not the transport's cost alone.",
+    )
 
 
 class GeneratorCost(_Model):

@@ -28,15 +28,14 @@ from pushbench.resources import TreeSampler, TreeUsage
 from pushbench.run_dir import new_run_dir, new_run_id
 from pushbench.schema import (
     GeneratorCost,
-    ProcessCost,
     ResultsDocument,
     Scenario,
-    ServerCost,
     Transport,
     latency_summary,
     write_results_atomic,
 )
 from pushbench.server_config import ServerConfig
+from pushbench.server_cost import server_cost
 
 __all__ = ["ServerBenchConfig", "capacity_scenario", "run_serverbench"]
 
@@ -83,15 +82,7 @@ def capacity_scenario(
         reordered=0,
         unexpected=0,
         throughput_msgs_per_s=run.per_s,
-        server=ServerCost(
-            cpu_s=usage.cpu_s,
-            rss_peak_bytes=usage.rss_peak_bytes,
-            cpu_us_per_delivered_msg=usage.cpu_s * 1e6 / run.messages if run.messages else None,
-            processes=[
-                ProcessCost(pid=p.pid, role=p.role, cpu_s=p.cpu_s, rss_peak_bytes=p.rss_peak_bytes)
-                for p in usage.processes
-            ],
-        ),
+        server=server_cost(usage, run.messages),
         generator=GeneratorCost(
             cpu_s=generator_cpu_s,
             cpu_percent=cpu_percent,

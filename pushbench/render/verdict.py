@@ -64,19 +64,22 @@ def is_sweep(document: ResultsDocument) -> bool:
 
 
 def findings(document: ResultsDocument) -> list[Finding]:
-    """Warnings and errors: run interrupted, generator saturated, lost/duplicated/reordered
+    """Warnings and errors: run interrupted, generator or server saturated (the server is not
+    flagged by ``serverbench``, which saturates it on purpose), lost/duplicated/reordered
     messages, errors; in document order, run-level first."""
     found: list[Finding] = []
     if document.interrupted:
         found.append(Finding(Severity.ERROR, "The run was interrupted: results are partial."))
     found += [Finding(Severity.ERROR, f"Run error: {error}") for error in document.errors]
     found += [Finding(Severity.WARNING, warning) for warning in document.warnings]
+    # serverbench saturates the server on purpose: its ceiling is what it measures.
+    capacity = document.kind == "serverbench"
     for scenario in document.scenarios:
-        found += _scenario_findings(scenario)
+        found += _scenario_findings(scenario, capacity)
     return found
 
 
-def _scenario_findings(s: Scenario) -> list[Finding]:
+def _scenario_findings(s: Scenario, capacity: bool = False) -> list[Finding]:
     found: list[Finding] = []
     if s.sent and not s.delivered:
         found.append(Finding(Severity.ERROR, f"{s.name}: nothing was delivered."))
@@ -97,6 +100,14 @@ def _scenario_findings(s: Scenario) -> list[Finding]:
         text = (
             f"{s.name}: the load generator was saturated ({s.generator.cpu_percent:.0f} % of a "
             "core), so these latencies include its own delays; rerun with less load."
+        )
+        found.append(Finding(Severity.WARNING, text))
+    if s.server is not None and s.server.saturated and not capacity:
+        text = (
+            f"{s.name}: the server was saturated (its busiest process at "
+            f"{s.server.busiest_process_cpu_percent or 0:.0f} % of a core): the throughput is "
+            "its ceiling and the latencies include its queueing; add workers or lower the load "
+            "to measure the transport itself."
         )
         found.append(Finding(Severity.WARNING, text))
     found += [Finding(Severity.ERROR, f"{s.name}: {e}") for e in s.errors[:_MAX_ERRORS_LISTED]]

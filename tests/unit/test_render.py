@@ -241,6 +241,22 @@ def test_findings(lossy: ResultsDocument) -> None:
     ]
 
 
+def test_a_saturated_server_is_a_finding(golden: ResultsDocument) -> None:
+    ws = golden.scenarios[0]
+    assert ws.server is not None
+    busy = ws.server.model_copy(update={"busiest_process_cpu_percent": 98.6, "saturated": True})
+    document = golden.model_copy(update={"scenarios": [ws.model_copy(update={"server": busy})]})
+    assert (
+        Severity.WARNING,
+        "ws: the server was saturated (its busiest process at 99 % of a core): the throughput "
+        "is its ceiling and the latencies include its queueing; add workers or lower the load "
+        "to measure the transport itself.",
+    ) in [(f.severity, f.text) for f in findings(document)]
+    assert not [f for f in findings(golden) if "server was saturated" in f.text]
+    capacity = document.model_copy(update={"kind": "serverbench"})
+    assert not [f for f in findings(capacity) if "server was saturated" in f.text]
+
+
 def test_many_errors_are_counted_not_listed(golden: ResultsDocument) -> None:
     noisy = with_scenarios(golden, errors=[f"error {i}" for i in range(8)])
     texts = [f.text for f in findings(noisy) if f.text.startswith("ws:")]

@@ -103,6 +103,8 @@ def test_v1_field_names_are_pinned() -> None:
         "rss_peak_bytes",
         "cpu_us_per_delivered_msg",
         "processes",
+        "busiest_process_cpu_percent",
+        "saturated",
     ]
     assert list(ProcessCost.model_fields) == ["pid", "role", "cpu_s", "rss_peak_bytes"]
     assert list(GeneratorCost.model_fields) == ["cpu_s", "cpu_percent", "saturated"]
@@ -241,6 +243,18 @@ def test_golden_short_poll_latency_is_half_the_interval_plus_a_round_trip() -> N
 
 def test_dump_of_the_golden_document_is_byte_identical(fixture_text: str) -> None:
     assert dump_results(load_results(fixture_text)) == fixture_text
+
+
+def test_an_earlier_v1_document_without_server_saturation_still_loads(fixture_text: str) -> None:
+    data = json.loads(fixture_text)
+    for scenario in data["scenarios"]:
+        if scenario["server"] is not None:
+            del scenario["server"]["busiest_process_cpu_percent"]
+            del scenario["server"]["saturated"]
+    doc = load_results(json.dumps(data))
+    server = next(s.server for s in doc.scenarios if s.server is not None)
+    assert server.busiest_process_cpu_percent is None
+    assert server.saturated is False
 
 
 def test_dump_load_round_trip(fixture_text: str) -> None:
