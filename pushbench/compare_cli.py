@@ -15,6 +15,7 @@ from pushbench.cli_options import Broker, HttpImpl, Loop, Out, Workers, WsImpl, 
 from pushbench.compare_run import TRANSPORTS, CompareConfig, run_compare
 from pushbench.compare_run import Progress as CompareProgress
 from pushbench.render import write_report
+from pushbench.render.verdict import Severity, findings
 from pushbench.report_cli import run_gate_command, summary_rich_table
 from pushbench.schema import ResultsDocument, Scenario
 
@@ -80,12 +81,15 @@ class _Bar(CompareProgress):
 
 
 def print_summary(document: ResultsDocument, console: Console) -> None:
-    """Print the comparison table, then warnings and errors to stderr."""
+    """Print the comparison table, then the report's warnings and errors to stderr."""
     console.print(summary_rich_table(document))
-    for warning in document.warnings:
-        err.print(f"[yellow]warning:[/yellow] {escape(warning)}")
-    for error in document.errors:
-        err.print(f"[red]error:[/red] {escape(error)}")
+    for finding in findings(document):
+        label = (
+            "[red]error:[/red]"
+            if finding.severity is Severity.ERROR
+            else "[yellow]warning:[/yellow]"
+        )
+        err.print(f"{label} {escape(finding.text)}")
 
 
 def compare(

@@ -189,7 +189,6 @@ def _run_all(
             state.errors.append(f"{spec.name}: {exc}")
             continue
         state.scenarios.append(scenario)
-        state.warnings += _warnings(scenario)
         progress.scenario_finished(scenario)
         write_results_atomic(state.snapshot(), run_dir / "results.json")
         if stop:
@@ -279,27 +278,3 @@ def push_scenario(
         else None,
         errors=errors,
     )
-
-
-def _warnings(scenario: Scenario) -> list[str]:
-    warnings = []
-    if scenario.generator is not None and scenario.generator.saturated:
-        warnings.append(
-            f"{scenario.name}: the load generator was saturated "
-            f"({scenario.generator.cpu_percent:.0f}% CPU, loop lag "
-            f"{scenario.params['generator_max_loop_lag_ms']} ms): its latencies include its own "
-            "queueing; lower --rate or --subscribers"
-        )
-    if scenario.server is not None and scenario.server.saturated:
-        warnings.append(
-            f"{scenario.name}: the server was saturated (busiest process at "
-            f"{scenario.server.busiest_process_cpu_percent:.0f}% of a core): this is its "
-            "ceiling, and latencies include its queueing"
-        )
-    for what in ("lost", "duplicated", "reordered", "unexpected"):
-        count = getattr(scenario, what)
-        if count:
-            warnings.append(f"{scenario.name}: {count} messages {what}")
-    if scenario.errors:
-        warnings.append(f"{scenario.name}: {len(scenario.errors)} errors (see scenario errors)")
-    return warnings

@@ -228,7 +228,6 @@ def _run_all(
         finally:
             state.scenarios += scenarios
             state.errors += errors
-            state.warnings += [w for s in scenarios for w in _warnings(s)]
             write_results_atomic(state.snapshot(), run_dir / "results.json")
         progress.config_finished(sweep_config.label, scenarios, errors)
         if stop:
@@ -382,10 +381,3 @@ def _measured(
     finally:
         usage = sampler.stop()
     return run, usage, sum(me.cpu_times()[:2]) - before
-
-
-def _warnings(scenario: Scenario) -> list[str]:
-    warnings: list[str] = []
-    if scenario.lost:
-        warnings.append(f"{scenario.name}: {scenario.lost} messages lost")
-    return warnings
