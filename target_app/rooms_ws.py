@@ -118,7 +118,9 @@ class RoomSocket:
             )
         pusher = _Pusher(send, subscription, self.metrics, WRITER_LINGER_S)
         subscription.on_ready = pusher.start
-        if subscription.pending:
+        # Work that arrived before on_ready was set: queued messages, or a drop (which only the
+        # writer reports to the client, with its close frame).
+        if subscription.pending or subscription.dropped:
             pusher.start()
         return pusher
 

@@ -115,3 +115,34 @@ def test_the_writer_runs_only_while_there_is_work() -> None:
         return sent
 
     assert run(scenario) == ["one", "two"]
+
+
+def test_a_drop_before_the_writer_existed_still_closes_the_socket() -> None:
+    """Dropped while the ``missed`` notice was being sent (no writer yet): the writer started
+    afterwards must still tell the client, with the slow-subscriber close."""
+
+    async def scenario() -> list[Any]:
+        sent: list[Any] = []
+
+        async def send(message: Any) -> None:
+            sent.append(message)
+
+        sub = Subscription("r", 1, on_close=lambda s: None)
+        sub.offer(Envelope(1, "r", "one"))
+        sub.offer(Envelope(2, "r", "two"))  # over the bound: dropped
+        assert sub.dropped
+        metrics = Metrics("memory")
+        room = rooms_ws.RoomSocket(broker=None, metrics=metrics, max_message_bytes=1024)  # type: ignore[arg-type]
+        pusher = await room._start_push(send, sub)
+        assert pusher.task is not None
+        await pusher.task
+        return sent
+
+    sent = run(scenario)
+    assert sent == [
+        {
+            "type": "websocket.close",
+            "code": rooms_ws.SLOW_SUBSCRIBER_CLOSE,
+            "reason": "slow subscriber: send queue overflowed, messages dropped",
+        }
+    ]
