@@ -116,16 +116,16 @@ async def fanout_capacity(
 
 
 async def idle_connections(
-    ws_base: str, count: int, batch: int = 500, room: str | None = None
+    ws_base: str, count: int, batch: int = 500, path: str | None = None
 ) -> list[RawClient]:
-    """Open ``count`` idle subscriptions to ``room`` (default: a new one), in batches so the
-    listen backlog never overflows."""
-    room = room or f"idle-{uuid.uuid4().hex[:8]}"
+    """Open ``count`` idle sockets to ``path`` (default: subscriptions to a new room), in batches
+    so the listen backlog never overflows."""
+    path = path or f"/ws/rooms/idle-{uuid.uuid4().hex[:8]}"
     clients: list[RawClient] = []
     try:
         for start in range(0, count, batch):
             clients += await asyncio.gather(
-                *(open_raw(f"{ws_base}/ws/rooms/{room}") for _ in range(min(batch, count - start)))
+                *(open_raw(f"{ws_base}{path}") for _ in range(min(batch, count - start)))
             )
     except BaseException:
         for client in clients:

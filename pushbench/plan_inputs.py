@@ -136,7 +136,9 @@ def _idle_ws(document: ResultsDocument, source: str, inputs: Inputs) -> None:
     values = [
         (s.params["idle_rss_bytes_per_connection"], s.params.get("idle_connections"), s.name)
         for s in document.scenarios
-        if isinstance(s.params.get("idle_rss_bytes_per_connection"), int | float)
+        # Room subscribers of the reference server (fan-out scenarios), not the bare echo floor.
+        if s.transport == "ws"
+        and isinstance(s.params.get("idle_rss_bytes_per_connection"), int | float)
     ]
     if values:
         # Several WebSocket implementations: the dearest one, so memory is not under-planned.

@@ -110,8 +110,8 @@ def _measured(
     return run, usage, sum(me.cpu_times()[:2]) - before
 
 
-def _idle_rss_per_connection(server: ServerProcess, count: int) -> float:
-    """Server RSS growth per idle room subscriber: the slope from ``count // 5`` to ``count``.
+def _idle_rss_per_connection(server: ServerProcess, count: int, path: str) -> float:
+    """Server RSS growth per idle socket on ``path``: the slope from ``count // 5`` to ``count``.
 
     The first connections also page in what any connection needs once (code paths, buffers,
     the room itself), which dividing the whole growth by ``count`` would charge to each; the
@@ -119,17 +119,16 @@ def _idle_rss_per_connection(server: ServerProcess, count: int) -> float:
     """
     process = psutil.Process(server.pid)
     first = count // 5  # 0 for a handful: then simply the growth from none
-    room = f"idle-{uuid.uuid4().hex[:8]}"
 
     async def settled_rss() -> int:
         await asyncio.sleep(0.5)  # let the server finish its last handshakes: a measured pause
         return int(process.memory_info().rss)
 
     async def hold() -> tuple[int, int]:
-        clients = await idle_connections(server.ws_url, first, room=room) if first else []
+        clients = await idle_connections(server.ws_url, first, path=path) if first else []
         try:
             before = await settled_rss()
-            clients += await idle_connections(server.ws_url, count - first, room=room)
+            clients += await idle_connections(server.ws_url, count - first, path=path)
             return before, await settled_rss()
         finally:
             for client in clients:
@@ -228,9 +227,15 @@ def _measure_app(
         ),
     )
     echo_params = {**params, "connections": config.connections}
-    measured = [capacity_scenario(f"echo/{impl}/{app_name}", "echo", echo_params, run, usage, gen)]
     if app_name != "reference":
-        return measured
+        if config.idle_connections:
+            # The floor for the idle figure: what uvicorn itself holds per open socket.
+            progress(f"{impl} / {app_name}: {config.idle_connections} idle sockets")
+            per_connection = _idle_rss_per_connection(server, config.idle_connections, "/ws")
+            echo_params["idle_connections"] = config.idle_connections
+            echo_params["idle_rss_bytes_per_connection"] = round(per_connection)
+        return [capacity_scenario(f"echo/{impl}/{app_name}", "echo", echo_params, run, usage, gen)]
+    measured = [capacity_scenario(f"echo/{impl}/{app_name}", "echo", echo_params, run, usage, gen)]
     progress(f"{impl}: fan-out to {config.subscribers} subscribers")
     run, usage, gen = _measured(
         server,
@@ -245,7 +250,8 @@ def _measure_app(
     fanout_params = {**params, "subscribers": config.subscribers}
     if config.idle_connections:
         progress(f"{impl}: {config.idle_connections} idle subscribers")
-        per_connection = _idle_rss_per_connection(server, config.idle_connections)
+        room = f"/ws/rooms/idle-{uuid.uuid4().hex[:8]}"
+        per_connection = _idle_rss_per_connection(server, config.idle_connections, room)
         fanout_params["idle_connections"] = config.idle_connections
         fanout_params["idle_rss_bytes_per_connection"] = round(per_connection)
     measured.append(capacity_scenario(f"fanout/{impl}", "ws", fanout_params, run, usage, gen))

@@ -37,6 +37,7 @@ def serverbench_table(document: ResultsDocument) -> Table:
         "fan-out deliveries/s",
         "server CPU µs/delivery",
         "idle RSS/conn",
+        "bare idle RSS/conn",
     ):
         table.add_column(column, justify="left" if column == "ws impl" else "right")
     scenarios = _by_name(document)
@@ -52,6 +53,7 @@ def serverbench_table(document: ResultsDocument) -> Table:
             else "—"
         )
         idle = fanout.params.get("idle_rss_bytes_per_connection") if fanout else None
+        bare_idle = bare.params.get("idle_rss_bytes_per_connection") if bare else None
         cpu = fanout.server.cpu_us_per_delivered_msg if fanout and fanout.server else None
         table.add_row(
             impl,
@@ -63,6 +65,7 @@ def serverbench_table(document: ResultsDocument) -> Table:
             f"{fanout.throughput_msgs_per_s:,.0f}" if fanout else "—",
             "—" if cpu is None else f"{cpu:.1f}",
             "—" if idle is None else f"{idle / 1024:.1f} KiB",
+            "—" if bare_idle is None else f"{bare_idle / 1024:.1f} KiB",
         )
     return table
 
@@ -79,7 +82,7 @@ def serverbench(
     duration: Annotated[float, typer.Option("--duration", min=0.1, help="Seconds measured.")] = 5.0,
     warmup: Annotated[float, typer.Option("--warmup", min=0.0)] = 1.0,
     idle: Annotated[
-        int, typer.Option("--idle", min=0, help="Idle subscribers for the RSS/connection figure.")
+        int, typer.Option("--idle", min=0, help="Idle sockets for the RSS/connection figures.")
     ] = 10_000,
     no_pin: Annotated[bool, typer.Option("--no-pin", help="Do not pin server and client.")] = False,
     out: Out = "reports",

@@ -28,7 +28,7 @@ def test_tiny_serverbench_measures_echo_fanout_and_idle(tmp_path: Path) -> None:
             "--warmup",
             "0.1",
             "--idle",
-            "50",
+            "400",
             "--out",
             str(tmp_path),
         ],
@@ -56,6 +56,8 @@ def test_tiny_serverbench_measures_echo_fanout_and_idle(tmp_path: Path) -> None:
     assert fanout.throughput_msgs_per_s > 100
     assert fanout.errors == []
     assert 0 < fanout.params["idle_rss_bytes_per_connection"] < 1_000_000
+    bare = scenarios["echo/websockets-sansio/bare"]
+    assert 0 < bare.params["idle_rss_bytes_per_connection"] < 1_000_000
     assert "websockets-sansio" in result.stdout
     assert (tmp_path / "latest" / "report.html").exists()
 

@@ -159,7 +159,15 @@ def test_read_inputs_takes_idle_websocket_memory_from_serverbench() -> None:
             "params": {"idle_rss_bytes_per_connection": 21_000, "idle_connections": 2000},
         }
     )
-    bench = document.model_copy(update={"kind": "serverbench", "scenarios": [fanout]})
+    # The bare app's idle echo sockets are the floor the figure is compared with, not an input.
+    bare = document.scenarios[0].model_copy(
+        update={
+            "name": "echo/websockets/bare",
+            "transport": "echo",
+            "params": {"idle_rss_bytes_per_connection": 99_000, "idle_connections": 2000},
+        }
+    )
+    bench = document.model_copy(update={"kind": "serverbench", "scenarios": [fanout, bare]})
     inputs = read_inputs([("bench.json", bench)])
     assert inputs.idle_ws_bytes_per_connection == 21_000
     assert inputs.idle_ws_source == "bench.json: fanout/websockets, 2000 idle subscribers"
