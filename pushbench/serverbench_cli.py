@@ -39,7 +39,8 @@ def serverbench_table(document: ResultsDocument) -> Table:
         "idle RSS/conn",
         "bare idle RSS/conn",
     ):
-        table.add_column(column, justify="left" if column == "ws impl" else "right")
+        impl_column = column == "ws impl"
+        table.add_column(column, justify="left" if impl_column else "right", no_wrap=impl_column)
     scenarios = _by_name(document)
     for impl in document.config.get("ws_impls", []):
         echo = scenarios.get(f"echo/{impl}/reference")
@@ -122,7 +123,7 @@ def serverbench(
         pin=not no_pin,
     )
     document, run_dir = run_serverbench(config, Path(out), lambda text: err.print(text))
-    console = Console() if sys.stdout.isatty() else Console(width=160)
+    console = Console() if sys.stdout.isatty() else Console(width=200)
     console.print(serverbench_table(document))
     write_report(document, run_dir)
     err.print(f"results: {run_dir / 'results.json'}")
