@@ -80,7 +80,15 @@ def serverbench(
         int, typer.Option("--subscribers", min=1, help="Fan-out sockets.")
     ] = 100,
     payload_bytes: Annotated[int, typer.Option("--payload-bytes", min=0)] = 64,
-    duration: Annotated[float, typer.Option("--duration", min=0.1, help="Seconds measured.")] = 5.0,
+    duration: Annotated[
+        float, typer.Option("--duration", min=0.1, help="Seconds measured per round.")
+    ] = 3.0,
+    repeat: Annotated[
+        int,
+        typer.Option(
+            "--repeat", min=1, help="Rounds per throughput figure, apps alternating; best kept."
+        ),
+    ] = 3,
     warmup: Annotated[float, typer.Option("--warmup", min=0.0)] = 1.0,
     idle: Annotated[
         int, typer.Option("--idle", min=0, help="Idle sockets for the RSS/connection figures.")
@@ -117,6 +125,7 @@ def serverbench(
         subscribers=subscribers,
         payload_bytes=payload_bytes,
         duration_s=duration,
+        repeat=repeat,
         warmup_s=warmup,
         idle_connections=idle,
         server=server,

@@ -27,6 +27,8 @@ def test_tiny_serverbench_measures_echo_fanout_and_idle(tmp_path: Path) -> None:
             "0.5",
             "--warmup",
             "0.1",
+            "--repeat",
+            "2",
             "--idle",
             "400",
             "--out",
@@ -56,7 +58,12 @@ def test_tiny_serverbench_measures_echo_fanout_and_idle(tmp_path: Path) -> None:
     assert fanout.throughput_msgs_per_s > 100
     assert fanout.errors == []
     assert 0 < fanout.params["idle_rss_bytes_per_connection"] < 1_000_000
+    assert fanout.params["rounds"] == 2
+    assert len(fanout.params["deliveries_per_s_by_round"]) == 2
+    # The best round is the one reported.
+    assert round(fanout.throughput_msgs_per_s) == max(fanout.params["deliveries_per_s_by_round"])
     bare = scenarios["echo/websockets-sansio/bare"]
+    assert len(bare.params["round_trips_per_s_by_round"]) == 2
     assert 0 < bare.params["idle_rss_bytes_per_connection"] < 1_000_000
     assert "websockets-sansio" in result.stdout
     assert (tmp_path / "latest" / "report.html").exists()
