@@ -91,12 +91,13 @@ def plan_rich_table(plan: Plan) -> Table:
     return table
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def _write_atomic(path: Path, content: str | bytes) -> None:
     # A browser or a CI step reading the plan mid-write sees the old file or the new one.
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    data = content.encode("utf-8") if isinstance(content, str) else content
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as file:
-            file.write(text)
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
         os.chmod(tmp_name, 0o644)
         os.replace(tmp_name, path)
     except BaseException:
@@ -153,12 +154,14 @@ def plan(
     run_dir = new_run_dir(Path(out), run_id)
     names = [name for name, _ in documents]
     # Imported here: the chart needs matplotlib (about a second), the table does not.
-    from pushbench.render.plan_html import render_plan_html
+    from pushbench.render.plan_html import cores_chart_png, render_plan_html
 
-    files = {
+    files: dict[str, str | bytes] = {
         "plan.json": json.dumps(plan_document(result, run_id, names), indent=2) + "\n",
         "plan.html": render_plan_html(result, run_id, names),
         "plan.md": render_plan_markdown(result, run_id),
+        # The chart alone, for a README, a ticket or a slide.
+        "plan.png": cores_chart_png(result),
     }
     for name, text in files.items():
         _write_atomic(run_dir / name, text)

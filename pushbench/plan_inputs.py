@@ -132,19 +132,38 @@ def _point(document: ResultsDocument, scenario: Scenario, source: str) -> Point 
     )
 
 
-def _idle_ws(document: ResultsDocument, source: str, inputs: Inputs) -> None:
+#: What uvicorn's ``--ws auto`` runs when the ``websockets`` package is installed (it is a
+#: dependency of pushbench): ``uvicorn/protocols/websockets/auto.py``.
+_AUTO_WS_IMPL = "websockets-sansio"
+
+
+def _idle_ws(
+    serverbenches: Sequence[tuple[str, ResultsDocument]], ws_impls: set[str], inputs: Inputs
+) -> None:
+    """The idle subscriber memory measured for the WebSocket implementation the compare runs
+    used; the dearest measured one when they used several or serverbench did not measure theirs,
+    so that memory is not under-planned."""
     values = [
-        (s.params["idle_rss_bytes_per_connection"], s.params.get("idle_connections"), s.name)
+        (
+            float(s.params["idle_rss_bytes_per_connection"]),
+            s.params.get("idle_connections"),
+            s.params.get("ws_impl"),
+            f"{source}: {s.name}",
+        )
+        for source, document in serverbenches
         for s in document.scenarios
         # Room subscribers of the reference server (fan-out scenarios), not the bare echo floor.
         if s.transport == "ws"
         and isinstance(s.params.get("idle_rss_bytes_per_connection"), int | float)
     ]
-    if values:
-        # Several WebSocket implementations: the dearest one, so memory is not under-planned.
-        per_connection, count, name = max(values, key=lambda v: float(v[0]))
-        inputs.idle_ws_bytes_per_connection = float(per_connection)
-        inputs.idle_ws_source = f"{source}: {name}, {count} idle subscribers"
+    wanted = {_AUTO_WS_IMPL if impl == "auto" else impl for impl in ws_impls}
+    matching = [v for v in values if len(wanted) == 1 and v[2] in wanted]
+    if not values:
+        return
+    per_connection, count, impl, name = max(matching or values, key=lambda v: v[0])
+    inputs.idle_ws_bytes_per_connection = per_connection
+    why = "the implementation the compare runs used" if matching else "the dearest measured"
+    inputs.idle_ws_source = f"{name}, {count} idle subscribers ({impl}: {why})"
 
 
 def read_inputs(documents: Sequence[tuple[str, ResultsDocument]]) -> Inputs:
@@ -155,9 +174,11 @@ def read_inputs(documents: Sequence[tuple[str, ResultsDocument]]) -> Inputs:
     Locust runs sample no server).
     """
     inputs = Inputs()
+    serverbenches: list[tuple[str, ResultsDocument]] = []
+    ws_impls: set[str] = set()
     for source, document in documents:
         if document.kind == "serverbench":
-            _idle_ws(document, source, inputs)
+            serverbenches.append((source, document))
             inputs.notes.append(f"{source}: serverbench run: used for idle WebSocket memory only")
             continue
         if document.kind != "compare":
@@ -173,4 +194,10 @@ def read_inputs(documents: Sequence[tuple[str, ResultsDocument]]) -> Inputs:
             inputs.points.append(point)
             if scenario.errors:
                 inputs.notes.append(f"{point.source}: used, but it reported errors")
+            if scenario.transport == "ws":
+                server = document.config.get("server")
+                ws_impls.add(
+                    str(server.get("ws_impl", "auto")) if isinstance(server, dict) else "auto"
+                )
+    _idle_ws(serverbenches, ws_impls, inputs)
     return inputs

@@ -60,7 +60,13 @@ def test_plan_writes_json_html_and_markdown(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     (run_dir,) = [p for p in (tmp_path / "out").iterdir() if p.name != "latest"]
     assert "-plan-" in run_dir.name
-    assert sorted(p.name for p in run_dir.iterdir()) == ["plan.html", "plan.json", "plan.md"]
+    assert sorted(p.name for p in run_dir.iterdir()) == [
+        "plan.html",
+        "plan.json",
+        "plan.md",
+        "plan.png",
+    ]
+    assert (run_dir / "plan.png").read_bytes().startswith(b"\x89PNG")
     document = json.loads((run_dir / "plan.json").read_text(encoding="utf-8"))
     assert document["plan_version"] == 1
     assert document["sources"] == [str(GOLDEN)]

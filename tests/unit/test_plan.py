@@ -151,26 +151,55 @@ def test_read_inputs_skips_what_it_cannot_use_and_says_why() -> None:
     ]
 
 
-def test_read_inputs_takes_idle_websocket_memory_from_serverbench() -> None:
-    document = golden()
-    fanout = document.scenarios[0].model_copy(
-        update={
-            "name": "fanout/websockets",
-            "params": {"idle_rss_bytes_per_connection": 21_000, "idle_connections": 2000},
-        }
-    )
+def _serverbench(document: ResultsDocument, idle: dict[str, int]) -> ResultsDocument:
+    scenarios = [
+        document.scenarios[0].model_copy(
+            update={
+                "name": f"fanout/{impl}",
+                "params": {
+                    "ws_impl": impl,
+                    "idle_rss_bytes_per_connection": rss,
+                    "idle_connections": 2000,
+                },
+            }
+        )
+        for impl, rss in idle.items()
+    ]
     # The bare app's idle echo sockets are the floor the figure is compared with, not an input.
-    bare = document.scenarios[0].model_copy(
-        update={
-            "name": "echo/websockets/bare",
-            "transport": "echo",
-            "params": {"idle_rss_bytes_per_connection": 99_000, "idle_connections": 2000},
-        }
+    scenarios.append(
+        document.scenarios[0].model_copy(
+            update={
+                "name": "echo/websockets/bare",
+                "transport": "echo",
+                "params": {"idle_rss_bytes_per_connection": 99_000, "idle_connections": 2000},
+            }
+        )
     )
-    bench = document.model_copy(update={"kind": "serverbench", "scenarios": [fanout, bare]})
-    inputs = read_inputs([("bench.json", bench)])
-    assert inputs.idle_ws_bytes_per_connection == 21_000
-    assert inputs.idle_ws_source == "bench.json: fanout/websockets, 2000 idle subscribers"
+    return document.model_copy(update={"kind": "serverbench", "scenarios": scenarios})
+
+
+def test_idle_websocket_memory_of_the_implementation_the_compare_runs_used() -> None:
+    document = golden()  # a compare run with the server's ws_impl left at "auto"
+    bench = _serverbench(document, {"websockets-sansio": 20_000, "websockets": 28_000})
+    inputs = read_inputs([("run.json", document), ("bench.json", bench)])
+    assert inputs.idle_ws_bytes_per_connection == 20_000  # auto is websockets-sansio
+    assert inputs.idle_ws_source == (
+        "bench.json: fanout/websockets-sansio, 2000 idle subscribers "
+        "(websockets-sansio: the implementation the compare runs used)"
+    )
+
+
+def test_idle_websocket_memory_is_the_dearest_without_a_match() -> None:
+    document = golden()
+    wsproto = document.model_copy(
+        update={"config": {**document.config, "server": {"ws_impl": "wsproto"}}}
+    )
+    bench = _serverbench(document, {"websockets-sansio": 20_000, "websockets": 28_000})
+    for compare in ([("run.json", wsproto)], []):
+        inputs = read_inputs([*compare, ("bench.json", bench)])
+        assert inputs.idle_ws_bytes_per_connection == 28_000
+        assert inputs.idle_ws_source is not None
+        assert inputs.idle_ws_source.endswith("(websockets: the dearest measured)")
 
 
 # --- fits ------------------------------------------------------------------------------------
