@@ -181,8 +181,7 @@ def compare(
     written = write_report(document, outcome.run_dir)
     err.print(f"results: {outcome.run_dir / 'results.json'}")
     err.print("report:  " + ", ".join(str(path) for path in written))
-    if document.interrupted:
-        err.print("[yellow]interrupted:[/yellow] the results above are partial")
+    if document.interrupted:  # said among the findings above; 130 as for any Ctrl-C
         raise typer.Exit(130)
     if document.errors or any(s.errors for s in document.scenarios):
         raise typer.Exit(1)
