@@ -99,12 +99,18 @@ class ScenarioRun:
 
 
 async def run_scenario(
-    base_url: str, spec: ScenarioSpec, progress: Callable[[float], None] | None = None
+    base_url: str,
+    spec: ScenarioSpec,
+    progress: Callable[[float], None] | None = None,
+    on_publishing: Callable[[bool], None] | None = None,
 ) -> ScenarioRun:
     """Run ``spec`` against the server at ``base_url``; cancellation keeps what was measured.
 
     When cancelled (Ctrl-C), the returned run has ``interrupted`` set and covers the messages
-    sent so far. The caller decides what to do with a partial run.
+    sent so far. The caller decides what to do with a partial run. ``on_publishing(True)`` is
+    called just before the first publish and ``on_publishing(False)`` once the last message has
+    been drained (or the run was cut short), so a caller can sample the server over exactly the
+    phase the generator's own CPU figure covers: no connection set-up, no teardown.
     """
     room = f"{spec.name.replace('@', '-')}-{uuid.uuid4().hex[:8]}"
     window = Window()
@@ -134,6 +140,8 @@ async def run_scenario(
             window.end_ns = window.start_ns + round(spec.duration_s * 1e9)
             payload = "x" * spec.payload_bytes
             monitor = asyncio.create_task(_watch_loop_lag(lag))
+            if on_publishing is not None:
+                on_publishing(True)
             cpu_start, wall_start = time.process_time(), time.monotonic()
             try:
                 await _with_progress(
@@ -149,6 +157,8 @@ async def run_scenario(
                 monitor.cancel()
                 usage[0] = time.process_time() - cpu_start
                 usage[1] = time.monotonic() - wall_start
+                if on_publishing is not None:
+                    on_publishing(False)
         except asyncio.CancelledError:
             interrupted = True
             errors.append("interrupted: results cover the messages sent until then")

@@ -215,22 +215,42 @@ def _one_scenario(
             base = server.url
             pin_server(server.pid, server_cpus)
             sampler = TreeSampler(server.pid)
-            sampler.start()
-        run = run_uvloop(lambda: run_scenario(base, spec, progress.scenario_progress))
+        # The server is sampled over the publishing phase only, as the generator measures itself:
+        # subscribers connecting before it and closing after it are not the transport's cost.
+        phase = _SampledPhase(sampler)
+        run = run_uvloop(
+            lambda: run_scenario(base, spec, progress.scenario_progress, phase.publishing)
+        )
         # The generator's share of its CPU while publishing: the phase whose numbers matter.
         generator_cpu = run.generator_cpu_s
         wall = run.generator_wall_s
-        usage = sampler.stop() if sampler else None
+        usage = phase.usage
         sampler = None
         errors = list(run.errors)
         if server is not None and server.exited():
             errors.append("the server process died during the scenario:\n" + server.log_tail(10))
         return push_scenario(spec, run, usage, generator_cpu, wall, errors), run.interrupted
     finally:
-        if sampler is not None:
+        if sampler is not None and sampler.running:
             sampler.stop()
         if server is not None:
             server.stop()
+
+
+class _SampledPhase:
+    """Starts the server's sampler when publishing starts and stops it once drained."""
+
+    def __init__(self, sampler: TreeSampler | None) -> None:
+        self._sampler = sampler
+        self.usage: TreeUsage | None = None
+
+    def publishing(self, started: bool) -> None:
+        if self._sampler is None:
+            return
+        if started:
+            self._sampler.start()
+        elif self._sampler.running:
+            self.usage = self._sampler.stop()
 
 
 def push_scenario(

@@ -78,6 +78,11 @@ class TreeSampler:
         with self._lock:
             self._rss_peak = max(self._rss_peak, total_rss)
 
+    @property
+    def running(self) -> bool:
+        """Started and not yet stopped."""
+        return self._thread is not None and not self._stop.is_set()
+
     def start(self) -> None:
         """Take the baseline and start sampling."""
         self._started = time.monotonic()

@@ -14,7 +14,7 @@ from benchmarks.echo import run_echo
 from benchmarks.scenario import ScenarioSpec, run_scenario
 from pushbench.launcher import ServerProcess
 from pushbench.schema import load_results
-from tests.conftest import timeout
+from tests.conftest import ServerFactory, timeout
 
 PUSHBENCH = [sys.executable, "-m", "pushbench.cli"]
 
@@ -189,3 +189,33 @@ def test_bad_options_exit_2_with_the_reason(tmp_path: Path, args: list[str], mes
     assert result.returncode == 2
     assert message in result.stderr
     assert not (tmp_path / "r").exists()
+
+
+def test_the_server_is_sampled_over_the_publishing_phase_only(
+    start_server: ServerFactory,
+) -> None:
+    """``on_publishing`` brackets exactly the phase the generator's CPU covers: every subscriber
+    is connected before it opens, and it closes before the subscribers are torn down."""
+    server = start_server()  # its own: no other test's streams in its gauge
+    spec = ScenarioSpec("sse", rate_per_s=50, subscribers=20, duration_s=0.5, warmup_s=0.1)
+    events: list[tuple[bool, int]] = []
+
+    def on_publishing(started: bool) -> None:
+        # Server-side SSE streams open at that moment (the gauge counts them).
+        events.append((started, _open_sse_streams(server)))
+
+    run = uvloop.run(run_scenario(server.url, spec, on_publishing=on_publishing))
+    assert run.errors == []
+    assert events == [(True, 20), (False, 20)]
+
+
+def _open_sse_streams(server: ServerProcess) -> int:
+    import urllib.request
+
+    with urllib.request.urlopen(f"{server.url}/metrics", timeout=timeout(10)) as response:
+        text = response.read().decode()
+    return sum(
+        int(float(line.rsplit(" ", 1)[1]))
+        for line in text.splitlines()
+        if line.startswith("pushbench_connections_open") and 'transport="sse"' in line
+    )
