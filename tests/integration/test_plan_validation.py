@@ -68,15 +68,24 @@ def compare(out: Path, subscribers: int) -> dict[str, Point]:
     return {p.source.split(": ", 1)[1]: p for p in inputs.points}
 
 
-@pytest.mark.timeout(timeout(600))
+#: Whole sequences measured before the test gives up (see the test).
+ATTEMPTS = 3
+
+
+@pytest.mark.timeout(timeout(900))
 def test_two_load_levels_predict_the_third_within_20_percent(tmp_path: Path) -> None:
-    # One re-measurement when the first sequence misses: a neighbour's burst on a shared VM can
-    # swing one scenario's CPU by a third (see above). Both sequences missing fails the test.
-    report, misses = _attempt(tmp_path / "first")
-    print("\n".join(report))  # the numbers behind the README's check (pytest -s)
-    if misses:
-        report, misses = _attempt(tmp_path / "second")
-        print("re-measured:\n" + "\n".join(report))
+    # Re-measured when a sequence misses: a neighbour's burst on a shared VM can swing one
+    # scenario's CPU by a third (see above), and a sequence on such a machine missed in about one
+    # try in five even counterbalanced (2026-11-24: one CI run in six missed twice in a row, by
+    # +22 % on short polling). A model that is wrong misses every time; every sequence missing
+    # fails the test. The bound itself stays at 20 %.
+    misses: list[str] = []
+    for attempt in range(1, ATTEMPTS + 1):
+        report, misses = _attempt(tmp_path / f"attempt-{attempt}")
+        # The numbers behind the README's check (pytest -s).
+        print(f"sequence {attempt}:\n" + "\n".join(report))
+        if not misses:
+            break
     assert not misses, "\n".join(misses)
 
 
