@@ -38,7 +38,7 @@ from pushbench.schema import (
 from pushbench.server_config import ServerConfig
 from pushbench.server_cost import server_cost
 
-__all__ = ["ServerBenchConfig", "capacity_scenario", "run_serverbench"]
+__all__ = ["ServerBenchConfig", "capacity_scenario", "measure_capacity", "run_serverbench"]
 
 APPS = {"reference": "target_app.main:app", "bare": "benchmarks.bare_echo:app"}
 
@@ -99,9 +99,10 @@ def capacity_scenario(
     )
 
 
-def _measured(
+def measure_capacity(
     server: ServerProcess, factory: Callable[[], Coroutine[Any, Any, CapacityRun]]
 ) -> tuple[CapacityRun, TreeUsage, float]:
+    """Run one capacity workload; (its run, the server tree's usage, this process's CPU s)."""
     sampler = TreeSampler(server.pid)
     me = psutil.Process()
     before = sum(me.cpu_times()[:2])
@@ -237,7 +238,7 @@ def _measure_impl(
             progress(f"{impl} / {app_name}: echo, {config.connections} connections, {rounds}")
             url = servers[app_name].ws_url
             echo_runs[app_name].append(
-                _measured(
+                measure_capacity(
                     servers[app_name],
                     lambda url=url: echo_capacity(  # type: ignore[misc]
                         url,
@@ -250,7 +251,7 @@ def _measure_impl(
             )
         progress(f"{impl}: fan-out to {config.subscribers} subscribers, {rounds}")
         fanout_runs.append(
-            _measured(
+            measure_capacity(
                 reference,
                 lambda: fanout_capacity(
                     reference.ws_url,

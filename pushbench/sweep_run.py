@@ -16,23 +16,22 @@ import re
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import psutil
 
-from benchmarks.capacity import CapacityRun, echo_capacity, fanout_capacity, poll_capacity
+from benchmarks.capacity import echo_capacity, fanout_capacity, poll_capacity
 from benchmarks.scenario import ScenarioRun, ScenarioSpec, run_scenario
 from pushbench.compare_run import push_scenario
 from pushbench.environment import environment
 from pushbench.launcher import ServerProcess, ServerStartError
 from pushbench.processes import cpu_plan, generator_affinity, pin_server, run_uvloop
 from pushbench.redis_local import redis_for_run
-from pushbench.resources import TreeSampler, TreeUsage
+from pushbench.resources import TreeSampler
 from pushbench.run_dir import new_run_dir, new_run_id
 from pushbench.schema import (
     ResultsDocument,
@@ -41,13 +40,11 @@ from pushbench.schema import (
     write_results_atomic,
 )
 from pushbench.server_config import ServerConfig
-from pushbench.serverbench import capacity_scenario
+from pushbench.serverbench import capacity_scenario, measure_capacity
 from pushbench.sweep_matrix import WORKLOADS, Skipped, SweepConfig, SweepPlan
 
 __all__ = ["SweepProgress", "SweepSettings", "run_sweep", "scrape_connections"]
 
-#: Generator CPU (% of its cores) above which its own numbers are suspect.
-SATURATED_CPU_PERCENT = 90.0
 _LABEL = re.compile(r'(\w+)="([^"]*)"')
 
 
@@ -300,7 +297,7 @@ def _measure_config(
     ]
     for workload, transport, extra, factory in capacity:
         progress.workload_started(workload)
-        run, usage, generator_s = _measured(server, factory)
+        run, usage, generator_s = measure_capacity(server, factory)
         params = {**base, "workload": workload, **extra}
         name = f"{workload}/{config.slug}"
         requests = run.messages if workload == "poll" else None
@@ -367,17 +364,3 @@ async def scrape_connections(http: aiohttp.ClientSession, base_url: str) -> Coun
         pid = dict(_LABEL.findall(labels)).get("pid", "?")
         per_pid[pid] += round(float(value))
     return per_pid
-
-
-def _measured(
-    server: ServerProcess, factory: Callable[[], Coroutine[Any, Any, CapacityRun]]
-) -> tuple[CapacityRun, TreeUsage, float]:
-    sampler = TreeSampler(server.pid)
-    me = psutil.Process()
-    before = sum(me.cpu_times()[:2])
-    sampler.start()
-    try:
-        run: CapacityRun = run_uvloop(factory)
-    finally:
-        usage = sampler.stop()
-    return run, usage, sum(me.cpu_times()[:2]) - before
