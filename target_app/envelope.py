@@ -2,17 +2,25 @@
 
 A message is encoded to JSON exactly once, when it is published; every subscriber, poll and SSE
 stream then shares that one string. Fan-out cost must not grow with payload re-encoding.
+
+Everything a publish could fail on is checked before a broker gives it an id: the fields'
+bounds by validation, and the payload by encoding it (:meth:`PublishRequest.payload_json`),
+since JSON allows integers and floats that a 64-bit encoder cannot represent. An id is only
+ever taken for a message that will be stored, so a room's ids stay gap-free.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 __all__ = [
+    "INT64_MAX",
+    "INT64_MIN",
     "NOTICE_ID",
     "Envelope",
     "InvalidMessage",
@@ -29,6 +37,10 @@ __all__ = [
 #: The id of a notice (``missed``, ``reset``): not a message, so never a cursor.
 NOTICE_ID = 0
 
+#: The integers an envelope carries: what every JSON encoder (and every Redis client) holds.
+INT64_MAX = 2**63 - 1
+INT64_MIN = -(2**63)
+
 
 class PublishRequest(BaseModel):
     """What a publisher sends, over WebSocket (a text frame) or HTTP (a JSON body)."""
@@ -38,13 +50,28 @@ class PublishRequest(BaseModel):
     publisher: Annotated[str, Field(max_length=128)] = Field(
         default="anonymous", description="Who sends: integrity is checked per publisher."
     )
-    seq: Annotated[int, Field(ge=0)] | None = Field(
+    seq: Annotated[int, Field(ge=0, le=INT64_MAX)] | None = Field(
         default=None, description="The publisher's own sequence number (0, 1, 2, ...)."
     )
-    sent_ns: int | None = Field(
+    sent_ns: Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)] | None = Field(
         default=None, description="Publisher's send time in ns (same-host monotonic clock)."
     )
-    payload: Any = Field(default=None, description="Any JSON value.")
+    payload: Any = Field(
+        default=None,
+        description="Any JSON value whose integers fit in 64 bits and whose numbers are finite.",
+    )
+    _payload_json: bytes | None = PrivateAttr(default=None)
+
+    def payload_json(self) -> bytes:
+        """The payload's JSON encoding, made once; :class:`InvalidMessage` if it has none.
+
+        An integer beyond 64 bits cannot be encoded, and a float JSON cannot hold (``NaN``,
+        ``1e999``, which the parser reads as ``inf``) would silently become ``null``.
+        """
+        encoded = self._payload_json
+        if encoded is None:
+            encoded = self._payload_json = _encode_payload(self.payload)
+        return encoded
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,35 +91,61 @@ class InvalidMessage(ValueError):
         self.detail = detail
 
 
-def parse_publish(data: str | bytes) -> PublishRequest:
-    """Validate one publish; raises :class:`InvalidMessage` with a client-readable detail."""
+def _payload_error(message: str) -> InvalidMessage:
+    return InvalidMessage([{"type": "value_error", "loc": ["payload"], "msg": message}])
+
+
+def _encode_payload(payload: Any) -> bytes:
     try:
-        return PublishRequest.model_validate_json(data)
+        encoded = orjson.dumps(payload)
+    except TypeError as exc:  # orjson: "Integer exceeds 64-bit range"
+        raise _payload_error(f"payload cannot be encoded: {exc}") from None
+    # orjson writes a non-finite float as null: look for one only when a null was written.
+    if b"null" in encoded and not _finite(payload):
+        raise _payload_error("payload holds a number JSON cannot represent (NaN or infinite)")
+    return encoded
+
+
+def _finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_finite(item) for item in value.values())
+    if isinstance(value, list):
+        return all(_finite(item) for item in value)
+    return True
+
+
+def parse_publish(data: str | bytes) -> PublishRequest:
+    """Validate one publish and encode its payload.
+
+    Raises:
+        InvalidMessage: with a client-readable detail (FastAPI's ``{loc, msg, type}`` list),
+            for a body that is not a :class:`PublishRequest` or whose payload cannot be encoded.
+    """
+    try:
+        request = PublishRequest.model_validate_json(data)
     except ValidationError as exc:
         raise InvalidMessage(
             exc.errors(include_url=False, include_context=False, include_input=False)
         ) from None
+    request.payload_json()
+    return request
 
 
 def encode_envelope(message_id: int, room: str, request: PublishRequest) -> Envelope:
     """Give a validated publish its server id and encode it once."""
-    text = orjson.dumps(
-        {
-            "id": message_id,
-            "room": room,
-            "publisher": request.publisher,
-            "seq": request.seq,
-            "sent_ns": request.sent_ns,
-            "payload": request.payload,
-        }
-    ).decode()
-    return Envelope(message_id, room, text)
+    return Envelope(message_id, room, splice_id(message_id, encode_envelope_tail(room, request)))
 
 
 def encode_envelope_tail(room: str, request: PublishRequest) -> str:
     """The envelope's JSON without its leading ``{"id":<n>,``, for a store that assigns the id.
 
-    :func:`splice_id` of the id and this tail is exactly :func:`encode_envelope`'s text.
+    :func:`splice_id` of the id and this tail is the whole envelope. A broker encodes the tail
+    *before* it takes an id, so a payload that cannot be encoded costs no id.
+
+    Raises:
+        InvalidMessage: the payload cannot be encoded (see :meth:`PublishRequest.payload_json`).
     """
     return orjson.dumps(
         {
@@ -100,7 +153,7 @@ def encode_envelope_tail(room: str, request: PublishRequest) -> str:
             "publisher": request.publisher,
             "seq": request.seq,
             "sent_ns": request.sent_ns,
-            "payload": request.payload,
+            "payload": orjson.Fragment(request.payload_json()),
         }
     ).decode()[1:]
 

@@ -29,10 +29,12 @@ _PUBLISH_BODY: dict[str, Any] = {
 
 def page_body(room: str, page: Page) -> bytes:
     """A poll answer as JSON, splicing in the envelopes' ready-made encodings."""
-    messages = ",".join(envelope.text for envelope in page.messages)
-    return (
-        f'{{"room":"{room}","messages":[{messages}],"next":{page.next},"missed":{page.missed}}}'
-    ).encode()
+    return b'{"room":"%s","messages":[%s],"next":%d,"missed":%d}' % (
+        room.encode(),
+        b",".join(page.messages),
+        page.next,
+        page.missed,
+    )
 
 
 async def _wait_unless_gone(request: Request, waiting: Coroutine[Any, Any, Page]) -> Page:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["REDIS_SCHEMES", "ROOM_PATTERN", "Settings", "get_settings"]
@@ -31,12 +31,29 @@ class Settings(BaseSettings):
     history_size: int = Field(
         default=10_000, ge=1, description="Messages kept per room for polls and SSE resume."
     )
+    room_history_max_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=1024,
+        description="History bytes kept per room (UTF-8 encodings plus bookkeeping); the "
+        "oldest messages are evicted first, and a cursor before them is told `missed`.",
+    )
+    history_max_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        ge=1024,
+        description="History bytes kept for the whole server (memory broker): the oldest "
+        "message of any room is evicted first.",
+    )
     send_queue_size: int = Field(
         default=1_000,
         ge=1,
         description="Messages queued per push subscriber before it is dropped as too slow.",
     )
-    max_rooms: int = Field(default=10_000, ge=1, description="Rooms that may exist at once.")
+    max_rooms: int = Field(
+        default=10_000,
+        ge=1,
+        description="Rooms in use at once. A room nobody subscribes to or waits on is evicted, "
+        "least recently used first, when a new room needs its place.",
+    )
     max_poll_limit: int = Field(default=1_000, ge=1, description="Largest `limit` of one poll.")
     max_wait_s: float = Field(default=60.0, gt=0, description="Longest long-poll `wait`.")
     sse_keepalive_s: float = Field(
@@ -69,6 +86,20 @@ class Settings(BaseSettings):
         gt=0,
         description="How often per-message counts reach /metrics (they are tallied in memory).",
     )
+
+    @model_validator(mode="after")
+    def _history_bounds_fit(self) -> Settings:
+        if self.room_history_max_bytes > self.history_max_bytes:
+            raise ValueError(
+                f"room_history_max_bytes ({self.room_history_max_bytes}) is larger than "
+                f"history_max_bytes ({self.history_max_bytes}), the whole server's budget"
+            )
+        if self.room_history_max_bytes < 2 * self.max_message_bytes:
+            raise ValueError(
+                f"room_history_max_bytes ({self.room_history_max_bytes}) must hold at least two "
+                f"messages of max_message_bytes ({self.max_message_bytes})"
+            )
+        return self
 
     @field_validator("broker_url")
     @classmethod

@@ -36,7 +36,13 @@ def create_broker(
         ValueError: the URL names no broker this server has.
     """
     if settings.broker_url == "memory":
-        return MemoryBroker(settings.history_size, settings.send_queue_size, settings.max_rooms)
+        return MemoryBroker(
+            settings.history_size,
+            settings.send_queue_size,
+            settings.max_rooms,
+            room_history_bytes=settings.room_history_max_bytes,
+            history_bytes=settings.history_max_bytes,
+        )
     if settings.broker_url.startswith(REDIS_SCHEMES):
         # Imported here: the memory broker must not need the redis package loaded.
         from target_app.broker.redis import RedisBroker
@@ -45,6 +51,8 @@ def create_broker(
             settings.broker_url,
             prefix=settings.redis_prefix,
             history_size=settings.history_size,
+            room_history_bytes=settings.room_history_max_bytes,
+            history_bytes=settings.history_max_bytes,
             send_queue_size=settings.send_queue_size,
             max_rooms=settings.max_rooms,
             timeout_s=settings.redis_timeout_s,

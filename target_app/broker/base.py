@@ -16,12 +16,12 @@ class Page:
     """One poll's answer.
 
     Attributes:
-        messages: messages with ids after the cursor, in id order.
+        messages: the UTF-8 JSON of the messages with ids after the cursor, in id order.
         next: the cursor to send as ``after`` next time.
         missed: messages after the cursor that history no longer holds (0 when nothing was lost).
     """
 
-    messages: list[Envelope]
+    messages: list[bytes]
     next: int
     missed: int
 

@@ -29,9 +29,10 @@ from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
 
 from target_app.broker.base import BrokerUnavailable, CursorAhead, Page, TooManyRooms
+from target_app.broker.memory import ENTRY_OVERHEAD_BYTES
 from target_app.broker.redis_listener import LOST, Listener
 from target_app.broker.redis_rooms import Joining, RedisRoom
-from target_app.broker.redis_scripts import EPOCH, PUBLISH, READ, RedisKeys
+from target_app.broker.redis_scripts import EPOCH, PUBLISH, READ, RETIRED_ID_TTL_S, RedisKeys
 from target_app.envelope import (
     Envelope,
     PublishRequest,
@@ -93,6 +94,8 @@ class RedisBroker:
         history_size: int,
         send_queue_size: int,
         max_rooms: int,
+        room_history_bytes: int = 16 * 1024 * 1024,
+        history_bytes: int = 256 * 1024 * 1024,
         timeout_s: float = 5.0,
         max_connections: int = 64,
         reconnect_min_s: float = 0.05,
@@ -105,6 +108,8 @@ class RedisBroker:
         self._history_size = history_size
         self._send_queue_size = send_queue_size
         self._max_rooms = max_rooms
+        self._room_history_bytes = room_history_bytes
+        self._history_bytes = history_bytes
         self._timeout_s = timeout_s
         self._rooms: dict[str, RedisRoom] = {}
         self._epoch: str | None = None
@@ -185,17 +190,34 @@ class RedisBroker:
         return int(reply[0]), [Envelope(envelope_id(text), room, text) for text in texts]
 
     async def publish(self, room: str, request: PublishRequest) -> Envelope:
+        # Encoded before the script takes an id: a message that cannot be encoded costs none.
         tail = encode_envelope_tail(room, request)
         keys = self._keys
         message_id = int(
             await self._script(
                 "publish",
-                [keys.last_id(room), keys.stream(room), keys.rooms],
-                [tail, self._history_size, self._max_rooms, room, keys.channel],
+                [
+                    keys.last_id(room),
+                    keys.stream(room),
+                    keys.history_bytes(room),
+                    keys.rooms,
+                    keys.total_bytes,
+                    keys.clock,
+                ],
+                [
+                    tail,
+                    self._history_size,
+                    self._max_rooms,
+                    room,
+                    keys.channel,
+                    self._room_history_bytes,
+                    self._history_bytes,
+                    keys.prefix,
+                    ENTRY_OVERHEAD_BYTES,
+                    RETIRED_ID_TTL_S,
+                ],
             )
         )
-        if message_id == 0:
-            raise TooManyRooms(f"the server holds its limit of {self._max_rooms} rooms")
         return Envelope(message_id, room, splice_id(message_id, tail))
 
     async def read(self, room: str, after: int, limit: int) -> Page:
@@ -203,8 +225,10 @@ class RedisBroker:
         if after > last:
             raise CursorAhead(room, after, last)
         if not messages:
-            return Page([], after, last - after)
-        return Page(messages, messages[-1].id, messages[0].id - 1 - after)
+            # The room's head, or everything after the cursor was evicted: move past it.
+            return Page([], last, last - after)
+        texts = [envelope.text.encode() for envelope in messages]
+        return Page(texts, messages[-1].id, messages[0].id - 1 - after)
 
     async def wait(self, room: str, after: int, limit: int, wait_s: float) -> Page:
         if wait_s <= 0:
@@ -219,7 +243,7 @@ class RedisBroker:
                 changed = state.changed_future()
                 page = await self.read(room, after, limit)
                 remaining = deadline - loop.time()
-                if page.messages or remaining <= 0:
+                if page.messages or page.missed or remaining <= 0:
                     return page
                 # asyncio.wait never cancels the shared future when one waiter times out.
                 await asyncio.wait((changed,), timeout=remaining)

@@ -3,23 +3,37 @@
 Per room, under the configured prefix (room names cannot contain ``:``):
 
 * ``<prefix>r:<room>:id``: the room's last id (``INCR``);
-* ``<prefix>r:<room>:s``: a stream holding the last ``history_size`` envelopes, entry id
-  ``0-<message id>``, one field ``m`` with the envelope's JSON text;
+* ``<prefix>r:<room>:s``: a stream holding the room's history, entry id ``0-<message id>``,
+  one field ``m`` with the envelope's JSON text;
+* ``<prefix>r:<room>:b``: the bytes that history holds (texts plus a fixed overhead each);
 
-and for the whole server: ``<prefix>rooms`` (the set of rooms, bounded by ``max_rooms``),
-``<prefix>epoch`` (a random token: when it is gone, Redis lost its data) and the pub/sub channel
-``<prefix>messages`` on which every published envelope is fanned out to every worker.
+and for the whole server: ``<prefix>room-lru`` (the rooms holding history, scored by their
+last publish, bounded by ``max_rooms``), ``<prefix>history-bytes`` (all rooms' history bytes),
+``<prefix>clock`` (counts publishes: the LRU score), ``<prefix>epoch`` (a random token: when it
+is gone, Redis lost its data) and the pub/sub channel ``<prefix>messages`` on which every
+published envelope is fanned out to every worker.
 
-A publish is one script, so it is atomic: the id, the history entry and the fan-out happen in
-the same order for everyone. The envelope is encoded once, by Python, without its id; the
-script splices ``{"id":<n>,`` in front of it (Lua prints ids below 10^14 exactly).
+A publish is one script, so it is atomic: the id, the history entry, the evictions and the
+fan-out happen in the same order for everyone. The envelope is encoded once, by Python, without
+its id, before the script runs (a message that cannot be encoded never takes an id); the script
+splices ``{"id":<n>,`` in front of it (Lua prints ids below 10^14 exactly).
+
+History is bounded like the memory broker's: per room by count and bytes (oldest first), and
+for the server by bytes, taking the oldest messages of the least recently published room first.
+A new room beyond ``max_rooms`` evicts the least recently published room's whole history. An
+evicted room keeps its id counter (expiring after :data:`RETIRED_ID_TTL_S`), so ids never
+restart and a cursor on it is answered ``missed``. The script names other rooms' keys from the
+prefix, which a single Redis (not a Redis Cluster) allows.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["EPOCH", "PUBLISH", "READ", "RedisKeys"]
+__all__ = ["EPOCH", "PUBLISH", "READ", "RETIRED_ID_TTL_S", "RedisKeys"]
+
+#: How long Redis remembers the last id of a room whose history was evicted.
+RETIRED_ID_TTL_S = 7 * 24 * 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,10 +50,24 @@ class RedisKeys:
         """The room's history stream."""
         return f"{self.prefix}r:{room}:s"
 
+    def history_bytes(self, room: str) -> str:
+        """The bytes the room's history holds."""
+        return f"{self.prefix}r:{room}:b"
+
     @property
     def rooms(self) -> str:
-        """The set of every room that was ever published to."""
-        return f"{self.prefix}rooms"
+        """The rooms holding history, scored by their last publish (a sorted set)."""
+        return f"{self.prefix}room-lru"
+
+    @property
+    def total_bytes(self) -> str:
+        """The bytes every room's history holds together."""
+        return f"{self.prefix}history-bytes"
+
+    @property
+    def clock(self) -> str:
+        """The count of publishes, whose value scores a room's last publish."""
+        return f"{self.prefix}clock"
 
     @property
     def epoch(self) -> str:
@@ -52,18 +80,73 @@ class RedisKeys:
         return f"{self.prefix}messages"
 
 
-#: KEYS: last id, stream, rooms. ARGV: envelope tail, history size, max rooms, room, channel.
-#: Returns the new id, or 0 when the room would be one more than ``max rooms``.
+#: KEYS: last id, stream, room bytes, rooms, total bytes, clock.
+#: ARGV: envelope tail, history size, max rooms, room, channel, room max bytes, total max bytes,
+#: key prefix, entry overhead bytes, retired id TTL (s).
+#: Returns the new id.
 PUBLISH = """
+local history_size, max_rooms = tonumber(ARGV[2]), tonumber(ARGV[3])
+local room, prefix = ARGV[4], ARGV[8]
+local room_max, total_max = tonumber(ARGV[6]), tonumber(ARGV[7])
+local overhead, ttl = tonumber(ARGV[9]), tonumber(ARGV[10])
+
+local function pop_oldest(stream, bytes_key)
+  local entry = redis.call('XRANGE', stream, '-', '+', 'COUNT', 1)[1]
+  if not entry then
+    return 0
+  end
+  redis.call('XDEL', stream, entry[1])
+  local size = #entry[2][2] + overhead
+  redis.call('DECRBY', bytes_key, size)
+  return size
+end
+
+local function retire(name)
+  local base = prefix .. 'r:' .. name
+  local held = tonumber(redis.call('GET', base .. ':b') or '0')
+  redis.call('DEL', base .. ':s', base .. ':b')
+  redis.call('ZREM', KEYS[4], name)
+  redis.call('EXPIRE', base .. ':id', ttl)
+  return held
+end
+
 local id = redis.call('INCR', KEYS[1])
-if id == 1 and redis.call('SADD', KEYS[3], ARGV[4]) == 1
-    and redis.call('SCARD', KEYS[3]) > tonumber(ARGV[3]) then
-  redis.call('SREM', KEYS[3], ARGV[4])
-  redis.call('DEL', KEYS[1])
-  return 0
+redis.call('PERSIST', KEYS[1])
+local total = 0
+if redis.call('ZADD', KEYS[4], redis.call('INCR', KEYS[6]), room) == 1
+    and redis.call('ZCARD', KEYS[4]) > max_rooms then
+  local oldest = redis.call('ZRANGE', KEYS[4], 0, 0)[1]
+  total = redis.call('DECRBY', KEYS[5], retire(oldest))
 end
 local text = '{"id":' .. id .. ',' .. ARGV[1]
-redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], '0-' .. id, 'm', text)
+redis.call('XADD', KEYS[2], '0-' .. id, 'm', text)
+local size = #text + overhead
+local room_bytes = redis.call('INCRBY', KEYS[3], size)
+total = redis.call('INCRBY', KEYS[5], size)
+local length = redis.call('XLEN', KEYS[2])
+while length > 1 and (length > history_size or room_bytes > room_max) do
+  local freed = pop_oldest(KEYS[2], KEYS[3])
+  room_bytes = room_bytes - freed
+  total = redis.call('DECRBY', KEYS[5], freed)
+  length = length - 1
+end
+while total > total_max do
+  local lru = redis.call('ZRANGE', KEYS[4], 0, 1)
+  local victim = lru[1]
+  if victim == room then
+    victim = lru[2]
+  end
+  if not victim then
+    break
+  end
+  local base = prefix .. 'r:' .. victim
+  local freed = pop_oldest(base .. ':s', base .. ':b')
+  if freed == 0 or redis.call('XLEN', base .. ':s') == 0 then
+    total = redis.call('DECRBY', KEYS[5], freed + retire(victim))
+  else
+    total = redis.call('DECRBY', KEYS[5], freed)
+  end
+end
 redis.call('PUBLISH', ARGV[5], text)
 return id
 """

@@ -7,18 +7,23 @@ subscribers and polls must see, in id order, exactly once.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import orjson
 import pytest
 import redis.asyncio as aioredis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from target_app.broker import BrokerUnavailable, CursorAhead, MemoryBroker, TooManyRooms
+from target_app.broker import BrokerUnavailable, CursorAhead, MemoryBroker
 from target_app.broker.redis import RedisBroker, redacted
 from target_app.broker.redis_rooms import Joining, RedisRoom
 from target_app.envelope import Envelope, PublishRequest, encode_envelope
 from target_app.subscription import Subscription
 from tests.conftest import timeout
+from tests.history_model import ROOMS, Operation, check_history, operations
 
 pytestmark = pytest.mark.anyio
 
@@ -73,9 +78,7 @@ async def test_envelopes_match_the_memory_broker_byte_for_byte(make_broker: Brok
         assert sent.text == encode_envelope(seq + 1, "room", request(seq, payload)).text
         assert sent.text == (await memory.publish("room", request(seq, payload))).text
     page = await broker.read("room", 0, 10)
-    assert [e.text for e in page.messages] == [
-        e.text for e in (await memory.read("room", 0, 10)).messages
-    ]
+    assert page.messages == (await memory.read("room", 0, 10)).messages
 
 
 async def test_pages_next_missed_and_cursor_ahead_like_memory(make_broker: BrokerFactory) -> None:
@@ -88,7 +91,7 @@ async def test_pages_next_missed_and_cursor_ahead_like_memory(make_broker: Broke
     for after, limit in [(0, 100), (2, 3), (7, 100), (8, 2), (11, 5), (12, 5)]:
         ours, theirs = await broker.read("r", after, limit), await memory.read("r", after, limit)
         assert (ours.next, ours.missed) == (theirs.next, theirs.missed), (after, limit)
-        assert [e.text for e in ours.messages] == [e.text for e in theirs.messages]
+        assert ours.messages == theirs.messages
     with pytest.raises(CursorAhead) as ahead:
         await broker.read("r", 13, 10)
     assert ahead.value.last_id == 12
@@ -143,18 +146,23 @@ async def test_long_poll_is_woken_by_another_worker(make_broker: BrokerFactory) 
     assert not done
     await two.publish("r", request(0, "wake"))
     page = await asyncio.wait_for(waiting, timeout(5))
-    assert [e.id for e in page.messages] == [1]
+    assert [orjson.loads(text)["id"] for text in page.messages] == [1]
     empty = await one.wait("r", 1, 10, 0.05)
     assert (empty.messages, empty.next) == ([], 1)
 
 
 async def test_room_limit_is_shared_by_all_workers(make_broker: BrokerFactory) -> None:
+    """A new room past the cap evicts the least recently published room, for every worker."""
     one, two = await make_broker(max_rooms=2), await make_broker(max_rooms=2)
     await one.publish("a", request(0))
     await two.publish("b", request(0))
-    with pytest.raises(TooManyRooms):
-        await one.publish("c", request(0))
+    await one.publish("c", request(0))
+    evicted = await two.read("a", 0, 10)
+    assert (evicted.messages, evicted.next, evicted.missed) == ([], 1, 1)
+    # Its ids go on (no cursor is ever answered from a restarted count); "b" is evicted now.
     assert (await two.publish("a", request(1))).id == 2
+    assert (await one.read("b", 0, 10)).missed == 1
+    assert len((await one.read("c", 0, 10)).messages) == 1
 
 
 async def test_slow_subscriber_is_dropped_without_stalling_others(
@@ -348,3 +356,58 @@ def test_gap_and_reset_notices_reach_joined_and_joining_subscribers() -> None:
     room.receive(_envelope(1))
     assert _queued(joined)[-2:] == [0, 1]
     assert _queued(joining)[-2:] == [0, 1]
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    steps=operations(max_size=40),
+    history_size=st.integers(min_value=1, max_value=20),
+    room_kib=st.integers(min_value=8, max_value=40),
+    server_kib=st.integers(min_value=40, max_value=120),
+    max_rooms=st.integers(min_value=1, max_value=4),
+)
+def test_every_cursor_sees_each_kept_message_once_and_is_told_the_rest(
+    redis_url: str,
+    steps: list[Operation],
+    history_size: int,
+    room_kib: int,
+    server_kib: int,
+    max_rooms: int,
+) -> None:
+    """The memory broker's history property (tests/history_model.py), on Redis."""
+    prefix = f"pbtest-{uuid.uuid4().hex[:10]}:"
+
+    async def scenario() -> None:
+        broker = RedisBroker(
+            redis_url,
+            prefix=prefix,
+            history_size=history_size,
+            send_queue_size=100,
+            max_rooms=max_rooms,
+            room_history_bytes=room_kib * 1024,
+            history_bytes=server_kib * 1024,
+        )
+        client = aioredis.from_url(redis_url)
+        await broker.start()
+
+        async def within_budget() -> None:
+            held = int(await client.get(f"{prefix}history-bytes") or 0)
+            assert 0 <= held <= server_kib * 1024
+            rooms = [f"{prefix}r:{room}:b" for room in ROOMS]
+            assert held == sum(int(value or 0) for value in await client.mget(rooms))
+
+        try:
+            await check_history(broker, steps, within_budget)
+        finally:
+            await broker.close()
+            keys = await client.keys(f"{prefix}*")
+            if keys:
+                await client.delete(*keys)
+            await client.aclose()
+
+    asyncio.run(scenario())

@@ -25,14 +25,16 @@ from tests.redis_server import redis_command
 pytestmark = pytest.mark.anyio
 
 HISTORY = 20
+#: Small, so that one test can pass the room cap (every other test uses a room or two).
+MAX_ROOMS = 8
 
 
 @pytest.fixture(scope="module", params=["memory", "redis"])
 def broker_server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:
-    """A one-worker server on each broker in turn (history bounded to ``HISTORY``)."""
-    settings = {"history_size": str(HISTORY)}
+    """A one-worker server on each broker in turn (``HISTORY`` messages, ``MAX_ROOMS`` rooms)."""
+    settings = {"history_size": str(HISTORY), "max_rooms": str(MAX_ROOMS)}
     broker = "memory"
     prefix = f"pbtest-{uuid.uuid4().hex[:10]}:"
     if request.param == "redis":
@@ -154,3 +156,96 @@ async def test_health_names_the_broker(broker_server: ServerProcess) -> None:
     assert response.status == 200
     assert body["status"] == "ok"
     assert body["broker"] in {"memory", "redis"}
+
+
+#: Publishes a 64-bit encoder cannot hold (issue 14): each must be refused without taking an id.
+UNENCODABLE = (
+    b'{"publisher":"p","seq":99999999999999999999,"payload":"x"}',
+    b'{"publisher":"p","seq":1,"sent_ns":-99999999999999999999,"payload":"x"}',
+    b'{"publisher":"p","seq":1,"payload":{"n":[1,99999999999999999999]}}',
+    b'{"publisher":"p","seq":1,"payload":NaN}',
+    b'{"publisher":"p","seq":1,"payload":[1e999]}',
+)
+
+
+async def test_unencodable_publishes_are_refused_and_leave_no_gap(
+    broker_server: ServerProcess,
+) -> None:
+    """Refused over HTTP (422) and WebSocket (an error frame, the socket open): no id is taken,
+    so every cursor on every transport still sees every accepted message exactly once."""
+    server, room = broker_server, room_name()
+    async with (
+        aiohttp.ClientSession() as http,
+        connect(f"{server.ws_url}/ws/rooms/{room}?receive=false") as ws_pub,
+    ):
+        for seq in (1, 2, 3):
+            await publish(http, server.url, room, seq)
+        for body in UNENCODABLE:
+            async with http.post(
+                f"{server.url}/rooms/{room}/messages",
+                data=body,
+                headers={"Content-Type": "application/json"},
+            ) as response:
+                assert response.status == 422, await response.text()
+                assert (await response.json())["detail"][0]["loc"][-1] in {
+                    "seq",
+                    "sent_ns",
+                    "payload",
+                }
+            await ws_pub.send(body.decode())
+            error = json.loads(await asyncio.wait_for(ws_pub.recv(), timeout(5)))
+            assert error["event"] == "error"
+            assert error["error"] == "invalid message"
+        for seq in (5, 6):
+            await publish(http, server.url, room, seq)
+        await ws_pub.send(json.dumps({"publisher": "p", "seq": 7, "payload": "x"}))
+        total = 6
+        status, page = await poll(http, server.url, room, after=total - 1, wait=5)
+        assert (status, [m["seq"] for m in page["messages"]]) == (200, [7])
+        for after in range(total + 1):
+            status, page = await poll(http, server.url, room, after=after)
+            assert status == 200, page
+            assert [m["id"] for m in page["messages"]] == list(range(after + 1, total + 1))
+            assert (page["missed"], page["next"]) == (
+                0,
+                max(after, total) if after < total else total,
+            )
+        seqs = [1, 2, 3, 5, 6, 7]
+        for after in (0, 3, 4):
+            async with http.get(
+                f"{server.url}/rooms/{room}/events", headers={"Last-Event-ID": str(after)}
+            ) as sse:
+                records = [r async for r in _first(sse_events(sse), total - after)]
+            assert [data_of(r)["seq"] for r in records] == seqs[after:]
+            async with connect(f"{server.ws_url}/ws/rooms/{room}?after={after}") as ws:
+                frames = [json.loads(await ws.recv()) for _ in range(total - after)]
+            assert [f["seq"] for f in frames] == seqs[after:]
+            status, page = await poll(http, server.url, room, after=after, wait=5)
+            assert [m["seq"] for m in page["messages"]] == seqs[after:]
+
+
+async def test_rooms_past_the_cap_evict_idle_ones_whose_cursors_are_told(
+    broker_server: ServerProcess,
+) -> None:
+    """The cap bounds rooms in use, not names ever seen: it never locks the server (issue 14)."""
+    server, rooms = broker_server, [room_name("cap") for _ in range(3 * MAX_ROOMS)]
+    async with aiohttp.ClientSession() as http:
+        for room in rooms:
+            for seq in range(2):
+                await publish(http, server.url, room, seq)
+        first = rooms[0]
+        status, page = await poll(http, server.url, first, after=1)
+        assert (status, page["messages"], page["next"], page["missed"]) == (200, [], 2, 1)
+        async with http.get(
+            f"{server.url}/rooms/{first}/events", headers={"Last-Event-ID": "0"}
+        ) as sse:
+            records = [r async for r in _first(sse_events(sse), 1)]
+        assert (records[0]["event"], data_of(records[0])) == ("missed", {"missed": 2})
+        async with connect(f"{server.ws_url}/ws/rooms/{first}?after=0") as ws:
+            assert json.loads(await ws.recv()) == {"event": "missed", "missed": 2}
+            # Its ids go on from where they were: no cursor is answered from a restarted count.
+            await publish(http, server.url, first, 2)
+            assert json.loads(await ws.recv())["id"] == 3
+        for room in rooms[-MAX_ROOMS // 2 :]:
+            status, page = await poll(http, server.url, room, after=0)
+            assert (status, len(page["messages"]), page["missed"]) == (200, 2, 0)
