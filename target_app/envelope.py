@@ -4,9 +4,10 @@ A message is encoded to JSON exactly once, when it is published; every subscribe
 stream then shares that one string. Fan-out cost must not grow with payload re-encoding.
 
 Everything a publish could fail on is checked before a broker gives it an id: the fields'
-bounds by validation, and the payload by encoding it (:meth:`PublishRequest.payload_json`),
-since JSON allows integers and floats that a 64-bit encoder cannot represent. An id is only
-ever taken for a message that will be stored, so a room's ids stay gap-free.
+bounds by validation, and the payload by encoding it (:func:`encode_envelope_tail`, which every
+broker calls before it takes an id), since JSON allows integers and floats that a 64-bit
+encoder cannot represent. An id is only ever taken for a message that will be stored, so a
+room's ids stay gap-free.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 __all__ = [
     "INT64_MAX",
@@ -60,18 +61,6 @@ class PublishRequest(BaseModel):
         default=None,
         description="Any JSON value whose integers fit in 64 bits and whose numbers are finite.",
     )
-    _payload_json: bytes | None = PrivateAttr(default=None)
-
-    def payload_json(self) -> bytes:
-        """The payload's JSON encoding, made once; :class:`InvalidMessage` if it has none.
-
-        An integer beyond 64 bits cannot be encoded, and a float JSON cannot hold (``NaN``,
-        ``1e999``, which the parser reads as ``inf``) would silently become ``null``.
-        """
-        encoded = self._payload_json
-        if encoded is None:
-            encoded = self._payload_json = _encode_payload(self.payload)
-        return encoded
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,17 +84,6 @@ def _payload_error(message: str) -> InvalidMessage:
     return InvalidMessage([{"type": "value_error", "loc": ["payload"], "msg": message}])
 
 
-def _encode_payload(payload: Any) -> bytes:
-    try:
-        encoded = orjson.dumps(payload)
-    except TypeError as exc:  # orjson: "Integer exceeds 64-bit range"
-        raise _payload_error(f"payload cannot be encoded: {exc}") from None
-    # orjson writes a non-finite float as null: look for one only when a null was written.
-    if b"null" in encoded and not _finite(payload):
-        raise _payload_error("payload holds a number JSON cannot represent (NaN or infinite)")
-    return encoded
-
-
 def _finite(value: Any) -> bool:
     if isinstance(value, float):
         return math.isfinite(value)
@@ -117,20 +95,17 @@ def _finite(value: Any) -> bool:
 
 
 def parse_publish(data: str | bytes) -> PublishRequest:
-    """Validate one publish and encode its payload.
+    """Validate one publish; raises :class:`InvalidMessage` with a client-readable detail.
 
-    Raises:
-        InvalidMessage: with a client-readable detail (FastAPI's ``{loc, msg, type}`` list),
-            for a body that is not a :class:`PublishRequest` or whose payload cannot be encoded.
+    The detail is FastAPI's ``{loc, msg, type}`` list. A payload that validates may still be
+    refused by :func:`encode_envelope_tail`, which the broker runs before taking an id.
     """
     try:
-        request = PublishRequest.model_validate_json(data)
+        return PublishRequest.model_validate_json(data)
     except ValidationError as exc:
         raise InvalidMessage(
             exc.errors(include_url=False, include_context=False, include_input=False)
         ) from None
-    request.payload_json()
-    return request
 
 
 def encode_envelope(message_id: int, room: str, request: PublishRequest) -> Envelope:
@@ -145,17 +120,27 @@ def encode_envelope_tail(room: str, request: PublishRequest) -> str:
     *before* it takes an id, so a payload that cannot be encoded costs no id.
 
     Raises:
-        InvalidMessage: the payload cannot be encoded (see :meth:`PublishRequest.payload_json`).
+        InvalidMessage: the payload holds an integer beyond 64 bits, or a number JSON cannot
+            represent (``NaN``; ``1e999``, which the parser reads as infinity), which orjson
+            would silently write as ``null``.
     """
-    return orjson.dumps(
-        {
-            "room": room,
-            "publisher": request.publisher,
-            "seq": request.seq,
-            "sent_ns": request.sent_ns,
-            "payload": orjson.Fragment(request.payload_json()),
-        }
-    ).decode()[1:]
+    payload = request.payload
+    try:
+        encoded = orjson.dumps(
+            {
+                "room": room,
+                "publisher": request.publisher,
+                "seq": request.seq,
+                "sent_ns": request.sent_ns,
+                "payload": payload,
+            }
+        )
+    except TypeError as exc:  # orjson: "Integer exceeds 64-bit range"
+        raise _payload_error(f"payload cannot be encoded: {exc}") from None
+    # A non-finite float was written as null: walk the payload only when a null was written.
+    if b"null" in encoded and not _finite(payload):
+        raise _payload_error("payload holds a number JSON cannot represent (NaN or infinite)")
+    return encoded.decode()[1:]
 
 
 def splice_id(message_id: int, tail: str) -> str:

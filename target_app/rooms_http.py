@@ -85,12 +85,12 @@ def rooms_http_router(settings: Settings) -> APIRouter:
     async def publish(request: Request, room: RoomName) -> Response:
         """Publish one message; answers with its envelope, including the server id."""
         body = await read_bounded_body(request, settings.max_message_bytes)
+        broker: Broker = request.app.state.broker
         try:
-            draft = parse_publish(body)
+            # The broker encodes the message before it takes an id, and may refuse it too.
+            envelope = await broker.publish(room, parse_publish(body))
         except InvalidMessage as exc:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, exc.detail) from None
-        broker: Broker = request.app.state.broker
-        envelope = await broker.publish(room, draft)
         metrics: Metrics = request.app.state.metrics
         metrics.published["http"].count += 1
         return Response(envelope.text, status.HTTP_201_CREATED, media_type="application/json")

@@ -138,11 +138,10 @@ class RoomSocket:
     async def _publish(self, room: str, frame: str | bytes) -> dict[str, Any] | None:
         """Publish one frame; the error event's fields when it was refused."""
         try:
-            draft = parse_publish(frame)
+            # The broker encodes the message before it takes an id, and may refuse it too.
+            await self.broker.publish(room, parse_publish(frame))
         except InvalidMessage as exc:
             return {"error": "invalid message", "detail": exc.detail}
-        try:
-            await self.broker.publish(room, draft)
         except BrokerUnavailable as exc:
             self.metrics.unavailable("ws")
             return {"error": "broker unavailable", "detail": str(exc)}

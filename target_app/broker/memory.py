@@ -211,16 +211,27 @@ class MemoryBroker:
     def _keep(self, room: _Room, message_id: int, data: bytes) -> None:
         """Add one message to history, then evict what the three bounds no longer allow."""
         size = len(data) + ENTRY_OVERHEAD_BYTES
-        room.history.append((message_id, data))
+        history = room.history
+        history.append((message_id, data))
         room.history_bytes += size
         self._order.append((room, message_id))
         self._total_bytes += size
+        if len(history) > self._history_size or room.history_bytes > self._room_history_bytes:
+            self._trim_room(room)
+        if self._total_bytes > self._history_bytes:
+            self._trim_server()
+
+    def _trim_room(self, room: _Room) -> None:
         history = room.history
         while len(history) > 1 and (
             len(history) > self._history_size or room.history_bytes > self._room_history_bytes
         ):
             self._total_bytes -= room.pop_oldest()
             self._stale += 1
+        if self._stale > 1024 and self._stale > len(self._order) // 2:
+            self._compact()
+
+    def _trim_server(self) -> None:
         order = self._order
         while self._total_bytes > self._history_bytes and order:
             oldest, oldest_id = order.popleft()
@@ -228,8 +239,6 @@ class MemoryBroker:
                 self._total_bytes -= oldest.pop_oldest()
             else:
                 self._stale -= 1
-        if self._stale > 1024 and self._stale > len(order) // 2:
-            self._compact()
 
     def _compact(self) -> None:
         """Drop the eviction order's entries for messages that are gone already."""

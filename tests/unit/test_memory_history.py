@@ -53,9 +53,9 @@ async def publish_all(target: MemoryBroker, room: str, count: int, payload: Any 
         b'{"payload":{"x":[1e999]}}',
     ],
 )
-def test_unencodable_publish_is_refused_by_parsing(body: bytes) -> None:
+def test_unencodable_publish_is_refused_before_an_id(body: bytes) -> None:
     with pytest.raises(InvalidMessage) as refused:
-        parse_publish(body)
+        encode_envelope(1, "room", parse_publish(body))
     assert refused.value.detail[0]["loc"][-1] in {"seq", "sent_ns", "payload"}
 
 
@@ -226,11 +226,10 @@ def test_a_publish_is_refused_or_its_payload_comes_back_exactly(payload: Any, se
     body = json.dumps({"publisher": "p", "seq": seq, "payload": payload}, allow_nan=True)
     if not (_encodable(payload) and 0 <= seq <= 2**63 - 1):
         with pytest.raises(InvalidMessage) as refused:
-            parse_publish(body)
+            encode_envelope(7, "room", parse_publish(body))
         assert refused.value.detail[0]["loc"][-1] in {"seq", "payload"}
         return
-    request = parse_publish(body)
-    envelope = orjson.loads(encode_envelope(7, "room", request).text)
+    envelope = orjson.loads(encode_envelope(7, "room", parse_publish(body)).text)
     assert envelope == {
         "id": 7,
         "room": "room",
