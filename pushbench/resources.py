@@ -1,8 +1,9 @@
-"""CPU time and memory of a whole process tree (the server and its workers), via psutil.
+"""CPU time and memory of a whole process tree (the server and its workers).
 
 A background thread samples RSS every ``interval_s`` (the peak is what matters); CPU time is read
 at start and stop, per process, so that workers that come and go are accounted for as well as
-possible (a process that exits between samples keeps the CPU time of its last sample).
+possible (a process that exits between samples keeps the CPU time of its last sample). CPU time
+is read in nanoseconds (:mod:`pushbench.cpu_clock`), not in psutil's 10 ms ticks.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import time
 from dataclasses import dataclass, field
 
 import psutil
+
+from pushbench.cpu_clock import process_cpu_ns
 
 __all__ = ["ProcessUsage", "TreeSampler", "TreeUsage"]
 
@@ -62,11 +65,9 @@ class TreeSampler:
         total_rss = 0
         for process in self._processes():
             with contextlib.suppress(psutil.Error):
-                with process.oneshot():
-                    times = process.cpu_times()
-                    rss = process.memory_info().rss
+                cpu = process_cpu_ns(process) / 1e9
+                rss = process.memory_info().rss
                 pid = process.pid
-                cpu = times.user + times.system
                 with self._lock:
                     self._start_cpu.setdefault(pid, cpu if self._thread is None else 0.0)
                     self._last_cpu[pid] = cpu
