@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
+from benchmarks.rawhttp import open_raw_http
 from benchmarks.rawws import RawClient, masked_text_frame, open_raw
 
 __all__ = ["CapacityRun", "echo_capacity", "fanout_capacity", "idle_connections", "poll_capacity"]
@@ -142,47 +143,36 @@ async def poll_capacity(
     warmup_s: float = 1.0,
     seed_messages: int = 10,
 ) -> CapacityRun:
-    """Closed-loop short polling: ``pollers`` clients each ask again as soon as an answer lands.
+    """Closed-loop short polling: ``pollers`` keep-alive connections, each asking again as soon
+    as its answer lands (:mod:`benchmarks.rawhttp`).
 
     Every poll is ``GET /rooms/{room}/messages?after=<last>`` on a room seeded with a few
     messages, so each answer is the common idle case: nothing new. Counts requests per second
-    (``messages`` = requests answered 200 in the measured interval).
+    (``messages`` = requests answered 2xx in the measured interval).
     """
     import aiohttp  # here: the raw-socket workloads above do not need it
 
     room = f"poll-{uuid.uuid4().hex[:8]}"
     url = f"{http_base}/rooms/{room}/messages"
-    connector = aiohttp.TCPConnector(limit=0)
-    counts = [0]
-    failures = [0]
-    last = [0]
-    async with aiohttp.ClientSession(connector=connector) as http:
+    last = 0
+    async with aiohttp.ClientSession() as http:
         for i in range(seed_messages):
             async with http.post(url, json={"publisher": "poll", "seq": i, "payload": i}) as r:
-                last[0] = max(last[0], int((await r.json())["id"]))
-        target = f"{url}?after={last[0]}"
-
-        async def poller() -> None:
-            while True:
-                async with http.get(target) as response:
-                    await response.read()
-                    if response.status == 200:
-                        counts[0] += 1
-                    else:
-                        failures[0] += 1
-
-        tasks = [asyncio.create_task(poller()) for _ in range(pollers)]
-        try:
-            # Fixed spans of wall time: the warm-up and the measured interval themselves.
-            await asyncio.sleep(warmup_s)
-            before, start = counts[0], time.perf_counter()
-            await asyncio.sleep(duration_s)
-            counted, elapsed = counts[0] - before, time.perf_counter() - start
-        finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-    failed = [t for t in tasks if not t.cancelled() and t.exception() is not None]
-    return CapacityRun(counted, elapsed, dropped_connections=len(failed) + failures[0])
+                r.raise_for_status()
+                last = max(last, int((await r.json())["id"]))
+    clients = await asyncio.gather(*(open_raw_http(f"{url}?after={last}") for _ in range(pollers)))
+    try:
+        for client in clients:
+            client.start()
+        # Fixed spans of wall time: the warm-up and the measured interval themselves.
+        await asyncio.sleep(warmup_s)
+        before, start = sum(c.ok for c in clients), time.perf_counter()
+        failed_before = sum(c.failed for c in clients)
+        await asyncio.sleep(duration_s)
+        counted, elapsed = sum(c.ok for c in clients) - before, time.perf_counter() - start
+        failed = sum(c.failed for c in clients) - failed_before
+    finally:
+        for client in clients:
+            client.close()
+    broken = sum(1 for c in clients if c.error is not None)
+    return CapacityRun(counted, elapsed, dropped_connections=broken + failed)

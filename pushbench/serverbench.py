@@ -2,8 +2,11 @@
 
 For each implementation: closed-loop echo on ``/ws`` (and the same against a bare ASGI echo app,
 so the framework's overhead is a ratio from one run), room fan-out deliveries per second, and the
-memory an idle subscriber costs. The load comes from the raw-socket client in
-:mod:`benchmarks.capacity`, pinned to other CPUs than the server.
+memory an idle subscriber costs. Then, once (HTTP does not depend on the WebSocket
+implementation), closed-loop short polls of a room's head on the reference server and on the
+bare app's poll endpoint: "reference poll / bare poll" is a ratio from the same run. The load
+comes from the raw-socket clients in :mod:`benchmarks.capacity`, pinned to other CPUs than the
+server.
 """
 
 from __future__ import annotations
@@ -20,7 +23,13 @@ from typing import Any
 
 import psutil
 
-from benchmarks.capacity import CapacityRun, echo_capacity, fanout_capacity, idle_connections
+from benchmarks.capacity import (
+    CapacityRun,
+    echo_capacity,
+    fanout_capacity,
+    idle_connections,
+    poll_capacity,
+)
 from pushbench.compare_run import SATURATED_CPU_PERCENT
 from pushbench.environment import environment
 from pushbench.histogram import LatencyHistogram
@@ -41,7 +50,7 @@ from pushbench.server_cost import server_cost
 
 __all__ = ["ServerBenchConfig", "capacity_scenario", "measure_capacity", "run_serverbench"]
 
-APPS = {"reference": "target_app.main:app", "bare": "benchmarks.bare_echo:app"}
+APPS = {"reference": "target_app.main:app", "bare": "benchmarks.bare_app:app"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +66,8 @@ class ServerBenchConfig:
     #: Rounds of each throughput measurement; the best counts (see ``_best``).
     repeat: int = 3
     idle_connections: int = 10_000
+    #: Keep-alive connections polling in a closed loop (0: no poll measurement).
+    pollers: int = 50
     server: ServerConfig = field(default_factory=ServerConfig)
     pin: bool = True
 
@@ -164,6 +175,7 @@ def run_serverbench(
             "repeat": config.repeat,
             "warmup_s": config.warmup_s,
             "idle_connections": config.idle_connections,
+            "pollers": config.pollers,
             "loop": config.server.loop,
             "http_impl": config.server.http_impl,
             "pinned": pinned,
@@ -175,6 +187,8 @@ def run_serverbench(
     try:
         with generator_affinity(generator_cpus):
             _all_impls(config, run_dir, server_cpus, progress, document, scenarios)
+            if config.pollers:
+                scenarios += _poll_floor(config, run_dir, server_cpus, progress)
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -212,6 +226,58 @@ def _all_impls(
 
 
 Measured = tuple[CapacityRun, TreeUsage, float]
+
+
+def _poll_floor(
+    config: ServerBenchConfig,
+    run_dir: Path,
+    server_cpus: list[int] | None,
+    progress: Callable[[str], None],
+) -> list[Scenario]:
+    """``repeat`` rounds of closed-loop short polls on each app, alternating which goes first."""
+    runs: dict[str, list[Measured]] = {name: [] for name in APPS}
+    with contextlib.ExitStack() as stack:
+        servers: dict[str, ServerProcess] = {}
+        for app_name, app in APPS.items():
+            log = run_dir / f"server-poll-{app_name}.log"
+            server = stack.enter_context(ServerProcess(replace(config.server, app=app), log))
+            pin_server(server.pid, server_cpus)
+            servers[app_name] = server
+        for round_index in range(config.repeat):
+            order = list(servers) if round_index % 2 == 0 else list(reversed(servers))
+            for app_name in order:
+                progress(
+                    f"{app_name}: short polls, {config.pollers} connections, "
+                    f"round {round_index + 1}/{config.repeat}"
+                )
+                url = servers[app_name].url
+                # The bare app stores nothing: its polls ask at cursor 0 of an unseeded room.
+                seed = 10 if app_name == "reference" else 0
+                runs[app_name].append(
+                    measure_capacity(
+                        servers[app_name],
+                        lambda url=url, seed=seed: poll_capacity(  # type: ignore[misc]
+                            url, config.pollers, config.duration_s, config.warmup_s, seed
+                        ),
+                    )
+                )
+    measured: list[Scenario] = []
+    for app_name, app_runs in runs.items():
+        params = {
+            "app": app_name,
+            "workload": "poll",
+            "pollers": config.pollers,
+            "http_impl": config.server.http_impl,
+            "rounds": len(app_runs),
+            "requests_per_s_by_round": [round(r[0].per_s) for r in app_runs],
+        }
+        run, usage, gen = _best(app_runs)
+        measured.append(
+            capacity_scenario(
+                f"poll/{app_name}", "short-poll", params, run, usage, gen, run.messages
+            )
+        )
+    return measured
 
 
 def _best(runs: list[Measured]) -> Measured:

@@ -17,7 +17,7 @@ from pushbench.schema import ResultsDocument, Scenario
 from pushbench.server_config import WS_IMPLS
 from pushbench.serverbench import ServerBenchConfig, run_serverbench
 
-__all__ = ["serverbench", "serverbench_table"]
+__all__ = ["serverbench", "serverbench_poll_table", "serverbench_table"]
 
 
 def _by_name(document: ResultsDocument) -> dict[str, Scenario]:
@@ -71,6 +71,33 @@ def serverbench_table(document: ResultsDocument) -> Table:
     return table
 
 
+def serverbench_poll_table(document: ResultsDocument) -> Table | None:
+    """Short polls per second on the reference server and on the bare ASGI poll app."""
+    scenarios = _by_name(document)
+    reference, bare = scenarios.get("poll/reference"), scenarios.get("poll/bare")
+    if reference is None:
+        return None
+    table = Table(title="short polls of a room's head", title_justify="left")
+    for column in ("app", "requests/s", "reference / bare", "server CPU µs/request"):
+        table.add_column(column, justify="left" if column == "app" else "right")
+    for name, scenario in (("reference", reference), ("bare ASGI", bare)):
+        if scenario is None:
+            continue
+        ratio = (
+            f"{reference.throughput_msgs_per_s / bare.throughput_msgs_per_s:.2f}"
+            if name == "reference" and bare and bare.throughput_msgs_per_s
+            else ""
+        )
+        cpu = scenario.server.cpu_us_per_delivered_msg if scenario.server else None
+        table.add_row(
+            name,
+            f"{scenario.throughput_msgs_per_s:,.0f}",
+            ratio,
+            "—" if cpu is None else f"{cpu:.1f}",
+        )
+    return table
+
+
 def serverbench(
     ws_impl: Annotated[
         str, typer.Option("--ws-impl", help="Comma-separated uvicorn WebSocket implementations.")
@@ -93,12 +120,19 @@ def serverbench(
     idle: Annotated[
         int, typer.Option("--idle", min=0, help="Idle sockets for the RSS/connection figures.")
     ] = 10_000,
+    pollers: Annotated[
+        int,
+        typer.Option(
+            "--pollers", min=0, help="Keep-alive connections short-polling (0: no poll figure)."
+        ),
+    ] = 50,
     no_pin: Annotated[bool, typer.Option("--no-pin", help="Do not pin server and client.")] = False,
     out: Out = "reports",
     loop: Loop = "auto",
     http_impl: HttpImpl = "auto",
 ) -> None:
-    """Echo round trips/s, fan-out deliveries/s and idle memory, per WebSocket implementation."""
+    """Echo round trips/s, fan-out deliveries/s and idle memory, per WebSocket implementation;
+    then short polls/s, each against a bare ASGI app."""
     impls = tuple(part.strip() for part in ws_impl.split(",") if part.strip())
     unknown = [impl for impl in impls if impl not in WS_IMPLS or impl == "auto"]
     if unknown or not impls:
@@ -128,12 +162,16 @@ def serverbench(
         repeat=repeat,
         warmup_s=warmup,
         idle_connections=idle,
+        pollers=pollers,
         server=server,
         pin=not no_pin,
     )
     document, run_dir = run_serverbench(config, Path(out), lambda text: err.print(text))
     console = Console() if sys.stdout.isatty() else Console(width=200)
     console.print(serverbench_table(document))
+    polls = serverbench_poll_table(document)
+    if polls is not None:
+        console.print(polls)
     write_report(document, run_dir)
     err.print(f"results: {run_dir / 'results.json'}")
     if document.interrupted:

@@ -13,7 +13,7 @@ import orjson
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from benchmarks import bare_echo
+from benchmarks import bare_app
 from benchmarks.micro.asgi_driver import InProcessApp, InProcessSocket, Message
 from benchmarks.micro.conftest import Loop
 from target_app.broker import Broker
@@ -24,8 +24,8 @@ ROOM = "bench"
 
 @pytest.fixture
 def bare_client(loop: Loop) -> Iterator[InProcessApp]:
-    """``benchmarks.bare_echo``: an echo with no framework at all, in process."""
-    client = InProcessApp(bare_echo.app)
+    """``benchmarks.bare_app``: an echo with no framework at all, in process."""
+    client = InProcessApp(bare_app.app)
     loop.run(client.__aenter__())
     try:
         yield client

@@ -31,6 +31,8 @@ def test_tiny_serverbench_measures_echo_fanout_and_idle(tmp_path: Path) -> None:
             "2",
             "--idle",
             "400",
+            "--pollers",
+            "3",
             "--out",
             str(tmp_path),
         ],
@@ -48,6 +50,8 @@ def test_tiny_serverbench_measures_echo_fanout_and_idle(tmp_path: Path) -> None:
         "echo/websockets-sansio/reference",
         "echo/websockets-sansio/bare",
         "fanout/websockets-sansio",
+        "poll/reference",
+        "poll/bare",
     }
     for name in ("echo/websockets-sansio/reference", "echo/websockets-sansio/bare"):
         echo = scenarios[name]
@@ -65,7 +69,15 @@ def test_tiny_serverbench_measures_echo_fanout_and_idle(tmp_path: Path) -> None:
     bare = scenarios["echo/websockets-sansio/bare"]
     assert len(bare.params["round_trips_per_s_by_round"]) == 2
     assert 0 < bare.params["idle_rss_bytes_per_connection"] < 1_000_000
+    for name in ("poll/reference", "poll/bare"):
+        poll = scenarios[name]
+        assert poll.transport == "short-poll"
+        assert poll.throughput_msgs_per_s > 100
+        assert poll.http_requests == poll.sent > 0
+        assert poll.errors == []
+        assert len(poll.params["requests_per_s_by_round"]) == 2
     assert "websockets-sansio" in result.stdout
+    assert "short polls of a room's head" in result.stdout
     assert (tmp_path / "latest" / "report.html").exists()
 
 
