@@ -158,7 +158,8 @@ def verdict(document: ResultsDocument) -> str:
     if document.interrupted:
         text += " The run was interrupted: these are partial results."
     elif reasons := incomplete_reasons(document):
-        more = f" and {len(reasons) - 1} more problems" if len(reasons) > 1 else ""
+        others = len(reasons) - 1
+        more = f" and {others} more problem{'s' if others > 1 else ''}" if others else ""
         text += f" The run is incomplete ({reasons[0]}{more}): these are partial results."
     return text
 

@@ -225,6 +225,8 @@ def test_verdict_of_a_run_with_a_scenario_error(golden: ResultsDocument) -> None
         "The run is incomplete (ws: publishing failed 12.3 s into the schedule: EOF): these are "
         "partial results."
     )
+    two = with_scenarios(document, publishes_attempted=10, publishes_sent=9)
+    assert "(ws: 1 of 10 publishes failed and 1 more problem)" in verdict(two)
 
 
 def test_verdict_of_a_sweep(sweep: ResultsDocument) -> None:
