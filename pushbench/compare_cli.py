@@ -79,8 +79,8 @@ class _Bar(CompareProgress):
         )
         if scenario.publishes_failed:
             self.console.print(
-                f"  [red]error:[/red] {scenario.publishes_failed} of "
-                f"{scenario.publishes_attempted} publishes failed"
+                f"  [red]error:[/red] {scenario.publishes_failed:,} of "
+                f"{scenario.publishes_attempted or 0:,} publishes failed"
             )
         for error in scenario.errors[:3]:
             self.console.print(f"  [red]error:[/red] {error}")

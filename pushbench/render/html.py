@@ -146,7 +146,6 @@ def render_html(document: ResultsDocument) -> str:
         badge = '<span class="badge error">interrupted: partial results</span>'
     elif not is_complete(document):
         badge = '<span class="badge error">incomplete: see the errors</span>'
-
     started = document.started_at.strftime("%Y-%m-%d %H:%M:%S %Z")
     warnings = ""
     if found:
