@@ -20,11 +20,32 @@ __all__ = ["PublishStats", "connect_publishers", "publish_open_loop"]
 
 @dataclass(slots=True)
 class PublishStats:
-    """What the publishers sent, per publisher id, and how far behind schedule they fell."""
+    """What the publishers attempted and sent, and how far behind schedule they fell.
+
+    ``attempted`` counts every message the schedule sent off; ``sent`` (per publisher id) the
+    ones written without an error, which are the only ones subscribers are owed. A failed
+    message is not retried: its slot in the schedule has passed.
+    """
 
     sent: dict[str, int]
     max_lag_ns: int = 0
-    errors: int = 0
+    attempted: int = 0
+    failed: int = 0
+    #: When the first send failed (``now_ns`` clock) and why, to say when the target went away.
+    first_failure_ns: int | None = None
+    first_failure: str = ""
+
+    @property
+    def sent_total(self) -> int:
+        """Messages sent, over all publishers."""
+        return sum(self.sent.values())
+
+    def fail(self, exc: Exception, when_ns: int) -> None:
+        """Count one failed send, keeping the first failure's time and reason."""
+        self.failed += 1
+        if self.first_failure_ns is None:
+            self.first_failure_ns = when_ns
+            self.first_failure = f"{type(exc).__name__}: {exc}"
 
 
 async def connect_publishers(ws_base: str, room: str, count: int) -> list[ClientConnection]:
@@ -70,10 +91,11 @@ async def publish_open_loop(
             frame = orjson.dumps(
                 {"publisher": name, "seq": seq, "sent_ns": scheduled, "payload": payload}
             ).decode()
+            stats.attempted += 1
             try:
                 await sockets[index].send(frame)
-            except Exception:
-                stats.errors += 1
+            except Exception as exc:  # whatever the socket raises, the message was not sent
+                stats.fail(exc, now_ns())
             else:
                 stats.sent[name] = seq + 1
             stats.max_lag_ns = max(stats.max_lag_ns, now - scheduled)

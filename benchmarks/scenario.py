@@ -177,10 +177,14 @@ async def run_scenario(
     if window.end_ns == 0:  # never started publishing
         window.start_ns = window.end_ns = now_ns()
     histogram, integrity = fold(recorders, stats.sent)
+    if stats.first_failure_ns is not None:  # first: it says when, the subscribers' errors echo it
+        after_s = (stats.first_failure_ns - window.start_ns) / 1e9 + spec.warmup_s
+        errors.append(
+            f"publishing failed {after_s:.1f} s into the schedule (the target stopped "
+            f"answering?): {stats.first_failure}"
+        )
     for recorder in recorders:
         errors.extend(e for e in recorder.errors if e not in errors)
-    if stats.errors:
-        errors.append(f"{stats.errors} publishes failed (connection lost?)")
     http_requests = None if spec.transport == "ws" else sum(r.http_requests for r in recorders)
     return ScenarioRun(
         spec,

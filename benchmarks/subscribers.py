@@ -51,9 +51,11 @@ async def ws_push(
     client = await open_raw(url, on_message=on_message)
     try:
         ready.set()
-        await client.lost
+        await client.lost  # the scenario's end cancels this: getting past it is the peer's doing
         if client.close_code is not None:
             recorder.error(f"server closed the socket with code {client.close_code}")
+        else:
+            recorder.error("the connection was lost without a close frame (the target stopped?)")
     finally:
         client.close()
 

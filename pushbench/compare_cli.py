@@ -14,6 +14,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from pushbench.cli_options import Broker, HttpImpl, Loop, Out, Workers, WsImpl, err, server_config
 from pushbench.compare_run import TRANSPORTS, CompareConfig, run_compare
 from pushbench.compare_run import Progress as CompareProgress
+from pushbench.completeness import is_complete
 from pushbench.render import write_report
 from pushbench.render.verdict import Severity, findings
 from pushbench.report_cli import run_gate_command, summary_rich_table
@@ -76,6 +77,11 @@ class _Bar(CompareProgress):
             f"  {scenario.name:<16} p50 {latency.p50 / 1000:8.2f} ms  "
             f"p99 {latency.p99 / 1000:8.2f} ms  delivered {scenario.delivered}/{scenario.sent}"
         )
+        if scenario.publishes_failed:
+            self.console.print(
+                f"  [red]error:[/red] {scenario.publishes_failed:,} of "
+                f"{scenario.publishes_attempted or 0:,} publishes failed"
+            )
         for error in scenario.errors[:3]:
             self.console.print(f"  [red]error:[/red] {error}")
 
@@ -183,7 +189,7 @@ def compare(
     err.print("report:  " + ", ".join(str(path) for path in written))
     if document.interrupted:  # said among the findings above; 130 as for any Ctrl-C
         raise typer.Exit(130)
-    if document.errors or any(s.errors for s in document.scenarios):
+    if not is_complete(document):  # errors or failed publishes: said among the findings
         raise typer.Exit(1)
     if baseline is not None or slo:
         code = run_gate_command(

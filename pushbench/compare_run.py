@@ -285,6 +285,8 @@ def push_scenario(
         duplicated=run.integrity.duplicated,
         reordered=run.integrity.reordered,
         unexpected=run.integrity.unexpected,
+        publishes_attempted=run.publish.attempted,
+        publishes_sent=run.publish.sent_total,
         throughput_msgs_per_s=run.histogram.count / run.window.duration_s
         if run.window.duration_s > 0
         else 0.0,

@@ -3,6 +3,10 @@
 Pure: documents in, :class:`GateReport` out; reading files and printing live in
 :mod:`pushbench.report_cli`, reading thresholds in :mod:`pushbench.gate_config`.
 
+**Run complete** is always the first check: an interrupted run, a run-level or scenario error,
+or publishes attempted but never sent fail it (:mod:`pushbench.completeness` defines it), so
+no SLO or baseline can pass numbers that cover less than the run's schedule.
+
 **SLOs** are ``<scenario>.<metric><op><number>``, e.g. ``ws.latency_us.p99<=5000``,
 ``short-poll@0.1.lost==0``, ``ws.throughput_msgs_per_s>=20000``. ``<scenario>`` is a scenario
 name, a transport that names exactly one scenario, or ``*`` for every scenario that has the
@@ -28,6 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from pushbench.completeness import incomplete_reasons
 from pushbench.scenario_metrics import METRICS
 from pushbench.schema import ResultsDocument, Scenario
 
@@ -43,6 +48,7 @@ __all__ = [
     "Slo",
     "Verdict",
     "compare_to_baseline",
+    "completeness_check",
     "describe_regression_method",
     "evaluate_slos",
     "gate_rows",
@@ -52,6 +58,8 @@ __all__ = [
 
 #: Allowed growth (or, for throughput, drop) against the baseline when none is configured, in %.
 DEFAULT_MAX_REGRESSION_PCT: Final = 20.0
+#: Reasons of an incomplete run the ``run complete`` row spells out; the rest are counted.
+_MAX_REASONS_LISTED: Final = 5
 
 
 class GateInputError(ValueError):
@@ -374,17 +382,7 @@ def run_gate(
     Raises:
         GateInputError: Unusable input (see :func:`evaluate_slos`, :func:`compare_to_baseline`).
     """
-    complete = not document.interrupted
-    checks = [
-        CheckResult(
-            CheckKind.RUN,
-            "run complete",
-            "yes" if complete else "interrupted",
-            "complete",
-            Verdict.PASS if complete else Verdict.FAIL,
-            "" if complete else "an interrupted run's numbers are partial",
-        )
-    ]
+    checks = [completeness_check(document)]
     checks += evaluate_slos(document, slos)
     notes: list[str] = []
     if baseline is not None:
@@ -396,6 +394,18 @@ def run_gate(
     if not slos and baseline is None:
         notes.append("no SLOs and no baseline: only the run's completeness was checked")
     return GateReport(tuple(checks), tuple(notes))
+
+
+def completeness_check(document: ResultsDocument) -> CheckResult:
+    """``run complete``: fails when the run was interrupted, recorded an error (run-level or in
+    any scenario) or failed to send publishes it attempted (:mod:`pushbench.completeness`)."""
+    reasons = incomplete_reasons(document)
+    if not reasons:
+        return CheckResult(CheckKind.RUN, "run complete", "yes", "complete", Verdict.PASS)
+    detail = "; ".join(reasons[:_MAX_REASONS_LISTED])
+    if len(reasons) > _MAX_REASONS_LISTED:
+        detail += f"; and {len(reasons) - _MAX_REASONS_LISTED} more (see results.json)"
+    return CheckResult(CheckKind.RUN, "run complete", "no", "complete", Verdict.FAIL, detail)
 
 
 def gate_rows(report: GateReport) -> list[list[str]]:

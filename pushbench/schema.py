@@ -6,7 +6,8 @@ keep ``tests/fixtures/results-v<N>.json`` for every version the loader still acc
 - version 1 (2026-11): first version. Before its release: transport ``micro`` for a
   micro-benchmark that exercises no one transport (pytest-benchmark runs, ``kind: micro``);
   ``server.busiest_process_cpu_percent`` and ``server.saturated`` (optional: documents without
-  them still load).
+  them still load). Later in version 1: ``Scenario.publishes_attempted`` and
+  ``Scenario.publishes_sent`` (optional, ``null`` when not counted: older documents still load).
 
 Units are in the field names: ``_us`` microseconds, ``_s`` seconds, ``_bytes`` bytes. Latency
 percentiles come from the HdrHistogram blob stored next to them, so reports can merge scenarios
@@ -21,7 +22,14 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from pushbench.histogram import LatencyHistogram
 
@@ -138,12 +146,38 @@ class Scenario(_Model):
     duplicated: Count
     reordered: Count
     unexpected: Count = Field(description="Received but never sent (unknown publisher or seq).")
+    publishes_attempted: Count | None = Field(
+        default=None,
+        description="Messages the publishers' schedule tried to send. None: not counted (a run "
+        "kind without publishers, or a document written before the field).",
+    )
+    publishes_sent: Count | None = Field(
+        default=None,
+        description="Of those, the ones written to the server without an error: ``sent`` and "
+        "``lost`` count the deliveries of these alone, so the rest must be read here.",
+    )
     throughput_msgs_per_s: NonNegativeFloat = Field(description="Delivered messages per second.")
     server: ServerCost | None = Field(description="None when the server was not ours to sample.")
     generator: GeneratorCost | None
     http_requests: Count | None = Field(description="None for transports without requests.")
     http_requests_per_delivered_msg: NonNegativeFloat | None
     errors: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _publishes_add_up(self) -> Scenario:
+        attempted, sent = self.publishes_attempted, self.publishes_sent
+        if (attempted is None) != (sent is None):
+            raise ValueError("publishes_attempted and publishes_sent go together (or neither)")
+        if attempted is not None and sent is not None and sent > attempted:
+            raise ValueError(f"publishes_sent {sent} exceeds publishes_attempted {attempted}")
+        return self
+
+    @property
+    def publishes_failed(self) -> int:
+        """Publishes attempted but never sent (0 when not counted)."""
+        if self.publishes_attempted is None or self.publishes_sent is None:
+            return 0
+        return self.publishes_attempted - self.publishes_sent
 
 
 class Environment(_Model):

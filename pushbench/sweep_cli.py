@@ -15,6 +15,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from pushbench.cli_options import Out, err
+from pushbench.completeness import is_complete, scenario_reasons
 from pushbench.gate_config import find_pyproject, load_gate_config
 from pushbench.render.sweep import sweep_rows
 from pushbench.schema import ResultsDocument, Scenario
@@ -290,7 +291,10 @@ def sweep(
     if document.interrupted:
         err.print("[yellow]interrupted:[/yellow] the results above are partial")
         raise typer.Exit(130)
-    if document.errors or not document.scenarios:
+    for scenario in document.scenarios:  # the run's own errors are printed above, in full
+        for reason in scenario_reasons(scenario):
+            err.print(f"[red]error:[/red] {escape(reason)}", soft_wrap=True)
+    if not document.scenarios or not is_complete(document):
         raise typer.Exit(1)
     if ci or baseline is not None or slo:
         _gate(document, settings.p99_slo_ms, baseline, slo or [], gate_config)

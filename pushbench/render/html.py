@@ -11,6 +11,7 @@ import json
 from html import escape
 
 from pushbench import __version__
+from pushbench.completeness import is_complete
 from pushbench.render.charts import Chart, charts
 from pushbench.render.sweep import sweep_html
 from pushbench.render.table import NUMERIC_COLUMNS, SUMMARY_COLUMNS, scenario_label, summary_row
@@ -81,12 +82,15 @@ def _summary_table(document: ResultsDocument) -> str:
         for i, c in enumerate(SUMMARY_COLUMNS)
     )
     lost_column = SUMMARY_COLUMNS.index("lost")
+    published_column = SUMMARY_COLUMNS.index("published / attempted")
     rows = []
     for scenario in document.scenarios:
         cells = summary_row(scenario)
         tds = [f"<td>{escape(cells[0])}<small>{escape(scenario_label(scenario))}</small></td>"]
         for i, cell in enumerate(cells[1:], start=1):
-            bad = i == lost_column and scenario.lost > 0
+            bad = (i == lost_column and scenario.lost > 0) or (
+                i == published_column and scenario.publishes_failed > 0
+            )
             classes = "num bad" if bad else "num"
             tds.append(f'<td class="{classes}">{escape(cell)}</td>')
         rows.append("<tr>" + "".join(tds) + "</tr>")
@@ -137,12 +141,11 @@ def render_html(document: ResultsDocument) -> str:
     the run's metadata.
     """
     found = findings(document)
-    complete = not document.interrupted
-    badge = (
-        '<span class="badge ok">complete</span>'
-        if complete
-        else '<span class="badge error">interrupted: partial results</span>'
-    )
+    badge = '<span class="badge ok">complete</span>'
+    if document.interrupted:
+        badge = '<span class="badge error">interrupted: partial results</span>'
+    elif not is_complete(document):
+        badge = '<span class="badge error">incomplete: see the errors</span>'
     started = document.started_at.strftime("%Y-%m-%d %H:%M:%S %Z")
     warnings = ""
     if found:

@@ -50,6 +50,12 @@ def _label(scenario: Scenario) -> str:
     return name.partition("/")[2].replace("/", " ") or name
 
 
+def _push_lost(push: Scenario) -> str:
+    """Lost deliveries, and the publishes that never left (counted in no delivery figure)."""
+    text = f"{push.lost:,}"
+    return text + (f", {push.publishes_failed:,} publishes failed" if push.publishes_failed else "")
+
+
 def sweep_rows(document: ResultsDocument) -> tuple[tuple[str, ...], list[list[str]]]:
     """Headings and one row per configuration, in the order the sweep ran them."""
     grouped: dict[str, dict[str, Scenario]] = {}
@@ -78,7 +84,7 @@ def sweep_rows(document: ResultsDocument) -> tuple[tuple[str, ...], list[list[st
                 rate("fanout"),
                 rate("poll"),
                 f"{push.latency_us.p99 / 1000:.2f}" if push and push.latency_us.count else "—",
-                f"{push.lost:,}" if push else NOT_APPLICABLE,
+                _push_lost(push) if push else NOT_APPLICABLE,
                 f"{cpu:.0f}" if cpu is not None else NOT_APPLICABLE,
                 f"{rss / 2**20:.0f}" if rss else NOT_APPLICABLE,
                 "/".join(str(n) for n in spread) if isinstance(spread, list) else NOT_APPLICABLE,

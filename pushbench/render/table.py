@@ -32,6 +32,7 @@ SUMMARY_COLUMNS: Final = (
     "p99 ms",
     "delivered / sent",
     "lost",
+    "published / attempted",
     "msgs/s",
     "server CPU µs/msg",
     "HTTP req/msg",
@@ -82,12 +83,22 @@ def summary_row(scenario: Scenario) -> list[str]:
         format_ms(latency.p99) if measured else NOT_APPLICABLE,
         f"{format_count(scenario.delivered)} / {format_count(scenario.sent)}",
         format_count(scenario.lost),
+        _published(scenario),
         format_rate(scenario.throughput_msgs_per_s),
         format_value(server.cpu_us_per_delivered_msg if server else None),
         format_value(scenario.http_requests_per_delivered_msg),
         _percent(_server_cpu_percent(scenario)),
         _percent(scenario.generator.cpu_percent if scenario.generator else None),
     ]
+
+
+def _published(scenario: Scenario) -> str:
+    """Messages sent of those the schedule attempted: the ones that never left count nowhere else
+    (``delivered / sent`` and ``lost`` are about sent messages)."""
+    attempted, sent = scenario.publishes_attempted, scenario.publishes_sent
+    if attempted is None or sent is None:
+        return NOT_APPLICABLE
+    return f"{format_count(sent)} / {format_count(attempted)}"
 
 
 def _server_cpu_percent(scenario: Scenario) -> float | None:
@@ -106,14 +117,15 @@ def _percent(value: float | None) -> str:
 def summary_table(document: ResultsDocument) -> list[list[str]]:
     """The comparison table's rows (headings in :data:`SUMMARY_COLUMNS`), in document order.
 
-    Columns: scenario name, p50 and p99 latency in ms, delivered / sent, lost, delivered
+    Columns: scenario name, p50 and p99 latency in ms, delivered / sent (deliveries owed:
+    messages sent x subscribers), lost, published / attempted (messages), delivered
     messages per second, server CPU µs per delivered message, HTTP requests per delivered
     message, server and generator CPU in % of one core. Missing figures (no server sampled,
-    a transport without requests) read ``—``.
+    a transport without requests, publishes not counted) read ``—``.
 
     Example:
         >>> rows = summary_table(load_results("reports/latest/results.json"))
         >>> rows[0]
-        ['ws', '0.31', '1.00', '20,000 / 20,000', '0', '1,999', '71.0', '—']
+        ['ws', '0.31', '1.00', '20,000 / 20,000', '0', '2,000 / 2,000', '1,999', '71.0', '—', ...]
     """
     return [summary_row(scenario) for scenario in document.scenarios]

@@ -11,6 +11,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
+from pushbench.completeness import incomplete_reasons
 from pushbench.render.micro import micro_verdict
 from pushbench.render.sweep import is_workload_sweep
 from pushbench.render.table import scenario_label, sweep_workers
@@ -65,8 +66,8 @@ def is_sweep(document: ResultsDocument) -> bool:
 
 def findings(document: ResultsDocument) -> list[Finding]:
     """Warnings and errors: run interrupted, generator or server saturated (the server is not
-    flagged by ``serverbench``, which saturates it on purpose), lost/duplicated/reordered
-    messages, errors; in document order, run-level first."""
+    flagged by ``serverbench``, which saturates it on purpose), publishes that failed,
+    lost/duplicated/reordered messages, errors; in document order, run-level first."""
     found: list[Finding] = []
     if document.interrupted:
         found.append(Finding(Severity.ERROR, "The run was interrupted: results are partial."))
@@ -81,6 +82,16 @@ def findings(document: ResultsDocument) -> list[Finding]:
 
 def _scenario_findings(s: Scenario, capacity: bool = False) -> list[Finding]:
     found: list[Finding] = []
+    if s.publishes_failed:
+        sent, attempted = (
+            format_count(s.publishes_sent or 0),
+            format_count(s.publishes_attempted or 0),
+        )
+        text = (
+            f"{s.name}: {format_count(s.publishes_failed)} of {attempted} publishes failed (sent "
+            f"{sent} of {attempted} attempted); delivered / sent and lost count the sent ones only."
+        )
+        found.append(Finding(Severity.ERROR, text))
     if s.sent and not s.delivered:
         found.append(Finding(Severity.ERROR, f"{s.name}: nothing was delivered."))
     elif s.lost:
@@ -146,6 +157,10 @@ def verdict(document: ResultsDocument) -> str:
         text = _compare_verdict(measured)
     if document.interrupted:
         text += " The run was interrupted: these are partial results."
+    elif reasons := incomplete_reasons(document):
+        others = len(reasons) - 1
+        more = f" and {others} more problem{'s' if others > 1 else ''}" if others else ""
+        text += f" The run is incomplete ({reasons[0]}{more}): these are partial results."
     return text
 
 
@@ -161,6 +176,9 @@ def _compare_verdict(measured: list[Scenario]) -> str:
         if not ref.lost
         else f"{format_percent(ref.delivered, ref.sent)} of messages"
     )
+    if ref.publishes_failed:  # "every message" must not pass over the ones never sent
+        attempted = format_count(ref.publishes_attempted or 0)
+        delivered += f" sent ({format_count(ref.publishes_failed)} of {attempted} publishes failed)"
     head = f"{_capital(scenario_label(ref))} delivered {delivered} with p99 "
     head += format_duration_us(ref.latency_us.p99)
     ref_cpu = _cpu(ref)
@@ -187,6 +205,8 @@ def _versus(other: Scenario, ref: Scenario) -> list[str]:
         said.append(f"{format_ratio(cpu / ref_cpu)} the server CPU per message")
     if other.lost:
         said.append(f"{format_count(other.lost)} lost")
+    if other.publishes_failed:
+        said.append(f"{format_count(other.publishes_failed)} publishes failed")
     return said
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import signal
 import subprocess
 import sys
@@ -171,6 +173,59 @@ def test_dead_target_is_a_clear_error_and_results_are_still_written(tmp_path: Pa
     document = load_results(_only_run_dir(tmp_path / "r") / "results.json")
     assert all(s.errors for s in document.scenarios)
     assert all(s.delivered == 0 for s in document.scenarios)
+
+
+def test_a_target_killed_mid_run_fails_compare_and_the_gate(
+    start_server: ServerFactory, tmp_path: Path
+) -> None:
+    """The server dies while the publishers are on schedule: the publishes that failed are
+    counted (attempted > sent), the scenario error says when, ``compare`` exits 1 and
+    ``pushbench gate`` on the results it wrote says "run complete: no" and exits 1."""
+    server = start_server()
+    out = tmp_path / "reports"
+    process = subprocess.Popen(
+        [
+            *PUSHBENCH, "compare", "--target", server.url, "--transports", "ws",
+            "--duration", "3", "--warmup", "0.2", "--subscribers", "5", "--rate", "200",
+            "--no-pin", "--out", str(out),
+        ],
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert process.stderr is not None
+        # Progress lines (one per 10 % on a pipe): kill the target once publishing is under way.
+        for line in process.stderr:
+            if "ws: 20%" in line:
+                break
+        os.killpg(server.pid, signal.SIGKILL)  # the whole server, as a crash or an OOM kill would
+        stdout, stderr = process.communicate(timeout=timeout(60))
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 1, stderr
+    results = _only_run_dir(out) / "results.json"
+    document = load_results(results)
+    assert not document.interrupted
+    [ws] = document.scenarios
+    assert ws.publishes_attempted is not None
+    assert ws.publishes_sent is not None
+    assert ws.publishes_attempted == 640  # 3.2 s x 200/s: the whole schedule was attempted
+    assert 0 < ws.publishes_sent < ws.publishes_attempted
+    assert ws.sent == 5 * ws.publishes_sent  # deliveries owed: the sent messages only
+    assert any(e.startswith("publishing failed ") for e in ws.errors), ws.errors
+    # The terminal says what happened: the row and the finding.
+    assert f"{ws.publishes_sent:,} / {ws.publishes_attempted:,}" in stdout
+    assert f"{ws.publishes_failed:,} of {ws.publishes_attempted:,} publishes failed" in stderr
+    gate = _pushbench("gate", str(results), cwd=tmp_path)
+    assert gate.returncode == 1, gate.stdout + gate.stderr
+    assert re.search(r"run complete\s*│\s*no\s*│\s*complete\s*│\s*FAIL", gate.stdout), gate.stdout
+    assert f"ws: {ws.publishes_failed:,} of {ws.publishes_attempted:,} publishes failed" in (
+        " ".join(gate.stdout.split())
+    )
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ real console entry point in a subprocess to pin the registration and the one-lin
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -132,6 +133,23 @@ def test_gate_fails_an_interrupted_run() -> None:
     result = run("gate", LOSSY)
     assert result.exit_code == 1
     assert "run complete" in result.stdout
+
+
+def test_gate_fails_a_run_whose_target_died(tmp_path: Path) -> None:
+    # The error stays in its scenario, nothing was lost of what was sent, not interrupted.
+    died = edited(
+        tmp_path,
+        "died.json",
+        {"ws": {"publishes_sent": 900, "errors": ["publishing failed 4.5 s into the schedule"]}},
+    )
+    result = run("gate", died, "--slo", "*.lost<=10")
+    assert result.exit_code == 1, result.stdout
+    assert re.search(r"run complete\s*│\s*no\s*│\s*complete\s*│\s*FAIL", result.stdout)
+    reasons = " ".join(result.stdout.split())
+    assert "✗ run complete: ws: 1,100 of 2,000 publishes failed; ws: publishing failed 4.5 s" in (
+        reasons
+    )
+    assert "FAIL: 1 of" in result.stdout
 
 
 # --- gate: unusable input ------------------------------------------------------------------------

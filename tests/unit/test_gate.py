@@ -313,7 +313,64 @@ def test_gate_fails_an_interrupted_run(lossy: ResultsDocument) -> None:
     report = run_gate(lossy)
     assert report.exit_code == 1
     assert report.failed[0].check == "run complete"
-    assert report.failed[0].measured == "interrupted"
+    assert report.failed[0].measured == "no"
+    assert report.failed[0].detail.startswith("interrupted: the results are partial; ")
+
+
+# --- the whole gate: completeness ----------------------------------------------------------------
+
+
+def complete_check(document: ResultsDocument) -> CheckResult:
+    report = run_gate(document)
+    assert report.checks[0].check == "run complete"
+    return report.checks[0]
+
+
+def test_a_scenario_error_makes_the_run_incomplete(golden: ResultsDocument) -> None:
+    # Kept inside the scenario, as `compare` records a target that stopped answering.
+    error = "publishing failed 12.3 s into the schedule: ConnectionRefusedError: [Errno 111]"
+    document = changed(golden, "ws", errors=[error, "subscriber failed: EOF"])
+    assert document.errors == []
+    assert not document.interrupted
+    check = complete_check(document)
+    assert (check.measured, check.verdict) == ("no", Verdict.FAIL)
+    assert check.detail == f"ws: {error} (and 1 more error)"
+    assert run_gate(document, slos=[parse_slo("*.lost<=10")], baseline=golden).exit_code == 1
+
+
+def test_publishes_attempted_but_never_sent_make_the_run_incomplete(
+    golden: ResultsDocument,
+) -> None:
+    # No error, nothing lost among the sent: only the attempted count shows what vanished.
+    document = changed(golden, "sse", publishes_attempted=114_250, publishes_sent=57_000)
+    assert document.scenarios[3].errors == []
+    assert document.scenarios[3].lost == 0
+    check = complete_check(document)
+    assert (check.measured, check.verdict) == ("no", Verdict.FAIL)
+    assert check.detail == "sse: 57,250 of 114,250 publishes failed"
+
+
+def test_a_run_error_makes_the_run_incomplete(golden: ResultsDocument) -> None:
+    document = golden.model_copy(update={"errors": ["sse: the server died:\nTraceback ..."]})
+    check = complete_check(document)
+    assert (check.measured, check.detail) == ("no", "run error: sse: the server died:")
+
+
+def test_many_reasons_are_counted_not_listed(golden: ResultsDocument) -> None:
+    errors = [f"error {i}" for i in range(3)]
+    document = golden.model_copy(update={"errors": errors, "interrupted": True})
+    for name in ("ws", "sse", "long-poll"):
+        document = changed(document, name, errors=["boom"])
+    check = complete_check(document)
+    assert check.detail.endswith("; and 2 more (see results.json)")
+    assert check.detail.count(";") == 5
+
+
+def test_a_complete_run_passes(golden: ResultsDocument) -> None:
+    # Every publish sent, no error, not interrupted (losses are a measurement, for the SLOs).
+    assert {(s.publishes_attempted, s.publishes_sent) for s in golden.scenarios} == {(2000, 2000)}
+    check = complete_check(golden)
+    assert (check.measured, check.verdict, check.detail) == ("yes", Verdict.PASS, "")
 
 
 def test_gate_without_checks_says_so(golden: ResultsDocument) -> None:

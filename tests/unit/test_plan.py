@@ -133,6 +133,15 @@ def test_read_inputs_from_the_golden_compare_run() -> None:
     assert ws.requests == 0
     assert inputs.points[1].poll_interval_s == 0.1
     assert inputs.points[2].requests == 14210
+    assert not any("reported errors" in n for n in inputs.notes)
+
+
+def test_inputs_with_errors_are_used_with_a_note() -> None:
+    document = golden()
+    poll = document.scenarios[1].model_copy(update={"errors": ["history overflow"]})
+    document = document.model_copy(update={"scenarios": [document.scenarios[0], poll]})
+    inputs = read_inputs([("golden.json", document)])
+    assert [p.transport for p in inputs.points] == ["ws", "short-poll"]
     assert any("short-poll-100ms: used, but it reported errors" in n for n in inputs.notes)
 
 

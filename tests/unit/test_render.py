@@ -125,33 +125,15 @@ def test_other_units() -> None:
 def test_summary_table(golden: ResultsDocument) -> None:
     assert SUMMARY_COLUMNS[0] == "scenario"
     assert summary_table(golden) == [
-        ["ws", "0.31", "1.00", "20,000 / 20,000", "0", "1,999", "71.0", "—", "14%", "29%"],
-        [
-            "short-poll-100ms",
-            "52.0",
-            "100",
-            "19,990 / 20,000",
-            "10",
-            "1,997",
-            "193",
-            "0.05",
-            "38%",
-            "41%",
-        ],
-        [
-            "long-poll",
-            "1.11",
-            "4.46",
-            "20,000 / 20,000",
-            "0",
-            "1,999",
-            "130",
-            "0.711",
-            "26%",
-            "33%",
-        ],
-        ["sse", "0.42", "1.33", "20,000 / 20,000", "0", "2,000", "95.0", "0.0005", "19%", "30%"],
-    ]
+        ["ws", "0.31", "1.00", "20,000 / 20,000", "0", "2,000 / 2,000", "1,999", "71.0", "—",
+         "14%", "29%"],
+        ["short-poll-100ms", "52.0", "100", "19,990 / 20,000", "10", "2,000 / 2,000", "1,997",
+         "193", "0.05", "38%", "41%"],
+        ["long-poll", "1.11", "4.46", "20,000 / 20,000", "0", "2,000 / 2,000", "1,999", "130",
+         "0.711", "26%", "33%"],
+        ["sse", "0.42", "1.33", "20,000 / 20,000", "0", "2,000 / 2,000", "2,000", "95.0",
+         "0.0005", "19%", "30%"],
+    ]  # fmt: skip
     assert all(len(row) == len(SUMMARY_COLUMNS) for row in summary_table(golden))
 
 
@@ -159,7 +141,17 @@ def test_summary_table_without_server_or_latency(golden: ResultsDocument) -> Non
     empty = latency_summary(LatencyHistogram())
     row = summary_table(with_scenarios(golden, server=None, latency_us=empty))[0]
     assert row[1:3] == ["—", "—"]
-    assert row[6] == "—"
+    assert row[SUMMARY_COLUMNS.index("server CPU µs/msg")] == "—"
+
+
+def test_summary_table_shows_publishes_that_never_left(golden: ResultsDocument) -> None:
+    """A target killed mid-run: every *sent* message arrived, half the schedule never left."""
+    killed = with_scenarios(golden, publishes_attempted=114_250, publishes_sent=57_000)
+    row = summary_table(killed)[0]
+    published = SUMMARY_COLUMNS.index("published / attempted")
+    assert row[published - 2 : published + 1] == ["20,000 / 20,000", "0", "57,000 / 114,250"]
+    uncounted = with_scenarios(golden, publishes_attempted=None, publishes_sent=None)
+    assert summary_table(uncounted)[0][published] == "—"
 
 
 def test_scenario_labels(lossy: ResultsDocument, sweep: ResultsDocument) -> None:
@@ -212,6 +204,31 @@ def test_verdict_of_partial_and_empty_runs(lossy: ResultsDocument, golden: Resul
     assert verdict(nothing) == "Nothing was delivered, so there is nothing to compare."
 
 
+def test_verdict_of_a_run_whose_publishes_failed(golden: ResultsDocument) -> None:
+    killed = with_scenarios(golden, publishes_attempted=114_250, publishes_sent=57_000)
+    text = verdict(killed)
+    assert text.startswith(
+        "WebSocket push delivered every message sent (57,250 of 114,250 publishes failed) with "
+        "p99 996 µs"
+    )
+    assert "Server-Sent Events: p99 1.3 ms, 1.3× the server CPU per message, 57,250 " in text
+    assert text.endswith(
+        "The run is incomplete (ws: 57,250 of 114,250 publishes failed and 3 more problems): "
+        "these are partial results."
+    )
+
+
+def test_verdict_of_a_run_with_a_scenario_error(golden: ResultsDocument) -> None:
+    only_ws = golden.model_copy(update={"scenarios": golden.scenarios[:1]})
+    document = with_scenarios(only_ws, errors=["publishing failed 12.3 s into the schedule: EOF"])
+    assert verdict(document).endswith(
+        "The run is incomplete (ws: publishing failed 12.3 s into the schedule: EOF): these are "
+        "partial results."
+    )
+    two = with_scenarios(document, publishes_attempted=10, publishes_sent=9)
+    assert "(ws: 1 of 10 publishes failed and 1 more problem)" in verdict(two)
+
+
 def test_verdict_of_a_sweep(sweep: ResultsDocument) -> None:
     assert verdict(sweep) == (
         "WebSocket push reaches 4,200 msgs/s with 4 workers, the most tried "
@@ -237,6 +254,11 @@ def test_findings(lossy: ResultsDocument) -> None:
             "latencies include its own delays; rerun with less load.",
         ),
         (W, "long-poll: 3 delivered out of order."),
+        (
+            E,
+            "sse: 150 of 1,150 publishes failed (sent 1,000 of 1,150 attempted); delivered / "
+            "sent and lost count the sent ones only.",
+        ),
         (W, "sse: 1 received but never sent."),
     ]
 
@@ -347,11 +369,19 @@ def test_html_ids_are_unique(name: str) -> None:
 def test_html_shows_warnings_and_partial_runs() -> None:
     html = fixture_html("-lossy")
     assert "interrupted: partial results" in html
-    assert '<section id="warnings"><h2>Warnings (10, 5 errors)</h2>' in html
-    assert html.count('<li class="error">') == 5
+    assert '<section id="warnings"><h2>Warnings (11, 6 errors)</h2>' in html
+    assert html.count('<li class="error">') == 6
     assert html.count('<li class="warning">') == 5
     assert '<td class="num bad">140</td>' in html
+    assert '<td class="num bad">1,000 / 1,150</td>' in html
     assert ">complete</span>" in fixture_html("")
+
+
+def test_html_says_a_run_with_errors_is_incomplete(golden: ResultsDocument) -> None:
+    broken = golden.model_copy(update={"scenarios": golden.scenarios[:1]})
+    html = render_html(with_scenarios(broken, errors=["subscriber failed: EOF"]))
+    assert '<span class="badge error">incomplete: see the errors</span>' in html
+    assert ">complete</span>" not in html
 
 
 def test_html_escapes_what_the_run_wrote(golden: ResultsDocument) -> None:

@@ -81,6 +81,8 @@ def test_v1_field_names_are_pinned() -> None:
         "duplicated",
         "reordered",
         "unexpected",
+        "publishes_attempted",
+        "publishes_sent",
         "throughput_msgs_per_s",
         "server",
         "generator",
@@ -178,7 +180,7 @@ GOLDEN_SCENARIOS: dict[str, tuple[Any, ...]] = {
         GeneratorCost(cpu_s=4.1, cpu_percent=41.0, saturated=False),
         1_000,
         0.05,
-        ["history overflow: 10 messages skipped by one poller"],
+        [],
     ),
     "long-poll": (
         {**PARAMS, "wait_s": 30.0},
@@ -255,6 +257,41 @@ def test_an_earlier_v1_document_without_server_saturation_still_loads(fixture_te
     server = next(s.server for s in doc.scenarios if s.server is not None)
     assert server.busiest_process_cpu_percent is None
     assert server.saturated is False
+
+
+def test_golden_v1_publish_counts() -> None:
+    for scenario in load_results(FIXTURE).scenarios:
+        assert (scenario.publishes_attempted, scenario.publishes_sent) == (2000, 2000)
+        assert scenario.publishes_failed == 0
+        # Deliveries owed are the sent messages times the subscribers meant to get them.
+        assert scenario.sent == 2000 * scenario.params["subscribers"]
+
+
+def test_an_earlier_v1_document_without_publish_counts_still_loads(fixture_text: str) -> None:
+    data = json.loads(fixture_text)
+    for scenario in data["scenarios"]:
+        del scenario["publishes_attempted"]
+        del scenario["publishes_sent"]
+    scenario = load_results(json.dumps(data)).scenarios[0]
+    assert (scenario.publishes_attempted, scenario.publishes_sent) == (None, None)
+    assert scenario.publishes_failed == 0
+
+
+@pytest.mark.parametrize(
+    ("attempted", "sent", "message"),
+    [
+        (100, 101, "publishes_sent 101 exceeds publishes_attempted 100"),
+        (100, None, "go together"),
+        (None, 100, "go together"),
+        (-1, 0, "publishes_attempted"),
+    ],
+)
+def test_publish_counts_must_add_up(
+    fixture_data: dict[str, Any], attempted: int | None, sent: int | None, message: str
+) -> None:
+    fixture_data["scenarios"][0].update(publishes_attempted=attempted, publishes_sent=sent)
+    with pytest.raises(SchemaError, match=message):
+        load_results(json.dumps(fixture_data))
 
 
 def test_dump_load_round_trip(fixture_text: str) -> None:

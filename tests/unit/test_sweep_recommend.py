@@ -212,3 +212,16 @@ def test_the_report_shows_the_recommendation_and_the_configurations() -> None:
     for title in ("### Configurations", "### Recommendation", "### What this run could not"):
         assert title in markdown
     assert [chart.id for chart in charts(document)] == ["sweep", "latency", "cost", "delivery"]
+
+
+def test_the_configurations_table_shows_push_publishes_that_failed() -> None:
+    document = sweep_document()
+    scenarios = [
+        s.model_copy(update={"publishes_attempted": 6_000, "publishes_sent": 2_500})
+        if s.params.get("workload") == "push" and s.params.get("workers") == 2
+        else s
+        for s in document.scenarios
+    ]
+    headings, rows = sweep_rows(document.model_copy(update={"scenarios": scenarios}))
+    lost = headings.index("push lost")
+    assert [row[lost] for row in rows] == ["0", "0, 3,500 publishes failed"]
