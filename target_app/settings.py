@@ -53,7 +53,10 @@ class Settings(BaseSettings):
         description="Prefix of every Redis key and channel (isolates servers sharing one Redis).",
     )
     redis_timeout_s: float = Field(
-        default=5.0, gt=0, description="Connect and command timeout towards Redis."
+        default=5.0,
+        gt=0,
+        description="Connect and command timeout towards Redis; the pub/sub listener sends a PING "
+        "after this much silence and counts Redis as lost when it stays unanswered as long.",
     )
     redis_max_connections: int = Field(
         default=64, ge=2, description="Redis connections per worker for publishes and polls."
