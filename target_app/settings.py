@@ -42,6 +42,13 @@ class Settings(BaseSettings):
     sse_keepalive_s: float = Field(
         default=15.0, gt=0, description="Idle seconds between SSE keep-alive comments."
     )
+    header_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Longest time a client may take to send a request head (connection made or "
+        "head begun to head complete); then the connection is closed (slowloris). Long polls, "
+        "streams and WebSockets are not bounded by it once their head is in.",
+    )
     max_echo_delay_ms: int = Field(default=60_000, ge=0, description="Largest `/ws?delay_ms=`.")
     allow_memory_broker_workers: bool = Field(
         default=False,
