@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 __all__ = [
     "BROKER_SCHEMES",
     "HTTP_IMPLS",
+    "HTTP_PROTOCOLS",
     "LOOPS",
     "WS_IMPLS",
     "MemoryBrokerWithWorkers",
@@ -25,6 +26,13 @@ WS_IMPLS = ("auto", "websockets", "websockets-sansio", "wsproto")
 BROKER_SCHEMES = ("redis://", "rediss://", "unix://")
 #: ``--http-impl`` choices (uvicorn ``--http``).
 HTTP_IMPLS = ("auto", "h11", "httptools")
+#: What each ``--http-impl`` runs: uvicorn's protocol with a bound on the request head
+#: (``PUSHBENCH_HEADER_TIMEOUT_S``), which uvicorn itself lacks (slowloris).
+HTTP_PROTOCOLS = {
+    "auto": "target_app.http_head:AutoHTTPProtocol",
+    "h11": "target_app.http_head:H11Protocol",
+    "httptools": "target_app.http_head:HttpToolsProtocol",
+}
 
 
 class MemoryBrokerWithWorkers(ValueError):
@@ -93,7 +101,7 @@ class ServerConfig:
             "--ws",
             self.ws_impl,
             "--http",
-            self.http_impl,
+            HTTP_PROTOCOLS[self.http_impl],
             "--log-level",
             self.log_level,
             "--ws-per-message-deflate",

@@ -1,4 +1,10 @@
-"""``/ws/rooms/{room}``: every new message of a room pushed; text frames sent in are published."""
+"""``/ws/rooms/{room}``: every new message of a room pushed; frames sent in are published.
+
+A binary frame is published like a text frame when it carries UTF-8 JSON: the size limit and the
+validation are the same, and a client that encodes JSON to bytes (``orjson.dumps`` does) need not
+decode it first. One that is not UTF-8 gets an ``invalid message`` error frame saying so, and the
+socket stays open.
+"""
 
 from __future__ import annotations
 
@@ -30,10 +36,11 @@ WRITER_LINGER_S = 1.0
 class RoomSocket:
     """``/ws/rooms/{room}?after=&receive=`` as a plain ASGI endpoint.
 
-    Subscribes to the room (replaying history after ``after`` first) and publishes every text
-    frame the client sends; ``receive=false`` only publishes. Bad parameters and a resume cursor
-    past the room's last id close with 1008, an unavailable broker or too many rooms with 1013,
-    each with the reason; a subscriber ``send_queue_size`` messages behind is closed with 1008.
+    Subscribes to the room (replaying history after ``after`` first) and publishes every frame
+    (text, or binary UTF-8 JSON) the client sends; ``receive=false`` only publishes. Bad
+    parameters and a resume cursor past the room's last id close with 1008, an unavailable
+    broker or too many rooms with 1013, each with the reason; a subscriber ``send_queue_size``
+    messages behind is closed with 1008.
     """
 
     __slots__ = ("_count_drop", "broker", "max_message_bytes", "metrics")
@@ -93,7 +100,9 @@ class RoomSocket:
                 if too_large(frame, self.max_message_bytes):
                     await close(send, status.WS_1009_MESSAGE_TOO_BIG, "message too big")
                     return
-                error = await self._publish(room, frame)
+                error = None if isinstance(frame, str) else _not_utf8(frame)
+                if error is None:
+                    error = await self._publish(room, frame)
                 if error is None:
                     published.count += 1
                 else:
@@ -225,6 +234,20 @@ class _Pusher:
                 self.timer.cancel()
                 self.timer = None
             self.task = None
+
+
+def _not_utf8(frame: bytes) -> dict[str, Any] | None:
+    """The error event's fields for a binary frame that is not UTF-8, else None."""
+    try:
+        frame.decode()
+    except UnicodeDecodeError as exc:
+        # The shape of the validation errors of any other invalid message.
+        msg = f"binary frame is not UTF-8 at byte {exc.start}: frames carry UTF-8 JSON"
+        return {
+            "error": "invalid message",
+            "detail": [{"type": "json_invalid", "loc": [], "msg": msg}],
+        }
+    return None
 
 
 def _count_drop(metrics: Metrics, transport: str) -> Callable[[Subscription], None]:

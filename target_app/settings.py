@@ -59,6 +59,13 @@ class Settings(BaseSettings):
     sse_keepalive_s: float = Field(
         default=15.0, gt=0, description="Idle seconds between SSE keep-alive comments."
     )
+    header_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Longest time a client may take to send a request head (connection made or "
+        "head begun to head complete); then the connection is closed (slowloris). Long polls, "
+        "streams and WebSockets are not bounded by it once their head is in.",
+    )
     max_echo_delay_ms: int = Field(default=60_000, ge=0, description="Largest `/ws?delay_ms=`.")
     allow_memory_broker_workers: bool = Field(
         default=False,
@@ -70,7 +77,10 @@ class Settings(BaseSettings):
         description="Prefix of every Redis key and channel (isolates servers sharing one Redis).",
     )
     redis_timeout_s: float = Field(
-        default=5.0, gt=0, description="Connect and command timeout towards Redis."
+        default=5.0,
+        gt=0,
+        description="Connect and command timeout towards Redis; the pub/sub listener sends a PING "
+        "after this much silence and counts Redis as lost when it stays unanswered as long.",
     )
     redis_max_connections: int = Field(
         default=64, ge=2, description="Redis connections per worker for publishes and polls."

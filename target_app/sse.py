@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request, status
 from fastapi.responses import StreamingResponse
+from pydantic import WithJsonSchema
 from starlette.background import BackgroundTask
 
 from target_app.broker import Broker, BrokerUnavailable, CursorAhead, TooManyRooms
@@ -15,6 +16,10 @@ from target_app.rooms_http import RoomName
 from target_app.subscription import Subscription, SubscriptionDropped
 
 __all__ = ["format_events", "sse_router"]
+
+#: A cursor is documented as an integer, not "integer or null": a query parameter or header
+#: cannot carry JSON null (a client leaves it out), and a generated "null" was refused with 422.
+_CURSOR = WithJsonSchema({"type": "integer", "minimum": 0})
 
 _DROPPED = (
     b'event: dropped\ndata: {"error":"slow subscriber: send queue overflowed, messages dropped"}'
@@ -87,10 +92,11 @@ def sse_router(keepalive_s: float) -> APIRouter:
         request: Request,
         room: RoomName,
         after: Annotated[
-            int | None, Query(ge=0, description="Replay history after this id first.")
+            int | None, _CURSOR, Query(ge=0, description="Replay history after this id first.")
         ] = None,
         last_event_id: Annotated[
             int | None,
+            _CURSOR,
             Header(ge=0, description="Sent by EventSource on reconnect; wins over `after`."),
         ] = None,
     ) -> StreamingResponse:

@@ -111,6 +111,16 @@ class RedisServer:
             process.send_signal(signal.SIGKILL)
             process.wait(10)
 
+    def pause(self) -> None:
+        """SIGSTOP, as a hung Redis: connections stay open, nothing answers."""
+        assert self._process is not None
+        self._process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT after :meth:`pause`."""
+        assert self._process is not None
+        self._process.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
         """Stop for good (idempotent)."""
         self.kill()

@@ -134,8 +134,10 @@ class RedisBroker:
         self._client = client = Redis(connection_pool=pool)
         #: The listener connection's name in CLIENT LIST (unique per broker: one per worker).
         self.listener_name = f"{prefix}listener:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        # Its own socket_timeout, never redis-py's default (5 s in redis-py 8, once none): the
+        # listener bounds each read itself, and an idle channel must not time out (see Listener).
         self._listener_pool = ConnectionPool.from_url(
-            url, client_name=self.listener_name, **options
+            url, client_name=self.listener_name, socket_timeout=timeout_s, **options
         )
         self._scripts: dict[str, AsyncScript] = {
             "publish": client.register_script(PUBLISH),

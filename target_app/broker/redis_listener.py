@@ -5,6 +5,11 @@ It reads every envelope published on the channel and hands it to the local room 
 broker unhealthy, wakes waiting long polls, and reconnects with a capped exponential backoff;
 after each (re)subscription, before reading any pub/sub message, it runs ``catch_up`` so that
 every local subscriber gets what was published while nobody listened.
+
+An idle channel is normal and must cost nothing: silence is never a reason to reconnect. After
+``timeout_s`` of silence the listener sends one PING on the same connection; only a PING left
+unanswered for another ``timeout_s`` (a Redis that hangs) counts as a loss. A Redis that crashes
+resets the connection at once, and one whose host vanishes is noticed by TCP keepalive.
 """
 
 from __future__ import annotations
@@ -91,7 +96,9 @@ class Listener:
         try:
             await connection.connect()  # type: ignore[no-untyped-call]
             await connection.send_command("SUBSCRIBE", self._channel)
-            await connection.read_response(timeout=self._timeout_s, push_request=True)
+            # No explicit timeout: the pool's socket_timeout applies, and a timeout raises
+            # (an explicit one would return None and subscribe silently to nothing).
+            await connection.read_response(push_request=True)
             # From here on pub/sub messages queue up on the connection while we catch up.
             await self._catch_up()
         except BaseException:
@@ -129,9 +136,18 @@ class Listener:
     async def _pump(self, connection: AbstractConnection) -> None:
         read = connection.read_response
         rooms = self._rooms
+        timeout_s = self._timeout_s
+        pinged = False
         while True:
-            # No timeout: the listener pool has no socket timeout, and idle channels are normal.
-            reply = await read(disconnect_on_error=False, push_request=True)
+            # An explicit timeout returns None on silence instead of raising and disconnecting.
+            reply = await read(timeout=timeout_s, disconnect_on_error=False, push_request=True)
+            if reply is None:
+                if pinged:
+                    raise TimeoutError(f"no answer to PING within {timeout_s} s")
+                await connection.send_command("PING")
+                pinged = True
+                continue
+            pinged = False
             if not isinstance(reply, list) or reply[0] != "message":
                 continue
             text: str = reply[2]

@@ -3,6 +3,8 @@
 Each outage test runs its own ``redis-server`` (on a free loopback port), kills it with
 SIGKILL while a two-worker server has subscribers, and starts it again on the same port: once
 with an append-only file (Redis comes back with its data), once without (it comes back empty).
+The opposite matters as much: an idle Redis is no outage (no reconnect, no catch-up), while a
+hung one (SIGSTOP: connections open, no answers) is.
 """
 
 from __future__ import annotations
@@ -17,16 +19,20 @@ from typing import Any
 
 import aiohttp
 import pytest
+import redis.asyncio as aioredis
 from websockets.asyncio.client import ClientConnection, connect
 
 from pushbench.launcher import ServerStartError
 from tests.conftest import ServerFactory, timeout
 from tests.integration.clients import poll, publish, room_name, sse_events
+from tests.integration.test_metrics import scrape, total
 from tests.redis_server import RedisServer
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 WORKERS = 2
+#: Longer than redis-py's default socket timeout (5 s), which cut every idle listener (issue 14).
+IDLE_WINDOW_S = 6.0
 
 
 async def health_by_pid(base: str) -> dict[int, int]:
@@ -43,11 +49,11 @@ async def health_by_pid(base: str) -> dict[int, int]:
     return found
 
 
-async def every_worker_answers(base: str, status: int) -> None:
+async def every_worker_answers(base: str, status: int, workers: int = WORKERS) -> None:
     """Wait until every worker's /healthz has answered ``status``."""
     answered: set[int] = set()
     async with asyncio.timeout(timeout(30)):
-        while len(answered) < WORKERS:
+        while len(answered) < workers:
             answered |= {pid for pid, got in (await health_by_pid(base)).items() if got == status}
 
 
@@ -158,3 +164,59 @@ def test_pushbench_serve_names_the_unreachable_redis() -> None:
     )
     assert done.returncode != 0
     assert "cannot reach Redis at redis://127.0.0.1:1/0" in done.stdout + done.stderr
+
+
+async def listener_clients(redis_url: str, prefix: str) -> dict[str, dict[str, Any]]:
+    """CLIENT LIST entries of the pub/sub listeners named with ``prefix``, by name."""
+    client = aioredis.from_url(redis_url, decode_responses=True)
+    try:
+        entries = await client.client_list(_type="pubsub")
+    finally:
+        await client.aclose()
+    return {e["name"]: e for e in entries if e.get("name", "").startswith(f"{prefix}listener:")}
+
+
+async def test_an_idle_listener_stays_connected_and_quiet(
+    start_server: ServerFactory, redis_url: str, redis_prefix: str
+) -> None:
+    server = start_server(
+        broker=redis_url, settings={"redis_prefix": redis_prefix, "redis_timeout_s": "0.5"}
+    )
+    room = room_name()
+    subscriber = await connect(f"{server.ws_url}/ws/rooms/{room}")
+    before = await listener_clients(redis_url, redis_prefix)
+    assert len(before) == 1
+    # The property under test is that nothing happens for a while: wait that while out.
+    await asyncio.sleep(timeout(IDLE_WINDOW_S))
+    after = await listener_clients(redis_url, redis_prefix)
+    assert {name: e["id"] for name, e in after.items()} == {n: e["id"] for n, e in before.items()}
+    # It checked on Redis meanwhile, on the same connection.
+    assert next(iter(after.values()))["cmd"] == "ping"
+    assert total(await scrape(server.url), "pushbench_broker_reconnects_total") == 0
+    assert "lost Redis" not in server.log_tail(200)
+    async with aiohttp.ClientSession() as http:
+        await publish(http, server.url, room, 0)
+    assert [f["id"] for f in await frames(subscriber, 1)] == [1]
+    await subscriber.close()
+
+
+async def test_a_hung_redis_is_noticed_and_survived(
+    start_server: ServerFactory, private_redis: RedisServer
+) -> None:
+    server = start_server(
+        broker=private_redis.url,
+        settings={"redis_timeout_s": "0.3", "redis_reconnect_max_s": "0.2"},
+    )
+    room = room_name()
+    subscriber = await connect(f"{server.ws_url}/ws/rooms/{room}")
+    private_redis.pause()
+    try:
+        # Found by unanswered PINGs (the connection stays open): within about two timeouts.
+        await every_worker_answers(server.url, 503, workers=1)
+    finally:
+        private_redis.resume()
+    await every_worker_answers(server.url, 200, workers=1)
+    async with aiohttp.ClientSession() as http:
+        await publish(http, server.url, room, 0)
+    assert [f["id"] for f in await frames(subscriber, 1)] == [1]
+    await subscriber.close()

@@ -313,6 +313,26 @@ async def test_invalid_json_on_room_socket_gets_error_frame_and_stays_open(
         assert (frame["id"], frame["payload"]) == (1, "still here")
 
 
+async def test_binary_frames_publish_utf8_json_like_text_frames(server: ServerProcess) -> None:
+    room = room_name()
+    async with connect(f"{server.ws_url}/ws/rooms/{room}") as ws:
+        await ws.send(json.dumps({"publisher": "me", "seq": 0, "payload": "h\u00e9"}).encode())
+        frame = json.loads(await asyncio.wait_for(ws.recv(), timeout(5)))
+        assert (frame["id"], frame["payload"]) == (1, "h\u00e9")
+        # Not UTF-8 (JSON around it, so only the encoding is wrong): refused, nothing published.
+        await ws.send(b'{"payload":"\xff"}')
+        frame = json.loads(await asyncio.wait_for(ws.recv(), timeout(5)))
+        assert frame["event"] == "error"
+        assert frame["error"] == "invalid message"
+        assert "binary frame is not UTF-8 at byte 12" in frame["detail"][0]["msg"]
+        await ws.send(json.dumps({"seq": 1, "payload": "still here"}).encode())
+        frame = json.loads(await asyncio.wait_for(ws.recv(), timeout(5)))
+        assert (frame["id"], frame["payload"]) == (2, "still here")
+    async with aiohttp.ClientSession() as http:
+        _, page = await poll(http, server.url, room, after=0)
+    assert [m["payload"] for m in page["messages"]] == ["h\u00e9", "still here"]
+
+
 async def test_unknown_path_is_404_and_health_and_docs_answer(server: ServerProcess) -> None:
     async with aiohttp.ClientSession() as http:
         async with http.get(f"{server.url}/no/such/path") as response:
