@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 __all__ = [
     "INT64_MAX",
@@ -44,7 +44,8 @@ INT64_MIN = -(2**63)
 
 
 class PublishRequest(BaseModel):
-    """What a publisher sends, over WebSocket (a text frame) or HTTP (a JSON body)."""
+    """What a publisher sends: a WebSocket frame (text, or binary holding UTF-8 JSON) or an
+    HTTP JSON body."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -61,6 +62,15 @@ class PublishRequest(BaseModel):
         default=None,
         description="Any JSON value whose integers fit in 64 bits and whose numbers are finite.",
     )
+
+    @field_validator("seq", "sent_ns", mode="before")
+    @classmethod
+    def _not_a_boolean(cls, value: object) -> object:
+        # Lax validation takes JSON true as the integer 1; strict would refuse 200.0, which
+        # JSON Schema counts as an integer. Only booleans are refused here.
+        if isinstance(value, bool):
+            raise ValueError("Input should be a valid integer, not a boolean")
+        return value
 
 
 @dataclass(frozen=True, slots=True)
