@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import orjson
 
 from benchmarks.rawws import RawClient, masked_text_frame, open_raw
+from pushbench.client_auth import auth_headers
 
 __all__ = ["CapacityRun", "echo_capacity", "fanout_capacity", "idle_connections", "poll_capacity"]
 
@@ -156,7 +157,7 @@ async def poll_capacity(
     counts = [0]
     failures = [0]
     last = [0]
-    async with aiohttp.ClientSession(connector=connector) as http:
+    async with aiohttp.ClientSession(connector=connector, headers=auth_headers()) as http:
         for i in range(seed_messages):
             async with http.post(url, json={"publisher": "poll", "seq": i, "payload": i}) as r:
                 last[0] = max(last[0], int((await r.json())["id"]))

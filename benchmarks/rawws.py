@@ -18,6 +18,8 @@ from collections.abc import Callable
 from typing import cast
 from urllib.parse import urlsplit
 
+from pushbench.client_auth import auth_headers
+
 __all__ = ["RawClient", "masked_frame", "masked_text_frame", "open_raw"]
 
 
@@ -65,9 +67,11 @@ class RawClient(asyncio.Protocol):
         self._buffer = bytearray()
         self._handshake_done = False
         key = base64.b64encode(os.urandom(16)).decode()
+        extra = "".join(f"{name}: {value}\r\n" for name, value in auth_headers().items())
         self._request = (
             f"GET {target} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+            f"{extra}\r\n"
         ).encode()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
