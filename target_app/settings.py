@@ -98,7 +98,7 @@ class Settings(BaseSettings):
         "<token>' or '?token=<token>' (browsers cannot set headers on a WebSocket). Empty: off.",
     )
     publish_rate_per_s: float = Field(
-        default=20_000,
+        default=100_000,
         ge=0,
         description="Messages one connection (HTTP: one client address) may publish per second, "
         "on average; 0: no limit. Over it a WebSocket closes with 1008, a POST gets 429.",

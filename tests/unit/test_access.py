@@ -143,5 +143,5 @@ def test_no_bucket_when_both_rates_are_off() -> None:
 def test_default_limits_are_on_and_say_so() -> None:
     rules = Access(Settings())
     assert rules.publisher_bucket() is not None
-    assert rules.rate_limit_reason.startswith("publish rate limit exceeded: 20000 messages/s")
+    assert rules.rate_limit_reason.startswith("publish rate limit exceeded: 100000 messages/s")
     assert len(rules.rate_limit_reason.encode()) <= 123  # fits a close frame's reason
