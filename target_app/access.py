@@ -184,10 +184,12 @@ class Access:
         if authorization is not None:
             scheme, _, credentials = authorization.partition(" ")
             if scheme.lower() == "bearer":
-                presented = credentials.strip().encode()
+                # Back to the header's own bytes (decoded as latin-1): UTF-8 tokens match.
+                presented = credentials.strip().encode("latin-1")
         if not presented and b"token=" in query_string:
+            # parse_qsl decodes %-escapes as UTF-8 (the token's own encoding).
             query = dict(parse_qsl(query_string.decode("latin-1")))
-            presented = query.get("token", "").encode("latin-1")
+            presented = query.get("token", "").encode()
         return hmac.compare_digest(presented, self._token)
 
     def handshake_refusal(self, scope: Scope) -> Refusal | None:

@@ -91,6 +91,14 @@ def test_token(authorization: str | None, query: bytes, admitted: bool) -> None:
     assert rules.authorized(authorization, query) is admitted
 
 
+def test_non_ascii_tokens_match_and_never_crash() -> None:
+    rules = Access(Settings(auth_token="p€ss"))  # type: ignore[arg-type]
+    assert rules.authorized(None, b"token=p%E2%82%ACss")
+    assert rules.authorized("Bearer p€ss".encode().decode("latin-1"), b"")  # as ASGI decodes it
+    assert not rules.authorized(None, b"token=%E2%82%AC")
+    assert not rules.authorized(None, b"token=%FF%FE")  # not UTF-8
+
+
 def test_the_token_never_shows_in_the_settings_repr() -> None:
     assert "s3cret" not in repr(Settings(auth_token="s3cret"))  # type: ignore[arg-type]
 
