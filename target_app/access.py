@@ -28,6 +28,7 @@ from target_app.settings import ANY_ORIGIN, LOOPBACK_ORIGINS, SAME_HOST_ORIGIN, 
 __all__ = [
     "OPEN_PATHS",
     "RATE_LIMIT_CLOSE",
+    "UNLIMITED",
     "Access",
     "PublishBucket",
     "Refusal",
@@ -102,6 +103,11 @@ class PublishBucket:
         self._msgs, self._bytes = msgs - 1.0, left - size
         return True
 
+    @classmethod
+    def unlimited(cls) -> PublishBucket:
+        """A bucket that lets everything through (both rates off)."""
+        return cls(0, 0, 1.0, 0)
+
     def retry_after_s(self, size: int) -> int:
         """Whole seconds until a message of ``size`` bytes would pass (``Retry-After``)."""
         waits = [0.0]
@@ -110,6 +116,10 @@ class PublishBucket:
         if self._bytes < size:
             waits.append((size - self._bytes) / self._byte_rate)
         return max(1, math.ceil(max(waits)))
+
+
+#: The budget of every connection when both publish rates are off: shared, as it never changes.
+UNLIMITED = PublishBucket.unlimited()
 
 
 class Access:
@@ -202,10 +212,15 @@ class Access:
             return Refusal(status.HTTP_403_FORBIDDEN, f"origin not allowed: {origin}")
         return None
 
-    def publisher_bucket(self) -> PublishBucket | None:
-        """A fresh budget for one publishing connection; None when publishing is unlimited."""
-        if not self._rate_per_s and not self._bytes_per_s:
-            return None
+    @property
+    def limits_publishing(self) -> bool:
+        """Whether either publish rate limit is on."""
+        return bool(self._rate_per_s or self._bytes_per_s)
+
+    def publisher_bucket(self) -> PublishBucket:
+        """A fresh budget for one publishing connection (:data:`UNLIMITED` with both rates off)."""
+        if not self.limits_publishing:
+            return UNLIMITED
         return PublishBucket(
             self._rate_per_s, self._bytes_per_s, self._burst_s, self._max_message_bytes
         )
@@ -233,11 +248,11 @@ class Access:
         choice), so the budget is per client address: behind a proxy, every client shares one.
         """
         client = request.client.host if request.client is not None else ""
+        if not self.limits_publishing:
+            return
         bucket = self._clients.get(client)
         if bucket is None:
             bucket = self.publisher_bucket()
-            if bucket is None:
-                return
             if len(self._clients) >= MAX_TRACKED_CLIENTS:
                 del self._clients[next(iter(self._clients))]
             self._clients[client] = bucket

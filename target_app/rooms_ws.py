@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 from starlette import status
 
-from target_app.access import RATE_LIMIT_CLOSE, Access, refuse_handshake
+from target_app.access import RATE_LIMIT_CLOSE, Access, PublishBucket, refuse_handshake
 from target_app.asgi_ws import Receive, Scope, Send, accept, close, handshake, send_text
 from target_app.broker import Broker, BrokerUnavailable, CursorAhead, TooManyRooms
 from target_app.envelope import InvalidMessage, parse_publish
@@ -87,7 +87,7 @@ class RoomSocket:
         connections.inc()
         pusher: _Pusher | None = None
         published = self.metrics.published["ws"]
-        budget = self.access.publisher_bucket()
+        budget: PublishBucket | None = None  # made at the first frame: idle subscribers hold none
         # The loop is inlined here, not a method: an open socket holds every frame it awaits in,
         # and 10,000 idle subscribers make each frame cost 3 MiB (``make serverbench``).
         try:
@@ -104,7 +104,9 @@ class RoomSocket:
                 if too_large(frame, self.max_message_bytes):
                     await close(send, status.WS_1009_MESSAGE_TOO_BIG, "message too big")
                     return
-                if budget is not None and not budget.take(len(frame)):
+                if budget is None:
+                    budget = self.access.publisher_bucket()
+                if not budget.take(len(frame)):
                     await close(send, RATE_LIMIT_CLOSE, self.access.rate_limit_reason)
                     return
                 error = await self._publish(room, frame)

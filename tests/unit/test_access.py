@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from target_app import access as access_module
-from target_app.access import Access, PublishBucket
+from target_app.access import UNLIMITED, Access, PublishBucket
 from target_app.settings import Settings
 
 HOST = "chat.example:8001"
@@ -144,12 +144,17 @@ def test_byte_bucket_always_holds_one_largest_message(clock: FakeClock) -> None:
     assert bucket.take(65536)
 
 
-def test_no_bucket_when_both_rates_are_off() -> None:
-    assert Access(Settings(publish_rate_per_s=0, publish_bytes_per_s=0)).publisher_bucket() is None
+def test_one_shared_unlimited_bucket_when_both_rates_are_off(clock: FakeClock) -> None:
+    rules = Access(Settings(publish_rate_per_s=0, publish_bytes_per_s=0))
+    assert not rules.limits_publishing
+    bucket = rules.publisher_bucket()
+    assert bucket is UNLIMITED
+    assert all(bucket.take(1 << 30) for _ in range(1000))
 
 
 def test_default_limits_are_on_and_say_so() -> None:
     rules = Access(Settings())
-    assert rules.publisher_bucket() is not None
+    assert rules.limits_publishing
+    assert rules.publisher_bucket() is not UNLIMITED
     assert rules.rate_limit_reason.startswith("publish rate limit exceeded: 100000 messages/s")
     assert len(rules.rate_limit_reason.encode()) <= 123  # fits a close frame's reason
