@@ -92,12 +92,18 @@ class RawClient(asyncio.Protocol):
                 return
             status_line = bytes(buffer[: buffer.find(b"\r\n")])
             del buffer[: end + 4]
+            # ``opened`` is already done (cancelled) when the task awaiting it was cancelled:
+            # a scenario giving up on its other subscribers, say.
             if b" 101 " not in status_line:
-                self.opened.set_exception(ConnectionError(f"handshake refused: {status_line!r}"))
+                if not self.opened.done():
+                    self.opened.set_exception(
+                        ConnectionError(f"handshake refused: {status_line!r}")
+                    )
                 self.close()
                 return
             self._handshake_done = True
-            self.opened.set_result(None)
+            if not self.opened.done():
+                self.opened.set_result(None)
         # Walk complete frames; keep a partial one for the next chunk.
         offset = 0
         size = len(buffer)
