@@ -13,6 +13,7 @@ import orjson
 
 from benchmarks.rawhttp import open_raw_http
 from benchmarks.rawws import RawClient, masked_text_frame, open_raw
+from pushbench.client_auth import auth_headers
 
 __all__ = ["CapacityRun", "echo_capacity", "fanout_capacity", "idle_connections", "poll_capacity"]
 
@@ -155,7 +156,7 @@ async def poll_capacity(
     room = f"poll-{uuid.uuid4().hex[:8]}"
     url = f"{http_base}/rooms/{room}/messages"
     last = 0
-    async with aiohttp.ClientSession() as http:
+    async with aiohttp.ClientSession(headers=auth_headers()) as http:
         for i in range(seed_messages):
             async with http.post(url, json={"publisher": "poll", "seq": i, "payload": i}) as r:
                 r.raise_for_status()

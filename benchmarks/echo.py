@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from websockets.asyncio.client import connect
 
 from benchmarks.recorder import now_ns
+from pushbench.client_auth import auth_headers
 from pushbench.histogram import LatencyHistogram
 
 __all__ = ["EchoRun", "run_echo"]
@@ -52,7 +53,13 @@ async def run_echo(
     budget = [max_round_trips if max_round_trips is not None else -1]
 
     async def one() -> None:
-        async with connect(url, compression=None, ping_interval=None, max_size=None) as ws:
+        async with connect(
+            url,
+            compression=None,
+            ping_interval=None,
+            max_size=None,
+            additional_headers=auth_headers(),
+        ) as ws:
             while True:
                 sent = now_ns()
                 if sent >= end or budget[0] == 0:

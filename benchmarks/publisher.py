@@ -14,6 +14,7 @@ import orjson
 from websockets.asyncio.client import ClientConnection, connect
 
 from benchmarks.recorder import now_ns
+from pushbench.client_auth import auth_headers
 
 __all__ = ["PublishStats", "connect_publishers", "publish_open_loop"]
 
@@ -54,7 +55,13 @@ async def connect_publishers(ws_base: str, room: str, count: int) -> list[Client
     return list(
         await asyncio.gather(
             *(
-                connect(url, compression=None, max_size=None, ping_interval=None)
+                connect(
+                    url,
+                    compression=None,
+                    max_size=None,
+                    ping_interval=None,
+                    additional_headers=auth_headers(),
+                )
                 for _ in range(count)
             )
         )

@@ -18,6 +18,8 @@ from collections.abc import Callable
 from typing import cast
 from urllib.parse import urlsplit
 
+from pushbench.client_auth import auth_headers
+
 __all__ = ["RawClient", "masked_frame", "masked_text_frame", "open_raw"]
 
 
@@ -65,9 +67,11 @@ class RawClient(asyncio.Protocol):
         self._buffer = bytearray()
         self._handshake_done = False
         key = base64.b64encode(os.urandom(16)).decode()
+        extra = "".join(f"{name}: {value}\r\n" for name, value in auth_headers().items())
         self._request = (
             f"GET {target} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+            f"{extra}\r\n"
         ).encode()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -88,12 +92,18 @@ class RawClient(asyncio.Protocol):
                 return
             status_line = bytes(buffer[: buffer.find(b"\r\n")])
             del buffer[: end + 4]
+            # ``opened`` is already done (cancelled) when the task awaiting it was cancelled:
+            # a scenario giving up on its other subscribers, say.
             if b" 101 " not in status_line:
-                self.opened.set_exception(ConnectionError(f"handshake refused: {status_line!r}"))
+                if not self.opened.done():
+                    self.opened.set_exception(
+                        ConnectionError(f"handshake refused: {status_line!r}")
+                    )
                 self.close()
                 return
             self._handshake_done = True
-            self.opened.set_result(None)
+            if not self.opened.done():
+                self.opened.set_result(None)
         # Walk complete frames; keep a partial one for the next chunk.
         offset = 0
         size = len(buffer)

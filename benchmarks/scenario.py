@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+from websockets.exceptions import InvalidHandshake
 
 from benchmarks.publisher import PublishStats, connect_publishers, publish_open_loop
 from benchmarks.recorder import Recorder, Window, fold, now_ns
 from benchmarks.subscribers import SUBSCRIBERS
+from pushbench.client_auth import auth_headers
 from pushbench.histogram import LatencyHistogram
 from pushbench.integrity import IntegrityCounts
 
@@ -125,7 +127,7 @@ async def run_scenario(
     connector = aiohttp.TCPConnector(limit=0, force_close=False)
     tasks: list[asyncio.Task[None]] = []
     publishers: list[Any] = []
-    async with aiohttp.ClientSession(connector=connector) as http:
+    async with aiohttp.ClientSession(connector=connector, headers=auth_headers()) as http:
         try:
             readies = [asyncio.Event() for _ in recorders]
             tasks = [
@@ -162,7 +164,8 @@ async def run_scenario(
         except asyncio.CancelledError:
             interrupted = True
             errors.append("interrupted: results cover the messages sent until then")
-        except (OSError, aiohttp.ClientError, TimeoutError) as exc:
+        except (OSError, aiohttp.ClientError, TimeoutError, InvalidHandshake) as exc:
+            # InvalidHandshake: a publisher refused at the handshake (401 without the token).
             errors.append(f"{type(exc).__name__}: {exc}")
         finally:
             for task in tasks:

@@ -47,8 +47,14 @@ class Event:
     id: str = ""
 
 
-def sse_request(host: str, target: str, last_event_id: int | None = None) -> bytes:
-    """The ``GET`` that opens an event stream (resuming after ``last_event_id`` if given)."""
+def sse_request(
+    host: str,
+    target: str,
+    last_event_id: int | None = None,
+    headers: dict[str, str] | None = None,
+) -> bytes:
+    """The ``GET`` that opens an event stream (resuming after ``last_event_id`` if given),
+    with any further ``headers`` (``Authorization``)."""
     lines = [
         f"GET {target} HTTP/1.1",
         f"Host: {host}",
@@ -57,6 +63,7 @@ def sse_request(host: str, target: str, last_event_id: int | None = None) -> byt
     ]
     if last_event_id is not None:
         lines.append(f"Last-Event-ID: {last_event_id}")
+    lines.extend(f"{name}: {value}" for name, value in (headers or {}).items())
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 

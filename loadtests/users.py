@@ -28,6 +28,7 @@ from loadtests.plugin import node_of
 from loadtests.recording import NodeRecorder
 from loadtests.ws_client import ConnectionClosed, WebSocket, connect
 from loadtests.ws_protocol import HandshakeError, ProtocolError
+from pushbench.client_auth import auth_headers
 
 __all__ = [
     "PushbenchUser",
@@ -77,7 +78,7 @@ class PushbenchUser(User):
         """Connect to ``target``, firing ``WS connect <name>``; None (after a pause) on failure."""
         start = now_ns()
         try:
-            ws = connect(self.ws_url(target))
+            ws = connect(self.ws_url(target), headers=auth_headers())
         except _WS_ERRORS as exc:
             self.fire_event("WS", f"connect {name}", (now_ns() - start) / 1e6, 0, exc)
             time.sleep(RECONNECT_DELAY_S)

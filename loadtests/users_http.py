@@ -33,6 +33,7 @@ from loadtests.sse_protocol import (
     sse_request,
 )
 from loadtests.users import RECONNECT_DELAY_S, PushbenchUser, handle_text
+from pushbench.client_auth import auth_headers
 
 __all__ = ["LongPollUser", "PollingUser", "ShortPollUser", "SseUser"]
 
@@ -56,6 +57,7 @@ class PollingUser(FastHttpUser):
         self.options = self.node.options
         # A long poll must not time out on the client before the server answers it.
         self.network_timeout = max(60.0, self.options.long_poll_wait + 15.0)
+        self.default_headers = auth_headers() or None  # read by FastHttpUser's session
         super().__init__(environment)
         self.fire: Fire = environment.events.request.fire
         self._cursor: int | None = None
@@ -216,7 +218,7 @@ class SseUser(PushbenchUser):
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             netloc = f"{host}:{port}"
-            sock.sendall(sse_request(netloc, target, subscription.last_id or None))
+            sock.sendall(sse_request(netloc, target, subscription.last_id or None, auth_headers()))
             received = b""
             while (result := parse_response_head(received)) is None:
                 data = sock.recv(65536)

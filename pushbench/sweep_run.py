@@ -26,6 +26,7 @@ import aiohttp
 
 from benchmarks.capacity import echo_capacity, fanout_capacity, poll_capacity
 from benchmarks.scenario import ScenarioRun, ScenarioSpec, run_scenario
+from pushbench.client_auth import auth_headers
 from pushbench.compare_run import push_scenario
 from pushbench.environment import environment
 from pushbench.launcher import ServerProcess, ServerStartError
@@ -241,7 +242,8 @@ def _wait_workers(server: ServerProcess, workers: int, timeout_s: float = 20.0) 
     deadline = time.monotonic() + timeout_s
     delay = 0.02
     while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), urllib.request.urlopen(server.url + "/metrics") as r:
+        scrape = urllib.request.Request(server.url + "/metrics", headers=auth_headers())
+        with contextlib.suppress(OSError), urllib.request.urlopen(scrape) as r:
             text = r.read().decode()
             pids = {
                 dict(_LABEL.findall(line)).get("pid")
@@ -354,7 +356,9 @@ async def _push_with_spread(base_url: str, spec: ScenarioSpec) -> tuple[Scenario
 
 async def scrape_connections(http: aiohttp.ClientSession, base_url: str) -> Counter[str]:
     """Open connections per worker pid, from ``pushbench_connections_open{pid,transport}``."""
-    async with http.get(f"{base_url}/metrics", timeout=aiohttp.ClientTimeout(total=2)) as r:
+    async with http.get(
+        f"{base_url}/metrics", timeout=aiohttp.ClientTimeout(total=2), headers=auth_headers()
+    ) as r:
         text = await r.text()
     per_pid: Counter[str] = Counter()
     for line in text.splitlines():

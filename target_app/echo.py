@@ -8,6 +8,7 @@ import time
 
 from starlette import status
 
+from target_app.access import Access, refuse_handshake
 from target_app.asgi_ws import Receive, Scope, Send, accept, close, handshake
 from target_app.limits import too_large
 from target_app.settings import Settings
@@ -21,17 +22,25 @@ class EchoSocket:
 
     Text frames come back as ``Your text was: {text}``; binary frames come back unchanged.
     ``?delay_ms=N`` delays each echo by N ms (calibrates a harness). A frame over the size
-    limit closes with 1009; a bad ``delay_ms`` closes with 1008 and says why.
+    limit closes with 1009; a bad ``delay_ms`` closes with 1008 and says why. A handshake
+    without the token or from a foreign Origin is refused (:mod:`target_app.access`); echo
+    frames are not rate limited: each one costs only its own sender, who must read the echo
+    before TCP lets it send much more.
     """
 
-    __slots__ = ("max_bytes", "max_delay_ms")
+    __slots__ = ("access", "max_bytes", "max_delay_ms")
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, access: Access) -> None:
         self.max_bytes = settings.max_message_bytes
         self.max_delay_ms = settings.max_echo_delay_ms
+        self.access = access
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not await handshake(receive):
+            return
+        refusal = self.access.handshake_refusal(scope)
+        if refusal is not None:
+            await refuse_handshake(scope, send, refusal)
             return
         try:
             query = echo_query(scope.get("query_string", b""), self.max_delay_ms)

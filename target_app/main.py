@@ -2,11 +2,13 @@
 
 import os
 from importlib import resources
+from typing import Any
 
 from fastapi import FastAPI, Request, Response, status
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from target_app import __version__, log_filters
+from target_app.access import Access, TokenMiddleware
 from target_app.broker import Broker, BrokerUnavailable, CursorAhead, TooManyRooms, create_broker
 from target_app.echo import EchoSocket
 from target_app.lifespan import OneLineStartupErrors, server_lifespan
@@ -29,10 +31,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     log_filters.install()
     metrics = Metrics("memory" if settings.broker_url == "memory" else "redis")
     broker = create_broker(settings, on_state=metrics.broker_state)
+    access = Access(settings)
 
     app = ReferenceApp(
-        echo=EchoSocket(settings),
-        rooms=RoomSocket(broker, metrics, settings.max_message_bytes),
+        echo=EchoSocket(settings, access),
+        rooms=RoomSocket(broker, metrics, settings.max_message_bytes, access),
         docs_url=None,
         redoc_url=None,
         title="pushbench reference server",
@@ -43,11 +46,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Swagger UI served from the package, not a CDN: /docs works on an offline machine too.
     serve_docs_offline(app)
     app.add_middleware(OneLineStartupErrors)
+    unauthorized: dict[int | str, dict[str, Any]] = {}
+    if access.token_required:
+        app.add_middleware(TokenMiddleware, access=access)
+        unauthorized[401] = {"description": "Missing or wrong bearer token (or ?token=)."}
     app.state.settings = settings
     app.state.broker = broker
     app.state.metrics = metrics
-    app.include_router(rooms_http_router(settings))
-    app.include_router(sse_router(settings.sse_keepalive_s))
+    app.state.access = access
+    app.include_router(rooms_http_router(settings), responses=unauthorized)
+    app.include_router(sse_router(settings.sse_keepalive_s), responses=unauthorized)
 
     @app.exception_handler(CursorAhead)
     async def cursor_ahead(request: Request, exc: CursorAhead) -> JSONResponse:

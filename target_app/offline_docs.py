@@ -9,6 +9,7 @@ but can only build a plain ``FastAPI``, and the reference server is a subclass o
 from __future__ import annotations
 
 from importlib import resources
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import (
@@ -37,13 +38,14 @@ def serve_docs_offline(app: FastAPI, docs_url: str = "/docs", redoc_url: str = "
     @app.get(docs_url, include_in_schema=False)
     async def swagger_ui(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "")
+        token = _token_query(request)
         return get_swagger_ui_html(
-            openapi_url=f"{root}{openapi_url}",
+            openapi_url=f"{root}{openapi_url}{token}",
             title=f"{app.title} - Swagger UI",
             oauth2_redirect_url=f"{root}{oauth2_redirect_url}",
-            swagger_js_url=f"{root}{_STATIC}/swagger-ui-bundle.js",
-            swagger_css_url=f"{root}{_STATIC}/swagger-ui.css",
-            swagger_favicon_url=f"{root}{_STATIC}/favicon.png",
+            swagger_js_url=f"{root}{_STATIC}/swagger-ui-bundle.js{token}",
+            swagger_css_url=f"{root}{_STATIC}/swagger-ui.css{token}",
+            swagger_favicon_url=f"{root}{_STATIC}/favicon.png{token}",
             swagger_ui_parameters=app.swagger_ui_parameters,
         )
 
@@ -54,10 +56,18 @@ def serve_docs_offline(app: FastAPI, docs_url: str = "/docs", redoc_url: str = "
     @app.get(redoc_url, include_in_schema=False)
     async def redoc(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "")
+        token = _token_query(request)
         return get_redoc_html(
-            openapi_url=f"{root}{openapi_url}",
+            openapi_url=f"{root}{openapi_url}{token}",
             title=f"{app.title} - ReDoc",
-            redoc_js_url=f"{root}{_STATIC}/redoc.standalone.js",
+            redoc_js_url=f"{root}{_STATIC}/redoc.standalone.js{token}",
             with_google_fonts=False,
-            redoc_favicon_url=f"{root}{_STATIC}/favicon.png",
+            redoc_favicon_url=f"{root}{_STATIC}/favicon.png{token}",
         )
+
+
+def _token_query(request: Request) -> str:
+    """``?token=...`` when the page was opened with one (a server with ``auth_token``): the
+    browser fetches the schema and assets with plain URLs, which cannot carry a header."""
+    token = request.query_params.get("token")
+    return f"?{urlencode({'token': token})}" if token else ""

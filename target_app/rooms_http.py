@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
 
+from target_app.access import Access
 from target_app.broker import Broker, Page
 from target_app.envelope import InvalidMessage, PublishRequest, parse_publish
 from target_app.limits import read_bounded_body
@@ -78,13 +79,19 @@ def rooms_http_router(settings: Settings) -> APIRouter:
         status_code=status.HTTP_201_CREATED,
         openapi_extra=_PUBLISH_BODY,
         responses={
+            403: {"description": "A browser Origin the server does not allow."},
             413: {"description": "Body over the message size limit."},
+            415: {"description": "Content-Type is not application/json."},
+            429: {"description": "Over the client's publish rate limit (see Retry-After)."},
             503: {"description": "The broker is unavailable (for example Redis is down)."},
         },
     )
     async def publish(request: Request, room: RoomName) -> Response:
         """Publish one message; answers with its envelope, including the server id."""
+        access: Access = request.app.state.access
+        access.check_publish(request)
         body = await read_bounded_body(request, settings.max_message_bytes)
+        access.charge_publish(request, len(body))
         broker: Broker = request.app.state.broker
         try:
             # The broker encodes the message before it takes an id, and may refuse it too.

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 from starlette import status
 
+from target_app.access import RATE_LIMIT_CLOSE, Access, PublishBucket, refuse_handshake
 from target_app.asgi_ws import Receive, Scope, Send, accept, close, handshake, send_text
 from target_app.broker import Broker, BrokerUnavailable, CursorAhead, TooManyRooms
 from target_app.envelope import InvalidMessage, parse_publish
@@ -40,15 +41,20 @@ class RoomSocket:
     (text, or binary UTF-8 JSON) the client sends; ``receive=false`` only publishes. Bad
     parameters and a resume cursor past the room's last id close with 1008, an unavailable
     broker or too many rooms with 1013, each with the reason; a subscriber ``send_queue_size``
-    messages behind is closed with 1008.
+    messages behind is closed with 1008. A handshake without the token or from a foreign Origin
+    is refused, and a socket publishing over its rate limits is closed with 1008
+    (:mod:`target_app.access`).
     """
 
-    __slots__ = ("_count_drop", "broker", "max_message_bytes", "metrics")
+    __slots__ = ("_count_drop", "access", "broker", "max_message_bytes", "metrics")
 
-    def __init__(self, broker: Broker, metrics: Metrics, max_message_bytes: int) -> None:
+    def __init__(
+        self, broker: Broker, metrics: Metrics, max_message_bytes: int, access: Access
+    ) -> None:
         self.broker = broker
         self.metrics = metrics
         self.max_message_bytes = max_message_bytes
+        self.access = access
         self._count_drop = _count_drop(metrics, "ws")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -57,6 +63,10 @@ class RoomSocket:
     async def serve(self, raw_room: str, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one socket for the room named ``raw_room`` (not yet validated)."""
         if not await handshake(receive):
+            return
+        refusal = self.access.handshake_refusal(scope)
+        if refusal is not None:
+            await refuse_handshake(scope, send, refusal)
             return
         try:
             room = room_name(raw_room)
@@ -84,6 +94,7 @@ class RoomSocket:
         connections.inc()
         pusher: _Pusher | None = None
         published = self.metrics.published["ws"]
+        budget: PublishBucket | None = None  # made at the first frame: idle subscribers hold none
         # The loop is inlined here, not a method: an open socket holds every frame it awaits in,
         # and 10,000 idle subscribers make each frame cost 3 MiB (``make serverbench``).
         try:
@@ -99,6 +110,11 @@ class RoomSocket:
                     continue
                 if too_large(frame, self.max_message_bytes):
                     await close(send, status.WS_1009_MESSAGE_TOO_BIG, "message too big")
+                    return
+                if budget is None:
+                    budget = self.access.publisher_bucket()
+                if not budget.take(len(frame)):
+                    await close(send, RATE_LIMIT_CLOSE, self.access.rate_limit_reason)
                     return
                 error = None if isinstance(frame, str) else _not_utf8(frame)
                 if error is None:

@@ -3,17 +3,33 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Annotated, Any
 
-from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["REDIS_SCHEMES", "ROOM_PATTERN", "Settings", "get_settings"]
+__all__ = [
+    "ANY_ORIGIN",
+    "LOOPBACK_ORIGINS",
+    "REDIS_SCHEMES",
+    "ROOM_PATTERN",
+    "SAME_HOST_ORIGIN",
+    "Settings",
+    "get_settings",
+]
 
 #: Room names: short, URL-safe, no path tricks. Shared by every transport's validation.
 ROOM_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
 
 #: URL schemes that name a Redis broker (redis-py's ``from_url``).
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
+#: ``allowed_origins`` entry: an Origin whose host[:port] is the request's ``Host`` header.
+SAME_HOST_ORIGIN = "same-host"
+#: ``allowed_origins`` entry: http(s) Origins on localhost, 127.0.0.1 or [::1], any port.
+LOOPBACK_ORIGINS = "loopback"
+#: ``allowed_origins`` entry: every Origin (turns the check off).
+ANY_ORIGIN = "*"
 
 
 class Settings(BaseSettings):
@@ -96,6 +112,42 @@ class Settings(BaseSettings):
         gt=0,
         description="How often per-message counts reach /metrics (they are tallied in memory).",
     )
+
+    allowed_origins: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(SAME_HOST_ORIGIN, LOOPBACK_ORIGINS),
+        description="Comma-separated browser Origins allowed to open a WebSocket or POST: exact "
+        f"origins (https://chat.example:8443), '{SAME_HOST_ORIGIN}', '{LOOPBACK_ORIGINS}', or "
+        f"'{ANY_ORIGIN}'. Requests without an Origin header (non-browser clients) are allowed.",
+    )
+    auth_token: SecretStr = Field(
+        default=SecretStr(""),
+        description="When set, every endpoint but /healthz requires 'Authorization: Bearer "
+        "<token>' or '?token=<token>' (browsers cannot set headers on a WebSocket). Empty: off.",
+    )
+    publish_rate_per_s: float = Field(
+        default=100_000,
+        ge=0,
+        description="Messages one connection (HTTP: one client address) may publish per second, "
+        "on average; 0: no limit. Over it a WebSocket closes with 1008, a POST gets 429.",
+    )
+    publish_bytes_per_s: int = Field(
+        default=64 * 1024 * 1024,
+        ge=0,
+        description="Message bytes one connection (HTTP: one client address) may publish per "
+        "second, on average; 0: no limit.",
+    )
+    publish_burst_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="How many seconds' worth of the publish rates may arrive at once.",
+    )
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
 
     @model_validator(mode="after")
     def _history_bounds_fit(self) -> Settings:

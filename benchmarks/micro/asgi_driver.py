@@ -151,12 +151,22 @@ class InProcessApp:
             "state": dict(self._state),
         }
 
-    async def request(self, method: str, target: str, body: bytes = b"") -> tuple[int, bytes]:
-        """One HTTP request; the response's status and body."""
-        headers = [(b"content-length", str(len(body)).encode())] if body else []
-        if body:
-            headers.append((b"content-type", b"application/json"))
-        scope = {**self._scope("http", target, headers), "method": method}
+    async def request(
+        self,
+        method: str,
+        target: str,
+        body: bytes = b"",
+        headers: list[tuple[bytes, bytes]] | None = None,
+    ) -> tuple[int, bytes]:
+        """One HTTP request; the response's status and body.
+
+        A body is sent as JSON unless ``headers`` name another ``content-type``.
+        """
+        extra = headers or []
+        sent = [(b"content-length", str(len(body)).encode())] if body else []
+        if body and all(name != b"content-type" for name, _ in extra):
+            sent.append((b"content-type", b"application/json"))
+        scope = {**self._scope("http", target, [*sent, *extra]), "method": method}
         sent_body = False
         done = asyncio.get_running_loop().create_future()
         status = 0
@@ -191,11 +201,16 @@ class InProcessApp:
         target: str,
         on_send: Callable[[Message], None] | None = None,
         root_path: str = "",
+        headers: list[tuple[bytes, bytes]] | None = None,
     ) -> InProcessSocket:
         """Open a WebSocket session to ``target`` (under ``root_path``, as a proxy that mounts
-        the app there would); returns once the app accepted it."""
+        the app there would); returns once the app accepted it.
+
+        Raises:
+            ConnectionError: the app closed instead of accepting.
+        """
         socket = InProcessSocket(on_send)
-        scope = {**self._scope("websocket", target, [], root_path), "subprotocols": []}
+        scope = {**self._scope("websocket", target, headers or [], root_path), "subprotocols": []}
         socket.task = asyncio.create_task(self.app(scope, socket.app_receive, socket.app_send))
         await socket.accepted
         return socket

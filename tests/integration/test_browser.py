@@ -15,6 +15,7 @@ import pytest
 
 from pushbench.chromium import CHROMIUM_ARGS, find_chromium
 from pushbench.launcher import ServerProcess
+from pushbench.server_config import ServerConfig
 from tests.conftest import timeout
 
 pytest.importorskip(
@@ -104,9 +105,22 @@ def unique_room() -> str:
     return f"browser-{uuid.uuid4().hex[:12]}"
 
 
-def join(page: Page, server: ServerProcess, room: str, name: str) -> None:
+#: The token of :func:`guarded_server`.
+TOKEN = "browser-s3cret"
+
+
+@pytest.fixture(scope="module")
+def guarded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A server with a bearer token that allows only same-host browser Origins (no loopback)."""
+    log = tmp_path_factory.mktemp("server") / "guarded.log"
+    settings = {"auth_token": TOKEN, "allowed_origins": "same-host"}
+    with ServerProcess(ServerConfig(settings=settings), log) as process:
+        yield process
+
+
+def join(page: Page, server: ServerProcess, room: str, name: str, query: str = "") -> None:
     """Open the chat page, join ``room`` as ``name`` and wait until the socket is open."""
-    response = page.goto(server.url + "/")
+    response = page.goto(server.url + "/" + query)
     assert response is not None
     assert response.ok, response.status
     page.locator("#room").fill(room)
@@ -187,3 +201,36 @@ def test_docs_renders_the_http_endpoints(
     expect(page.get_by_text("/rooms/{room}/messages").first).to_be_visible()
     expect(page.get_by_text("/healthz", exact=True).first).to_be_visible()
     assert failed == []
+
+
+def test_chat_page_works_with_a_token_and_same_host_origins_only(
+    guarded_server: ServerProcess, new_page: Callable[[], Page], page_errors: PageErrors
+) -> None:
+    """Opened as ``/?token=...``, the page passes its token to its socket; its own Origin is
+    the server's host, which ``same-host`` allows."""
+    page = new_page()
+    join(page, guarded_server, unique_room(), "carol", query=f"?token={TOKEN}")
+    send(page, "hello with a token")
+    expect(page.locator("#messages li .body")).to_have_text(["hello with a token"])
+    assert page_errors == []
+
+
+def test_docs_page_opened_with_the_token_renders(
+    guarded_server: ServerProcess, new_page: Callable[[], Page]
+) -> None:
+    page = new_page()
+    failed: list[str] = []
+    page.on("requestfailed", lambda request: failed.append(f"{request.url}: {request.failure}"))
+    response = page.goto(f"{guarded_server.url}/docs?token={TOKEN}")
+    assert response is not None
+    assert response.ok, response.status
+    expect(page.get_by_text("/rooms/{room}/messages").first).to_be_visible()
+    assert failed == []
+
+
+def test_chat_page_without_the_token_is_refused(
+    guarded_server: ServerProcess, new_page: Callable[[], Page]
+) -> None:
+    response = new_page().goto(guarded_server.url + "/")
+    assert response is not None
+    assert response.status == 401

@@ -217,7 +217,10 @@ def test_pushbench_serve_runs_several_workers_on_redis(
             # Readiness probe back-off: /healthz is the condition, the sleep only paces it.
             time.sleep(0.05)
         published = urllib.request.Request(
-            f"{base}/rooms/serve-check/messages", data=b'{"seq": 0}', method="POST"
+            f"{base}/rooms/serve-check/messages",
+            data=b'{"seq": 0}',
+            method="POST",
+            headers={"Content-Type": "application/json"},
         )
         with urllib.request.urlopen(published) as response:
             assert json.load(response)["id"] == 1

@@ -277,11 +277,13 @@ async def test_oversized_http_publish_is_413_with_and_without_length(server: Ser
         for start in range(0, len(big), 8192):
             yield big[start : start + 8192]
 
+    url = f"{server.url}/rooms/{room}/messages"
+    json_body = {"Content-Type": "application/json"}
     async with aiohttp.ClientSession() as http:
-        async with http.post(f"{server.url}/rooms/{room}/messages", data=big) as response:
+        async with http.post(url, data=big, headers=json_body) as response:
             assert response.status == 413
             assert "65536" in (await response.json())["detail"]
-        async with http.post(f"{server.url}/rooms/{room}/messages", data=chunked()) as response:
+        async with http.post(url, data=chunked(), headers=json_body) as response:
             assert response.status == 413
         # Nothing was published by the refused attempts.
         _, page = await poll(http, server.url, room)

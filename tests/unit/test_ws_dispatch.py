@@ -15,6 +15,7 @@ import pytest
 
 from benchmarks.micro.asgi_driver import InProcessApp
 from target_app import rooms_ws
+from target_app.access import Access
 from target_app.envelope import Envelope
 from target_app.main import create_app
 from target_app.metrics import Metrics
@@ -132,7 +133,9 @@ def test_a_drop_before_the_writer_existed_still_closes_the_socket() -> None:
         sub.offer(Envelope(2, "r", "two"))  # over the bound: dropped
         assert sub.dropped
         metrics = Metrics("memory")
-        room = rooms_ws.RoomSocket(broker=None, metrics=metrics, max_message_bytes=1024)  # type: ignore[arg-type]
+        room = rooms_ws.RoomSocket(
+            broker=None, metrics=metrics, max_message_bytes=1024, access=Access(Settings())
+        )  # type: ignore[arg-type]
         pusher = await room._start_push(send, sub)
         assert pusher.task is not None
         await pusher.task
