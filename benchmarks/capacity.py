@@ -161,7 +161,10 @@ async def poll_capacity(
             async with http.post(url, json={"publisher": "poll", "seq": i, "payload": i}) as r:
                 r.raise_for_status()
                 last = max(last, int((await r.json())["id"]))
-    clients = await asyncio.gather(*(open_raw_http(f"{url}?after={last}") for _ in range(pollers)))
+    headers = auth_headers()
+    clients = await asyncio.gather(
+        *(open_raw_http(f"{url}?after={last}", headers) for _ in range(pollers))
+    )
     try:
         for client in clients:
             client.start()
