@@ -8,7 +8,16 @@ from typing import Annotated
 
 import typer
 
-from pushbench.cli_options import Broker, HttpImpl, Loop, Workers, WsImpl, err, server_config
+from pushbench.cli_options import (
+    Broker,
+    Flavor,
+    HttpImpl,
+    Loop,
+    Workers,
+    WsImpl,
+    err,
+    server_config,
+)
 from pushbench.compare_cli import compare
 from pushbench.plan_cli import plan
 from pushbench.report_cli import gate, report
@@ -40,6 +49,7 @@ def serve(
     ws_impl: WsImpl = "auto",
     http_impl: HttpImpl = "auto",
     broker: Broker = "memory",
+    flavor: Flavor = "asgi",
 ) -> None:
     """Run the reference server in the foreground (Ctrl-C stops it)."""
     config = server_config(
@@ -50,12 +60,13 @@ def serve(
         ws_impl=ws_impl,
         http_impl=http_impl,
         broker=broker,
+        flavor=flavor,
     )
     shown = f"[{host}]" if ":" in host else host
     err.print(
         f"pushbench reference server on [bold]http://{shown}:{port}[/bold] "
         f"(chat page /, API docs /docs; workers={workers} loop={loop} ws={ws_impl} "
-        f"http={http_impl} broker={broker})"
+        f"http={http_impl} broker={broker} flavor={flavor})"
     )
     os.environ.update(config.environment())
     argv = [sys.executable, "-m", "uvicorn", *config.uvicorn_args(), "--host", host]

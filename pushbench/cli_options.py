@@ -7,9 +7,19 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from pushbench.server_config import HTTP_IMPLS, LOOPS, WS_IMPLS, ServerConfig
+from pushbench.server_config import FLAVORS, HTTP_IMPLS, LOOPS, WS_IMPLS, ServerConfig
 
-__all__ = ["Broker", "HttpImpl", "Loop", "Out", "Workers", "WsImpl", "err", "server_config"]
+__all__ = [
+    "Broker",
+    "Flavor",
+    "HttpImpl",
+    "Loop",
+    "Out",
+    "Workers",
+    "WsImpl",
+    "err",
+    "server_config",
+]
 
 #: Progress, warnings and errors go to stderr; stdout carries only results.
 err = Console(stderr=True)
@@ -26,6 +36,14 @@ Broker = Annotated[
     str, typer.Option("--broker", help="'memory' (one worker) or a redis:// URL (any workers).")
 ]
 
+Flavor = Annotated[
+    str,
+    typer.Option(
+        "--flavor",
+        help=f"How the reference server serves every transport: {', '.join(FLAVORS)} (lean "
+        "ASGI, or idiomatic FastAPI).",
+    ),
+]
 
 Out = Annotated[
     str, typer.Option("--out", help="Directory that receives reports/<run-id>/ folders.")
@@ -33,7 +51,15 @@ Out = Annotated[
 
 
 def server_config(
-    *, host: str, port: int, workers: int, loop: str, ws_impl: str, http_impl: str, broker: str
+    *,
+    host: str,
+    port: int,
+    workers: int,
+    loop: str,
+    ws_impl: str,
+    http_impl: str,
+    broker: str,
+    flavor: str = "asgi",
 ) -> ServerConfig:
     """A :class:`ServerConfig` from CLI options; bad combinations exit 2 with the reason."""
     try:
@@ -45,6 +71,7 @@ def server_config(
             ws_impl=ws_impl,
             http_impl=http_impl,
             broker=broker,
+            flavor=flavor,
             log_level="info",
             access_log=False,
         )

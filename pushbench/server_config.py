@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "BROKER_SCHEMES",
+    "FLAVORS",
     "HTTP_IMPLS",
     "HTTP_PROTOCOLS",
     "LOOPS",
@@ -24,6 +25,9 @@ LOOPS = ("auto", "asyncio", "uvloop")
 WS_IMPLS = ("auto", "websockets", "websockets-sansio", "wsproto")
 #: URL schemes ``--broker`` accepts besides ``memory`` (redis-py's ``from_url``).
 BROKER_SCHEMES = ("redis://", "rediss://", "unix://")
+#: ``--flavor`` choices: how the reference server serves its transports (``PUSHBENCH_FLAVOR``;
+#: ``target_app.settings.FLAVORS``): lean ASGI for every transport, or idiomatic FastAPI.
+FLAVORS = ("asgi", "fastapi")
 #: ``--http-impl`` choices (uvicorn ``--http``).
 HTTP_IMPLS = ("auto", "h11", "httptools")
 #: What each ``--http-impl`` runs: uvicorn's protocol with a bound on the request head
@@ -58,6 +62,8 @@ class ServerConfig:
     ws_impl: str = "auto"
     http_impl: str = "auto"
     broker: str = "memory"
+    #: The reference server's flavor (ignored by apps that are not ``target_app``).
+    flavor: str = "asgi"
     app: str = "target_app.main:app"
     #: Extra ``PUSHBENCH_*`` settings for the server process (see ``target_app.settings``).
     settings: dict[str, str] = field(default_factory=dict)
@@ -71,6 +77,7 @@ class ServerConfig:
             ("loop", self.loop, LOOPS),
             ("ws_impl", self.ws_impl, WS_IMPLS),
             ("http_impl", self.http_impl, HTTP_IMPLS),
+            ("flavor", self.flavor, FLAVORS),
         ):
             if value not in allowed:
                 raise ValueError(f"unknown {name} {value!r}; choose one of {', '.join(allowed)}")
@@ -88,6 +95,7 @@ class ServerConfig:
         """The ``PUSHBENCH_*`` variables the server process needs."""
         env = {f"PUSHBENCH_{key.upper()}": value for key, value in self.settings.items()}
         env["PUSHBENCH_BROKER_URL"] = self.broker
+        env["PUSHBENCH_FLAVOR"] = self.flavor
         return env
 
     def uvicorn_args(self) -> list[str]:

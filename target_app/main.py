@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response, status
 from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.routing import WebSocketRoute
 
 from target_app import __version__, log_filters
 from target_app.access import Access, TokenMiddleware
@@ -33,16 +34,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     broker = create_broker(settings, on_state=metrics.broker_state)
     access = Access(settings)
 
-    app = ReferenceApp(
-        echo=EchoSocket(settings, access),
-        rooms=RoomSocket(broker, metrics, settings.max_message_bytes, access),
-        docs_url=None,
-        redoc_url=None,
-        title="pushbench reference server",
-        version=__version__,
-        summary="One message stream over WebSocket push, short poll, long poll and SSE.",
-        lifespan=server_lifespan(broker, metrics, settings),
-    )
+    echo = EchoSocket(settings, access)
+    rooms = RoomSocket(broker, metrics, settings.max_message_bytes, access)
+    options: dict[str, Any] = {
+        "docs_url": None,
+        "redoc_url": None,
+        "title": "pushbench reference server",
+        "version": __version__,
+        "summary": "One message stream over WebSocket push, short poll, long poll and SSE "
+        f"({settings.flavor} flavor).",
+        "lifespan": server_lifespan(broker, metrics, settings),
+    }
+    app: FastAPI
+    if settings.flavor == "asgi":
+        app = ReferenceApp(echo=echo, rooms=rooms, **options)
+    else:
+        app = FastAPI(**options)
+        # Through the router and every middleware, as any route (idiomatic endpoints: to come).
+        app.router.routes.append(WebSocketRoute("/ws", echo, name="echo"))
+        app.router.routes.append(WebSocketRoute("/ws/rooms/{room}", rooms, name="room"))
     # Swagger UI served from the package, not a CDN: /docs works on an offline machine too.
     serve_docs_offline(app)
     app.add_middleware(OneLineStartupErrors)

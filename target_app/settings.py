@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = [
     "ANY_ORIGIN",
+    "FLAVORS",
     "LOOPBACK_ORIGINS",
     "REDIS_SCHEMES",
     "ROOM_PATTERN",
     "SAME_HOST_ORIGIN",
+    "Flavor",
     "Settings",
     "get_settings",
 ]
+
+#: How the transports are served (see ``target_app.main``): ``asgi``, lean ASGI for every
+#: transport (the transports' own floor), or ``fastapi``, idiomatic FastAPI for every transport
+#: (what a FastAPI user writes). Same broker, envelope, limits and error bodies in both.
+Flavor = Literal["asgi", "fastapi"]
+FLAVORS: tuple[Flavor, ...] = ("asgi", "fastapi")
 
 #: Room names: short, URL-safe, no path tricks. Shared by every transport's validation.
 ROOM_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
@@ -37,6 +45,11 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="PUSHBENCH_", frozen=True)
 
+    flavor: Flavor = Field(
+        default="asgi",
+        description="'asgi': every transport as lean ASGI; 'fastapi': every transport as "
+        "idiomatic FastAPI routes. Transports are compared within one flavor.",
+    )
     broker_url: str = Field(
         default="memory",
         description="'memory' (one worker, zero setup) or a redis:// URL (any number of workers).",
