@@ -21,6 +21,9 @@ __all__ = ["format_events", "sse_router"]
 #: cannot carry JSON null (a client leaves it out), and a generated "null" was refused with 422.
 _CURSOR = WithJsonSchema({"type": "integer", "minimum": 0})
 
+#: FastAPI's keep-alive comment (``fastapi.sse.KEEPALIVE_COMMENT``), so both flavors send it.
+KEEPALIVE = b": ping\n\n"
+
 _DROPPED = (
     b'event: dropped\ndata: {"error":"slow subscriber: send queue overflowed, messages dropped"}'
     b"\n\n"
@@ -28,13 +31,15 @@ _DROPPED = (
 
 
 def format_events(batch: list[tuple[int, str]]) -> bytes:
-    """SSE ``id``/``data`` records for (id, JSON text) pairs, as one chunk.
+    """SSE ``data``/``id`` records for (id, JSON text) pairs, as one chunk.
 
-    A notice (id :data:`~target_app.envelope.NOTICE_ID`) becomes an ``event:`` record instead,
-    e.g. ``event: missed`` with ``data: {"missed":3}``.
+    The bytes are FastAPI's own SSE encoding (``fastapi.sse.format_sse_event``: ``data:`` before
+    ``id:``), so both server flavors send the same stream. A notice (id
+    :data:`~target_app.envelope.NOTICE_ID`) becomes an ``event:`` record instead, e.g.
+    ``event: missed`` with ``data: {"missed":3}``.
     """
     return "".join(
-        f"id: {mid}\ndata: {text}\n\n" if mid != NOTICE_ID else _notice_record(text)
+        f"data: {text}\nid: {mid}\n\n" if mid != NOTICE_ID else _notice_record(text)
         for mid, text in batch
     ).encode()
 
@@ -61,7 +66,7 @@ async def _stream(
                 async with asyncio.timeout(keepalive_s):
                     batch = await subscription.get_batch()
             except TimeoutError:
-                yield b": keep-alive\n\n"
+                yield KEEPALIVE
                 continue
             except SubscriptionDropped:
                 yield _DROPPED
