@@ -98,9 +98,12 @@ sweep-ci: $(STAMP) ## Small sweep (~2 min) that gates like `pushbench gate` (exi
 # shared with other jobs even medians move by tens of % between runs: raise MICRO_FAIL there.
 MICRO_FAIL ?= median:15%
 MICRO_ARGS ?=
+# Where saved runs live (pytest-benchmark's --benchmark-storage).
+MICRO_STORAGE ?= .benchmarks
 .PHONY: microbench microbench-compare
 microbench: $(STAMP) ## pytest-benchmark micro-benchmarks of the hot paths; saves the run (.benchmarks/)
-	$(BIN)/pytest benchmarks/micro --benchmark-autosave -p no:cacheprovider $(MICRO_ARGS)
+	$(BIN)/pytest benchmarks/micro --benchmark-autosave --benchmark-storage=$(MICRO_STORAGE) -p no:cacheprovider $(MICRO_ARGS)
 
 microbench-compare: $(STAMP) ## Micro-benchmarks against the last saved run; fail beyond MICRO_FAIL (median:15%)
-	$(BIN)/pytest benchmarks/micro --benchmark-compare --benchmark-compare-fail=$(MICRO_FAIL) -p no:cacheprovider $(MICRO_ARGS)
+	@find $(MICRO_STORAGE) -name '*.json' 2>/dev/null | grep -q . || { echo "make microbench-compare: no saved micro-benchmark run in $(MICRO_STORAGE)/ to compare against; run 'make microbench' first (it saves one there)" >&2; exit 2; }
+	$(BIN)/pytest benchmarks/micro --benchmark-compare --benchmark-compare-fail=$(MICRO_FAIL) --benchmark-storage=$(MICRO_STORAGE) -p no:cacheprovider $(MICRO_ARGS)

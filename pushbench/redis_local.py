@@ -1,7 +1,10 @@
 """A Redis for a run: the one at a URL if it answers PING, else a private ``redis-server``.
 
-The private server listens on a free loopback port, keeps nothing on disk (``--save ""``,
-``--appendonly no``) and lives exactly as long as the ``with`` block.
+The probe is redis-py's own ``PING`` over the URL, so a password, a ``rediss://`` (TLS) or a
+``unix://`` URL is asked exactly as the server will connect (a raw ``PING`` on a socket could
+neither authenticate nor speak TLS). The private server listens on a free loopback port, keeps
+nothing on disk (``--save ""``, ``--appendonly no``) and lives exactly as long as the ``with``
+block.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import redis
+
 __all__ = ["DEFAULT_REDIS_URL", "RedisUnavailable", "ping", "redis_for_run"]
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -24,21 +29,21 @@ class RedisUnavailable(RuntimeError):
     """No Redis answers and none could be started; the message says why."""
 
 
-def ping(host: str, port: int, timeout_s: float = 1.0) -> bool:
-    """Whether a Redis answers ``PING`` at host:port."""
+def ping(url: str, timeout_s: float = 1.0) -> str | None:
+    """None when the Redis at ``url`` answers ``PING``, else why not (one line)."""
     try:
-        with socket.create_connection((host, port), timeout=timeout_s) as sock:
-            sock.sendall(b"*1\r\n$4\r\nPING\r\n")
-            return sock.recv(64).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
-def _host_port(url: str) -> tuple[str, int] | None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("redis", "rediss") or not parts.hostname:
-        return None
-    return parts.hostname, parts.port or 6379
+        client = redis.Redis.from_url(
+            url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
+        )
+    except ValueError as exc:
+        return f"not a Redis URL: {exc}"
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        return str(exc) or type(exc).__name__
+    finally:
+        client.close()
+    return None
 
 
 def _free_port() -> int:
@@ -61,15 +66,14 @@ def redis_for_run(
         RedisUnavailable: ``url`` was given and does not answer, or ``redis-server`` is missing
             or does not start.
     """
-    address = _host_port(url or DEFAULT_REDIS_URL)
-    if address is None and url is not None:  # unix:// and the like: trust the caller
-        yield url, False
-        return
-    if address is not None and ping(*address):
+    refused = ping(url or DEFAULT_REDIS_URL)
+    if refused is None:
         yield url or DEFAULT_REDIS_URL, False
         return
     if url is not None:
-        raise RedisUnavailable(f"no Redis answers at {url}")
+        parts = urlsplit(url)  # host and port only: the URL may hold a password
+        where = f"{parts.scheme}://{parts.hostname or ''}:{parts.port or ''}"
+        raise RedisUnavailable(f"no Redis answers at {where}: {refused}")
     executable = shutil.which("redis-server")
     if executable is None:
         raise RedisUnavailable(
@@ -87,7 +91,7 @@ def redis_for_run(
     try:
         deadline = time.monotonic() + startup_timeout_s
         delay = 0.005
-        while not ping("127.0.0.1", port):
+        while ping(f"redis://127.0.0.1:{port}/0") is not None:
             if process.poll() is not None or time.monotonic() > deadline:
                 tail = log_path.read_text(errors="replace")[-1000:]
                 raise RedisUnavailable(f"redis-server on port {port} did not start:\n{tail}")

@@ -54,6 +54,15 @@ def ping(host: str, port: int) -> bool:
         return False
 
 
+def _answers(host: str, port: int) -> bool:
+    """Whether a Redis is up at host:port: PONG, or NOAUTH from one that wants a password."""
+    try:
+        reply = redis_command(host, port, "PING", timeout_s=1.0)
+    except OSError:
+        return False
+    return reply.startswith((b"+PONG", b"-NOAUTH"))
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -64,11 +73,16 @@ def _free_port() -> int:
 class RedisServer:
     """A ``redis-server`` child process on loopback that can be killed and started again."""
 
-    def __init__(self, directory: Path, *, persistent: bool = False) -> None:
+    def __init__(
+        self, directory: Path, *, persistent: bool = False, password: str | None = None
+    ) -> None:
         self.directory = directory
         self.port = _free_port()
         #: With persistence (append-only file, fsync always) a restart keeps every key.
         self.persistent = persistent
+        #: With a password (``--requirepass``), clients must authenticate; :meth:`start` checks
+        #: readiness by the server's NOAUTH answer instead of PONG.
+        self.password = password
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -88,6 +102,8 @@ class RedisServer:
         )
         args = [executable, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
         args += [*persistence, "--dir", str(self.directory), "--daemonize", "no"]
+        if self.password is not None:
+            args += ["--requirepass", self.password]
         log = (self.directory / "redis.log").open("ab")
         with log:
             self._process = subprocess.Popen(
@@ -95,7 +111,7 @@ class RedisServer:
             )
         deadline = time.monotonic() + 10 * _TIMEOUT_FACTOR
         delay = 0.005
-        while not ping("127.0.0.1", self.port):
+        while not _answers("127.0.0.1", self.port):
             if self._process.poll() is not None or time.monotonic() > deadline:
                 self.kill()
                 tail = (self.directory / "redis.log").read_text(errors="replace")[-2000:]

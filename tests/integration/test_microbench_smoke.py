@@ -39,3 +39,19 @@ def test_micro_benchmarks_smoke_pass(tmp_path: Path) -> None:
     )
     assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-2000:]
     assert " passed" in completed.stdout
+
+
+def test_microbench_compare_without_a_saved_run_says_what_to_do(tmp_path: Path) -> None:
+    """Not pytest-benchmark's UsageError traceback: one line naming the command to run first."""
+    completed = subprocess.run(
+        ["make", "--no-print-directory", "microbench-compare", f"MICRO_STORAGE={tmp_path}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout(60),
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    assert completed.returncode == 2, completed.stdout + completed.stderr
+    assert "run 'make microbench' first" in completed.stderr
+    assert "UsageError" not in completed.stdout + completed.stderr
