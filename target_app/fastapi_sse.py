@@ -111,9 +111,12 @@ def event_source_router(keepalive_s: float) -> APIRouter:
                     return
                 if not batch:
                     return
+                # Counted before the yields: FastAPI's producer task and two one-item streams
+                # sit between a yield and the wire, so the generator may resume only once the
+                # client has read the whole batch.
+                delivered.count += len(batch)
                 for envelope in batch:
                     yield _event(envelope)
-                delivered.count += len(batch)
         finally:
             metrics.connections["sse"].dec()
 

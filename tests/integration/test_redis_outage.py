@@ -65,13 +65,13 @@ async def frames(ws: ClientConnection, count: int) -> list[dict[str, Any]]:
     "persistent", [True, False], ids=["comes-back-with-data", "comes-back-empty"]
 )
 async def test_server_stays_up_through_a_redis_outage(
-    start_server: ServerFactory, tmp_path: Path, persistent: bool
+    start_flavor_server: ServerFactory, tmp_path: Path, persistent: bool
 ) -> None:
     (tmp_path / "redis").mkdir()
     redis = RedisServer(tmp_path / "redis", persistent=persistent)
     redis.start()
     try:
-        server = start_server(
+        server = start_flavor_server(
             workers=WORKERS,
             broker=redis.url,
             settings={"redis_reconnect_max_s": "0.2", "redis_timeout_s": "2"},
@@ -146,9 +146,9 @@ async def _take(records: Any, count: int) -> Any:
             yield record
 
 
-def test_unreachable_redis_at_start_is_one_clear_line(start_server: ServerFactory) -> None:
+def test_unreachable_redis_at_start_is_one_clear_line(start_flavor_server: ServerFactory) -> None:
     with pytest.raises(ServerStartError) as failed:
-        start_server(broker="redis://127.0.0.1:1/0")
+        start_flavor_server(broker="redis://127.0.0.1:1/0")
     message = str(failed.value)
     assert "pushbench: cannot reach Redis at redis://127.0.0.1:1/0" in message
     assert "exited with code 3" in message
@@ -177,9 +177,9 @@ async def listener_clients(redis_url: str, prefix: str) -> dict[str, dict[str, A
 
 
 async def test_an_idle_listener_stays_connected_and_quiet(
-    start_server: ServerFactory, redis_url: str, redis_prefix: str
+    start_flavor_server: ServerFactory, redis_url: str, redis_prefix: str
 ) -> None:
-    server = start_server(
+    server = start_flavor_server(
         broker=redis_url, settings={"redis_prefix": redis_prefix, "redis_timeout_s": "0.5"}
     )
     room = room_name()
@@ -201,9 +201,9 @@ async def test_an_idle_listener_stays_connected_and_quiet(
 
 
 async def test_a_hung_redis_is_noticed_and_survived(
-    start_server: ServerFactory, private_redis: RedisServer
+    start_flavor_server: ServerFactory, private_redis: RedisServer
 ) -> None:
-    server = start_server(
+    server = start_flavor_server(
         broker=private_redis.url,
         settings={"redis_timeout_s": "0.3", "redis_reconnect_max_s": "0.2"},
     )
