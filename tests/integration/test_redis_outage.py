@@ -146,9 +146,9 @@ async def _take(records: Any, count: int) -> Any:
             yield record
 
 
-def test_unreachable_redis_at_start_is_one_clear_line(start_flavor_server: ServerFactory) -> None:
+def test_unreachable_redis_at_start_is_one_clear_line(start_server: ServerFactory) -> None:
     with pytest.raises(ServerStartError) as failed:
-        start_flavor_server(broker="redis://127.0.0.1:1/0")
+        start_server(broker="redis://127.0.0.1:1/0")
     message = str(failed.value)
     assert "pushbench: cannot reach Redis at redis://127.0.0.1:1/0" in message
     assert "exited with code 3" in message
@@ -177,9 +177,9 @@ async def listener_clients(redis_url: str, prefix: str) -> dict[str, dict[str, A
 
 
 async def test_an_idle_listener_stays_connected_and_quiet(
-    start_flavor_server: ServerFactory, redis_url: str, redis_prefix: str
+    start_server: ServerFactory, redis_url: str, redis_prefix: str
 ) -> None:
-    server = start_flavor_server(
+    server = start_server(
         broker=redis_url, settings={"redis_prefix": redis_prefix, "redis_timeout_s": "0.5"}
     )
     room = room_name()
