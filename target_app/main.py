@@ -6,12 +6,13 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response, status
 from fastapi.responses import HTMLResponse, JSONResponse
-from starlette.routing import WebSocketRoute
 
 from target_app import __version__, log_filters
 from target_app.access import Access, TokenMiddleware
 from target_app.broker import Broker, BrokerUnavailable, CursorAhead, TooManyRooms, create_broker
 from target_app.echo import EchoSocket
+from target_app.fastapi_sse import event_source_router
+from target_app.fastapi_ws import add_websocket_handlers, websocket_router
 from target_app.lifespan import OneLineStartupErrors, server_lifespan
 from target_app.metrics import CONTENT_TYPE_LATEST, Metrics
 from target_app.offline_docs import serve_docs_offline
@@ -34,8 +35,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     broker = create_broker(settings, on_state=metrics.broker_state)
     access = Access(settings)
 
-    echo = EchoSocket(settings, access)
-    rooms = RoomSocket(broker, metrics, settings.max_message_bytes, access)
     options: dict[str, Any] = {
         "docs_url": None,
         "redoc_url": None,
@@ -47,12 +46,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     }
     app: FastAPI
     if settings.flavor == "asgi":
+        echo = EchoSocket(settings, access)
+        rooms = RoomSocket(broker, metrics, settings.max_message_bytes, access)
         app = ReferenceApp(echo=echo, rooms=rooms, **options)
     else:
         app = FastAPI(**options)
-        # Through the router and every middleware, as any route (idiomatic endpoints: to come).
-        app.router.routes.append(WebSocketRoute("/ws", echo, name="echo"))
-        app.router.routes.append(WebSocketRoute("/ws/rooms/{room}", rooms, name="room"))
+        app.include_router(websocket_router(settings))
+        add_websocket_handlers(app)
     # Swagger UI served from the package, not a CDN: /docs works on an offline machine too.
     serve_docs_offline(app)
     app.add_middleware(OneLineStartupErrors)
@@ -65,7 +65,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = metrics
     app.state.access = access
     app.include_router(rooms_http_router(settings), responses=unauthorized)
-    app.include_router(sse_router(settings.sse_keepalive_s), responses=unauthorized)
+    events = event_source_router if settings.flavor == "fastapi" else sse_router
+    app.include_router(events(settings.sse_keepalive_s), responses=unauthorized)
 
     @app.exception_handler(CursorAhead)
     async def cursor_ahead(request: Request, exc: CursorAhead) -> JSONResponse:

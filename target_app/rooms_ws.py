@@ -10,25 +10,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
-from typing import Any
 
-import orjson
 from starlette import status
 
 from target_app.access import RATE_LIMIT_CLOSE, Access, PublishBucket, refuse_handshake
 from target_app.asgi_ws import Receive, Scope, Send, accept, close, handshake, send_text
 from target_app.broker import Broker, BrokerUnavailable, CursorAhead, TooManyRooms
-from target_app.envelope import InvalidMessage, parse_publish
 from target_app.limits import too_large
 from target_app.metrics import Metrics
+from target_app.room_events import (
+    SLOW_SUBSCRIBER_CLOSE,
+    SLOW_SUBSCRIBER_REASON,
+    count_drop,
+    error_frame,
+    missed_frame,
+    not_utf8,
+    publish_frame,
+    refusal_code,
+)
 from target_app.subscription import Subscription, SubscriptionDropped
 from target_app.ws_params import InvalidParameters, room_name, room_query
 
 __all__ = ["SLOW_SUBSCRIBER_CLOSE", "RoomSocket"]
-
-#: Close code for a subscriber that fell ``send_queue_size`` messages behind.
-SLOW_SUBSCRIBER_CLOSE = status.WS_1008_POLICY_VIOLATION
 
 #: How long a subscriber's writer task outlives its last message (see ``_Pusher``).
 WRITER_LINGER_S = 1.0
@@ -55,7 +58,7 @@ class RoomSocket:
         self.metrics = metrics
         self.max_message_bytes = max_message_bytes
         self.access = access
-        self._count_drop = _count_drop(metrics, "ws")
+        self._count_drop = count_drop(metrics, "ws")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.serve(scope["path_params"]["room"], scope, receive, send)
@@ -116,15 +119,15 @@ class RoomSocket:
                 if not budget.take(len(frame)):
                     await close(send, RATE_LIMIT_CLOSE, self.access.rate_limit_reason)
                     return
-                error = None if isinstance(frame, str) else _not_utf8(frame)
+                error = None if isinstance(frame, str) else not_utf8(frame)
                 if error is None:
-                    error = await self._publish(room, frame)
+                    error = await publish_frame(self.broker, self.metrics, room, frame)
                 if error is None:
                     published.count += 1
                 else:
                     # A bad frame is the client's mistake, not a reason to lose its subscription;
                     # a refused publish is not lost either: the publisher learns and may resend.
-                    await send_text(send, orjson.dumps({"event": "error", **error}).decode())
+                    await send_text(send, error_frame(error))
         except OSError:
             return  # the client left while a reply was being sent
         finally:
@@ -138,9 +141,7 @@ class RoomSocket:
         subscription.on_drop = self._count_drop
         if subscription.missed:
             self.metrics.dropped("ws", "history", subscription.missed)
-            await send_text(
-                send, orjson.dumps({"event": "missed", "missed": subscription.missed}).decode()
-            )
+            await send_text(send, missed_frame(subscription.missed))
         pusher = _Pusher(send, subscription, self.metrics, WRITER_LINGER_S)
         subscription.on_ready = pusher.start
         # Work that arrived before on_ready was set: queued messages, or a drop (which only the
@@ -149,30 +150,13 @@ class RoomSocket:
             pusher.start()
         return pusher
 
-    async def _refuse(self, send: Send, exc: Exception) -> None:
+    async def _refuse(
+        self, send: Send, exc: CursorAhead | TooManyRooms | BrokerUnavailable
+    ) -> None:
         if isinstance(exc, BrokerUnavailable):
             self.metrics.unavailable("ws")
-        code = (
-            status.WS_1008_POLICY_VIOLATION
-            if isinstance(exc, CursorAhead)
-            else status.WS_1013_TRY_AGAIN_LATER
-        )
         await accept(send)
-        await close(send, code, str(exc))
-
-    async def _publish(self, room: str, frame: str | bytes) -> dict[str, Any] | None:
-        """Publish one frame; the error event's fields when it was refused."""
-        try:
-            # The broker encodes the message before it takes an id, and may refuse it too.
-            await self.broker.publish(room, parse_publish(frame))
-        except InvalidMessage as exc:
-            return {"error": "invalid message", "detail": exc.detail}
-        except BrokerUnavailable as exc:
-            self.metrics.unavailable("ws")
-            return {"error": "broker unavailable", "detail": str(exc)}
-        except TooManyRooms as exc:
-            return {"error": str(exc)}
-        return None
+        await close(send, refusal_code(exc), str(exc))
 
 
 class _Pusher:
@@ -238,11 +222,7 @@ class _Pusher:
                 self.delivered.count += len(batch)
                 self.last_sent = loop.time()
         except SubscriptionDropped:
-            await close(
-                send,
-                SLOW_SUBSCRIBER_CLOSE,
-                "slow subscriber: send queue overflowed, messages dropped",
-            )
+            await close(send, SLOW_SUBSCRIBER_CLOSE, SLOW_SUBSCRIBER_REASON)
         except (OSError, RuntimeError):
             return  # the client left (uvicorn: ClientDisconnected) or the socket is closing
         finally:
@@ -250,24 +230,3 @@ class _Pusher:
                 self.timer.cancel()
                 self.timer = None
             self.task = None
-
-
-def _not_utf8(frame: bytes) -> dict[str, Any] | None:
-    """The error event's fields for a binary frame that is not UTF-8, else None."""
-    try:
-        frame.decode()
-    except UnicodeDecodeError as exc:
-        # The shape of the validation errors of any other invalid message.
-        msg = f"binary frame is not UTF-8 at byte {exc.start}: frames carry UTF-8 JSON"
-        return {
-            "error": "invalid message",
-            "detail": [{"type": "json_invalid", "loc": [], "msg": msg}],
-        }
-    return None
-
-
-def _count_drop(metrics: Metrics, transport: str) -> Callable[[Subscription], None]:
-    def count(subscription: Subscription) -> None:
-        metrics.slow_subscriber(transport, subscription.discarded)
-
-    return count

@@ -12,22 +12,20 @@ from starlette.background import BackgroundTask
 from target_app.broker import Broker, BrokerUnavailable, CursorAhead, TooManyRooms
 from target_app.envelope import NOTICE_ID, split_notice
 from target_app.metrics import Metrics
+from target_app.room_events import SLOW_SUBSCRIBER_REASON
 from target_app.rooms_http import RoomName
 from target_app.subscription import Subscription, SubscriptionDropped
 
-__all__ = ["format_events", "sse_router"]
+__all__ = ["CURSOR_SCHEMA", "KEEPALIVE", "format_events", "sse_router"]
 
 #: A cursor is documented as an integer, not "integer or null": a query parameter or header
 #: cannot carry JSON null (a client leaves it out), and a generated "null" was refused with 422.
-_CURSOR = WithJsonSchema({"type": "integer", "minimum": 0})
+CURSOR_SCHEMA = WithJsonSchema({"type": "integer", "minimum": 0})
 
 #: FastAPI's keep-alive comment (``fastapi.sse.KEEPALIVE_COMMENT``), so both flavors send it.
 KEEPALIVE = b": ping\n\n"
 
-_DROPPED = (
-    b'event: dropped\ndata: {"error":"slow subscriber: send queue overflowed, messages dropped"}'
-    b"\n\n"
-)
+_DROPPED = f'event: dropped\ndata: {{"error":"{SLOW_SUBSCRIBER_REASON}"}}\n\n'.encode()
 
 
 def format_events(batch: list[tuple[int, str]]) -> bytes:
@@ -97,11 +95,13 @@ def sse_router(keepalive_s: float) -> APIRouter:
         request: Request,
         room: RoomName,
         after: Annotated[
-            int | None, _CURSOR, Query(ge=0, description="Replay history after this id first.")
+            int | None,
+            CURSOR_SCHEMA,
+            Query(ge=0, description="Replay history after this id first."),
         ] = None,
         last_event_id: Annotated[
             int | None,
-            _CURSOR,
+            CURSOR_SCHEMA,
             Header(ge=0, description="Sent by EventSource on reconnect; wins over `after`."),
         ] = None,
     ) -> StreamingResponse:

@@ -10,6 +10,7 @@ import pytest
 
 from pushbench.launcher import ServerProcess
 from pushbench.server_config import ServerConfig
+from target_app.settings import FLAVORS
 
 pytest_plugins = ["tests.redis_server"]
 
@@ -33,6 +34,13 @@ def anyio_backend() -> str:
 ServerFactory = Callable[..., ServerProcess]
 
 
+@pytest.fixture(scope="session", params=FLAVORS)
+def flavor(request: pytest.FixtureRequest) -> str:
+    """Each server flavor in turn: a test on a fixture that takes it runs once per flavor."""
+    name: str = request.param
+    return name
+
+
 @pytest.fixture
 def start_server(tmp_path: Path) -> Iterator[ServerFactory]:
     """Start servers with any :class:`ServerConfig` fields; all are stopped after the test."""
@@ -50,19 +58,37 @@ def start_server(tmp_path: Path) -> Iterator[ServerFactory]:
         server.stop()
 
 
+@pytest.fixture
+def start_flavor_server(start_server: ServerFactory, flavor: str) -> ServerFactory:
+    """:func:`start_server` under each server flavor in turn."""
+
+    def start(**fields: object) -> ServerProcess:
+        return start_server(flavor=flavor, **fields)
+
+    return start
+
+
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """One default reference server for the whole session (memory broker, one worker)."""
-    log = tmp_path_factory.mktemp("server") / "server.log"
+def server(flavor: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A reference server per flavor for the whole session (memory broker, one worker)."""
+    log = tmp_path_factory.mktemp("server") / f"server-{flavor}.log"
+    with ServerProcess(ServerConfig(flavor=flavor), log) as process:
+        yield process
+
+
+@pytest.fixture(scope="session")
+def default_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One server of the default flavor, for tests of the harness rather than of the server."""
+    log = tmp_path_factory.mktemp("server") / "server-default.log"
     with ServerProcess(ServerConfig(), log) as process:
         yield process
 
 
 @pytest.fixture(scope="session", params=WS_IMPLS)
 def ws_impl_server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest, flavor: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:
-    """The reference server under each uvicorn WebSocket implementation in turn."""
-    log = tmp_path_factory.mktemp("server") / f"server-{request.param}.log"
-    with ServerProcess(ServerConfig(ws_impl=request.param), log) as process:
+    """The reference server under each uvicorn WebSocket implementation and flavor in turn."""
+    log = tmp_path_factory.mktemp("server") / f"server-{flavor}-{request.param}.log"
+    with ServerProcess(ServerConfig(ws_impl=request.param, flavor=flavor), log) as process:
         yield process

@@ -31,7 +31,7 @@ RATE_PER_S = 5
 
 @pytest.fixture(scope="module", params=WS_IMPLS)
 def guarded_server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest, flavor: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:
     """Every access setting on: a token, one extra Origin, a tiny publish rate."""
     settings = {
@@ -40,8 +40,9 @@ def guarded_server(
         "publish_rate_per_s": str(RATE_PER_S),
         "publish_burst_s": "1",
     }
-    log = tmp_path_factory.mktemp("server") / f"guarded-{request.param}.log"
-    with ServerProcess(ServerConfig(ws_impl=request.param, settings=settings), log) as process:
+    log = tmp_path_factory.mktemp("server") / f"guarded-{flavor}-{request.param}.log"
+    config = ServerConfig(ws_impl=request.param, flavor=flavor, settings=settings)
+    with ServerProcess(config, log) as process:
         yield process
 
 

@@ -26,12 +26,11 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.schemas import APIOperation, BaseSchema
 
 from pushbench.launcher import ServerProcess
+from target_app.settings import FLAVORS as SERVER_FLAVORS
 from tests.conftest import ServerFactory, timeout
 
-#: Server flavor → ServerConfig fields. The FastAPI and lean-ASGI flavors join here.
-FLAVORS: dict[str, dict[str, Any]] = {
-    "reference": {},
-}
+#: Server flavor → ServerConfig fields.
+FLAVORS: dict[str, dict[str, Any]] = {flavor: {"flavor": flavor} for flavor in SERVER_FLAVORS}
 
 #: Bounds the suite's time: long polls and SSE streams end after a fraction of a second.
 SERVER_SETTINGS = {"max_wait_s": "0.2", "sse_keepalive_s": "0.05"}

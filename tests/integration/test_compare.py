@@ -21,6 +21,12 @@ from tests.conftest import ServerFactory, timeout
 PUSHBENCH = [sys.executable, "-m", "pushbench.cli"]
 
 
+@pytest.fixture
+def server(default_server: ServerProcess) -> ServerProcess:
+    """A harness test needs one server flavor, not each: the default one."""
+    return default_server
+
+
 def _pushbench(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*PUSHBENCH, *args],

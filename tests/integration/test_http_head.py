@@ -28,13 +28,15 @@ HEAD = b"GET /healthz HTTP/1.1\r\nHost: pushbench\r\n\r\n"
 
 @pytest.fixture(scope="module", params=["h11", "httptools"])
 def impl_server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest, flavor: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:
-    """The server under each HTTP implementation, with a short header timeout."""
+    """The server under each HTTP implementation and flavor, with a short header timeout."""
     config = ServerConfig(
-        http_impl=request.param, settings={"header_timeout_s": str(HEADER_TIMEOUT_S)}
+        http_impl=request.param,
+        flavor=flavor,
+        settings={"header_timeout_s": str(HEADER_TIMEOUT_S)},
     )
-    log = tmp_path_factory.mktemp("server") / f"server-{request.param}.log"
+    log = tmp_path_factory.mktemp("server") / f"server-{flavor}-{request.param}.log"
     with ServerProcess(config, log) as process:
         yield process
 

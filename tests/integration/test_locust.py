@@ -35,6 +35,12 @@ COMMON = [
 ]  # fmt: skip
 
 
+@pytest.fixture
+def server(default_server: ServerProcess) -> ServerProcess:
+    """A harness test needs one server flavor, not each: the default one."""
+    return default_server
+
+
 def _room() -> str:
     return f"locust-{uuid.uuid4().hex[:10]}"
 

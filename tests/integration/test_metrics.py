@@ -65,8 +65,10 @@ async def until(base: str, check: Callable[[Samples], bool]) -> Samples:
             await asyncio.sleep(0.05)
 
 
-async def test_metrics_count_each_transport_on_one_worker(start_server: ServerFactory) -> None:
-    server: ServerProcess = start_server(settings={"history_size": "5"})
+async def test_metrics_count_each_transport_on_one_worker(
+    start_flavor_server: ServerFactory,
+) -> None:
+    server: ServerProcess = start_flavor_server(settings={"history_size": "5"})
     room = room_name()
     async with aiohttp.ClientSession() as http:
         async with http.get(f"{server.url}/healthz") as response:
@@ -108,8 +110,8 @@ async def test_metrics_count_each_transport_on_one_worker(start_server: ServerFa
     assert per_pid(samples, "pushbench_connections_open") == {pid: 0}
 
 
-async def test_slow_subscriber_drop_is_counted(start_server: ServerFactory) -> None:
-    server = start_server(settings={"send_queue_size": "10"})
+async def test_slow_subscriber_drop_is_counted(start_flavor_server: ServerFactory) -> None:
+    server = start_flavor_server(settings={"send_queue_size": "10"})
     room = room_name()
     # max_queue=1 stops the client reading: the server's queue for it overflows.
     stalled = await connect(f"{server.ws_url}/ws/rooms/{room}", max_queue=1, max_size=None)

@@ -65,13 +65,13 @@ async def frames(ws: ClientConnection, count: int) -> list[dict[str, Any]]:
     "persistent", [True, False], ids=["comes-back-with-data", "comes-back-empty"]
 )
 async def test_server_stays_up_through_a_redis_outage(
-    start_server: ServerFactory, tmp_path: Path, persistent: bool
+    start_flavor_server: ServerFactory, tmp_path: Path, persistent: bool
 ) -> None:
     (tmp_path / "redis").mkdir()
     redis = RedisServer(tmp_path / "redis", persistent=persistent)
     redis.start()
     try:
-        server = start_server(
+        server = start_flavor_server(
             workers=WORKERS,
             broker=redis.url,
             settings={"redis_reconnect_max_s": "0.2", "redis_timeout_s": "2"},
@@ -201,9 +201,9 @@ async def test_an_idle_listener_stays_connected_and_quiet(
 
 
 async def test_a_hung_redis_is_noticed_and_survived(
-    start_server: ServerFactory, private_redis: RedisServer
+    start_flavor_server: ServerFactory, private_redis: RedisServer
 ) -> None:
-    server = start_server(
+    server = start_flavor_server(
         broker=private_redis.url,
         settings={"redis_timeout_s": "0.3", "redis_reconnect_max_s": "0.2"},
     )

@@ -31,17 +31,19 @@ MAX_ROOMS = 8
 
 @pytest.fixture(scope="module", params=["memory", "redis"])
 def broker_server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest, flavor: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:
-    """A one-worker server on each broker in turn (``HISTORY`` messages, ``MAX_ROOMS`` rooms)."""
+    """A one-worker server per broker and flavor (``HISTORY`` messages, ``MAX_ROOMS`` rooms)."""
     settings = {"history_size": str(HISTORY), "max_rooms": str(MAX_ROOMS)}
     broker = "memory"
     prefix = f"pbtest-{uuid.uuid4().hex[:10]}:"
     if request.param == "redis":
         broker = request.getfixturevalue("redis_url")
         settings["redis_prefix"] = prefix
-    log = tmp_path_factory.mktemp("server") / f"server-{request.param}.log"
-    with ServerProcess(ServerConfig(broker=broker, settings=settings), log) as server:
+    log = tmp_path_factory.mktemp("server") / f"server-{flavor}-{request.param}.log"
+    with ServerProcess(
+        ServerConfig(broker=broker, flavor=flavor, settings=settings), log
+    ) as server:
         yield server
     if request.param == "redis":
         host, _, port = broker.removeprefix("redis://").partition("/")[0].rpartition(":")

@@ -57,9 +57,9 @@ async def all_workers_serving(base: str) -> set[int]:
 
 @pytest.fixture
 async def workers_server(
-    start_server: ServerFactory, redis_url: str, redis_prefix: str
+    start_flavor_server: ServerFactory, redis_url: str, redis_prefix: str
 ) -> ServerProcess:
-    server = start_server(
+    server = start_flavor_server(
         workers=WORKERS,
         broker=redis_url,
         settings={"redis_prefix": redis_prefix, "metrics_flush_s": "0.05"},

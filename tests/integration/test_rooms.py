@@ -146,8 +146,8 @@ async def test_sse_last_event_id_resumes_without_loss_or_duplicates(server: Serv
     assert seen == list(range(1, 9))
 
 
-async def test_bounded_history_says_what_was_missed(start_server: ServerFactory) -> None:
-    server = start_server(settings={"history_size": "5"})
+async def test_bounded_history_says_what_was_missed(start_flavor_server: ServerFactory) -> None:
+    server = start_flavor_server(settings={"history_size": "5"})
     room = room_name()
     async with aiohttp.ClientSession() as http:
         for seq in range(12):
@@ -351,13 +351,13 @@ async def test_unknown_path_is_404_and_health_and_docs_answer(server: ServerProc
 
 
 def test_long_poll_of_a_departed_client_does_not_hold_the_server(
-    start_server: ServerFactory,
+    start_flavor_server: ServerFactory,
 ) -> None:
     """A parked long poll ends when its client leaves: graceful shutdown does not wait for it."""
     import socket
     import time
 
-    server = start_server()
+    server = start_flavor_server()
     with socket.create_connection((server.host, server.port)) as sock:
         sock.sendall(
             f"GET /rooms/{room_name()}/messages?after=0&wait=30 HTTP/1.1\r\n"

@@ -32,9 +32,9 @@ async def drain(ws: ClientConnection) -> int:
 
 @pytest.mark.parametrize("ws_impl", WS_IMPLS)
 async def test_stalled_subscriber_is_dropped_and_others_keep_rate(
-    start_server: ServerFactory, ws_impl: str
+    start_flavor_server: ServerFactory, ws_impl: str
 ) -> None:
-    server = start_server(ws_impl=ws_impl, settings={"send_queue_size": "50"})
+    server = start_flavor_server(ws_impl=ws_impl, settings={"send_queue_size": "50"})
     room = room_name()
     url = f"{server.ws_url}/ws/rooms/{room}"
     # max_queue=1: the client library stops reading the socket once one message waits unread,
