@@ -267,7 +267,8 @@ def gate(
             "--slo",
             metavar="EXPR",
             help="An objective like 'ws.latency_us.p99<=5000' or 'short-poll@0.1.lost==0' "
-            "(repeatable; '*.lost==0' checks every scenario).",
+            "(repeatable; '*.lost==0' checks every scenario; '@fastapi' after a scenario or "
+            "'*' narrows it to that server flavor: 'ws@fastapi.lost==0').",
             show_default=False,
         ),
     ] = None,
