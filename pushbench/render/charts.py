@@ -376,6 +376,8 @@ def _workload_sweep_chart(document: ResultsDocument) -> Chart | None:
         if workers is None or not isinstance(workload, str):
             continue
         series = " ".join(str(s.params.get(key, "?")) for key in ("loop", "ws_impl", "http_impl"))
+        flavor = s.params.get("flavor")
+        series += f" {flavor}" if isinstance(flavor, str) and flavor != "asgi" else ""
         groups[(workload, series)].append((workers, s))
     if not groups:
         return None
