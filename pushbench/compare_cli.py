@@ -195,7 +195,7 @@ def compare(
     if quick:
         config = CompareConfig(**{**_fields(config), **QUICK})  # type: ignore[arg-type]
     # Piped output (CI logs, files) gets the whole table rather than 80 truncated columns.
-    console = Console() if sys.stdout.isatty() else Console(width=160)
+    console = Console() if sys.stdout.isatty() else Console(width=200)
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
