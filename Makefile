@@ -32,7 +32,7 @@ install: $(STAMP) ## Create .venv (if missing) and install pushbench with its de
 serve: $(STAMP) ## Run the reference server on PORT (default 8001)
 	$(BIN)/pushbench serve --port $(PORT) $(SERVE_ARGS)
 
-bench: $(STAMP) ## Push vs polling: launch the server, compare all transports (~2 min), report
+bench: $(STAMP) ## Push vs polling under both server flavors (asgi, fastapi) and the framework tax (~2.5 min)
 	$(BIN)/pushbench compare --out reports $(BENCH_ARGS)
 
 serverbench: $(STAMP) ## Server capacity per uvicorn WS implementation (echo, fan-out, idle RSS)

@@ -32,7 +32,7 @@ from pushbench.schema import (
     load_results,
     write_results_atomic,
 )
-from pushbench.server_config import WS_IMPLS, ServerConfig
+from pushbench.server_config import FLAVORS, WS_IMPLS, ServerConfig
 from pushbench.server_cost import server_cost
 
 __all__ = ["build_locust_command", "cpu_plan", "main", "parse_args"]
@@ -63,6 +63,11 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[argparse.Namespace, l
     parser.add_argument("--target", help="Test this server (http://HOST:PORT) instead of ours.")
     parser.add_argument("--out", type=Path, default=Path("reports"), help="Reports directory.")
     parser.add_argument("--ws-impl", choices=WS_IMPLS, default="auto", help="uvicorn --ws.")
+    parser.add_argument(
+        "--flavor",
+        choices=FLAVORS,
+        help="Reference server flavor (default asgi); with --target, the one it serves.",
+    )
     parser.add_argument(
         "--no-pin", action="store_true", help="Do not pin the server and Locust to CPUs."
     )
@@ -137,6 +142,17 @@ def add_server_usage(
     return document.model_copy(update=update)
 
 
+def add_flavor(document: ResultsDocument, flavor: str | None) -> ResultsDocument:
+    """Every scenario's params say which flavor of the reference server it loaded (None: not
+    known, a --target nobody said the flavor of), as compare's do."""
+    if flavor is None:
+        return document
+    scenarios = [
+        s.model_copy(update={"params": {**s.params, "flavor": flavor}}) for s in document.scenarios
+    ]
+    return document.model_copy(update={"scenarios": scenarios})
+
+
 def _pin(pid: int, cpus: list[int] | None) -> None:
     if cpus:
         with contextlib.suppress(psutil.Error, OSError):
@@ -191,17 +207,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     server_cpus, locust_cpus = cpu_plan(os.sched_getaffinity(0), not args.no_pin)
     server: ServerProcess | None = None
     sampler: TreeSampler | None = None
-    server_info: dict[str, Any] = {"target": args.target}
+    server_info: dict[str, Any] = {"target": args.target, "flavor": args.flavor}
     host = args.target
     try:
         if host is None:
-            server = ServerProcess(ServerConfig(ws_impl=args.ws_impl), run_dir / "server.log")
+            flavor = args.flavor or "asgi"
+            config = ServerConfig(ws_impl=args.ws_impl, flavor=flavor)
+            server = ServerProcess(config, run_dir / "server.log")
             server.start()
             host = server.url
             _pin(server.pid, server_cpus)
             sampler = TreeSampler(server.pid)
             sampler.start()
-            server_info = {"ws_impl": args.ws_impl, "workers": 1, "cpus": server_cpus}
+            server_info = {
+                "ws_impl": args.ws_impl,
+                "flavor": flavor,
+                "workers": 1,
+                "cpus": server_cpus,
+            }
         command = build_locust_command(args, host, run_dir, f"locust-{run_id}", extra)
         code, locust_usage = _run_locust(command, locust_cpus)
         usage = sampler.stop() if sampler is not None else None
@@ -241,6 +264,9 @@ def _finish(
         return code or 2
     if usage is not None:
         document = add_server_usage(document, usage, server)
+    else:  # --target: the server is not ours to sample, but say what it was
+        document = document.model_copy(update={"config": {**document.config, "server": server}})
+    document = add_flavor(document, server.get("flavor"))
     # Master included, sampled from outside: the per-scenario generator figures come from
     # the workers themselves and leave the master out.
     document = document.model_copy(

@@ -12,12 +12,14 @@ from pushbench.server_config import FLAVORS, HTTP_IMPLS, LOOPS, WS_IMPLS, Server
 __all__ = [
     "Broker",
     "Flavor",
+    "Flavors",
     "HttpImpl",
     "Loop",
     "Out",
     "Workers",
     "WsImpl",
     "err",
+    "parse_flavors",
     "server_config",
 ]
 
@@ -44,6 +46,30 @@ Flavor = Annotated[
         "ASGI, or idiomatic FastAPI).",
     ),
 ]
+
+Flavors = Annotated[
+    str | None,
+    typer.Option(
+        "--flavor",
+        help=f"Flavors of the reference server, comma-separated: {', '.join(FLAVORS)} (lean "
+        "ASGI, idiomatic FastAPI); each is measured on its own servers.",
+        show_default=False,
+    ),
+]
+
+
+def parse_flavors(text: str) -> tuple[str, ...]:
+    """``"asgi,fastapi"`` → ``("asgi", "fastapi")``; an unknown or missing flavor exits 2."""
+    names = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+    unknown = [name for name in names if name not in FLAVORS]
+    if unknown or not names:
+        err.print(
+            f"[red]error:[/red] unknown --flavor {', '.join(unknown) or '(none)'}; "
+            f"choose from {', '.join(FLAVORS)}"
+        )
+        raise typer.Exit(2)
+    return names
+
 
 Out = Annotated[
     str, typer.Option("--out", help="Directory that receives reports/<run-id>/ folders.")

@@ -11,14 +11,26 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from pushbench.cli_options import Broker, HttpImpl, Loop, Out, Workers, WsImpl, err, server_config
+from pushbench.cli_options import (
+    Broker,
+    Flavors,
+    HttpImpl,
+    Loop,
+    Out,
+    Workers,
+    WsImpl,
+    err,
+    parse_flavors,
+    server_config,
+)
 from pushbench.compare_run import TRANSPORTS, CompareConfig, run_compare
 from pushbench.compare_run import Progress as CompareProgress
 from pushbench.completeness import is_complete
 from pushbench.render import write_report
-from pushbench.render.verdict import Severity, findings
-from pushbench.report_cli import run_gate_command, summary_rich_table
+from pushbench.render.verdict import Severity, findings, verdict_lines
+from pushbench.report_cli import run_gate_command, summary_rich_table, tax_rich_table
 from pushbench.schema import ResultsDocument, Scenario
+from pushbench.server_config import FLAVORS
 
 __all__ = ["compare", "print_summary"]
 
@@ -87,8 +99,14 @@ class _Bar(CompareProgress):
 
 
 def print_summary(document: ResultsDocument, console: Console) -> None:
-    """Print the comparison table, then the report's warnings and errors to stderr."""
+    """Print the comparison table, the framework tax (if both flavors ran) and the verdict,
+    then the report's warnings and errors to stderr."""
     console.print(summary_rich_table(document))
+    tax = tax_rich_table(document)
+    if tax is not None:
+        console.print(tax)
+    for line in verdict_lines(document):
+        console.print(escape(line), soft_wrap=True)
     for finding in findings(document):
         label = (
             "[red]error:[/red]"
@@ -116,11 +134,11 @@ def compare(
     subscribers: Annotated[int, typer.Option("--subscribers", min=1)] = 50,
     payload_bytes: Annotated[int, typer.Option("--payload-bytes", min=0)] = 64,
     duration: Annotated[
-        float, typer.Option("--duration", min=0.1, help="Measured seconds.")
-    ] = 15.0,
+        float, typer.Option("--duration", min=0.1, help="Measured seconds per scenario.")
+    ] = 10.0,
     warmup: Annotated[
         float, typer.Option("--warmup", min=0.0, help="Unmeasured seconds first.")
-    ] = 3.0,
+    ] = 2.0,
     quick: Annotated[
         bool, typer.Option("--quick", help="A ~15 s smoke run: short scenarios, 10 subscribers.")
     ] = False,
@@ -145,8 +163,11 @@ def compare(
     ws_impl: WsImpl = "auto",
     http_impl: HttpImpl = "auto",
     broker: Broker = "memory",
+    flavor: Flavors = None,
 ) -> None:
-    """WebSocket push vs short poll vs long poll vs SSE on one message stream."""
+    """WebSocket push vs short poll vs long poll vs SSE on one message stream, under each
+    flavor of the reference server (default: asgi and fastapi, to show the framework tax)."""
+    flavors = _flavors(flavor, target)
     server = server_config(
         host="127.0.0.1",
         port=0,
@@ -155,6 +176,7 @@ def compare(
         ws_impl=ws_impl,
         http_impl=http_impl,
         broker=broker,
+        flavor=flavors[0] if flavors else "asgi",
     )
     config = CompareConfig(
         transports=_transports(transports),
@@ -168,11 +190,12 @@ def compare(
         target=target.rstrip("/") if target else None,
         server=server,
         pin=not no_pin,
+        flavors=flavors,
     )
     if quick:
         config = CompareConfig(**{**_fields(config), **QUICK})  # type: ignore[arg-type]
     # Piped output (CI logs, files) gets the whole table rather than 80 truncated columns.
-    console = Console() if sys.stdout.isatty() else Console(width=160)
+    console = Console() if sys.stdout.isatty() else Console(width=200)
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -196,6 +219,21 @@ def compare(
             document, baseline=baseline, max_regression=max_regression, slos=slo or ()
         )
         raise typer.Exit(code)
+
+
+def _flavors(text: str | None, target: str | None) -> tuple[str, ...]:
+    """The flavors to measure. With ``--target`` the server is not ours: its flavor is what
+    ``--flavor`` says (one), else not known (``()``)."""
+    if text is None:
+        return () if target else FLAVORS
+    flavors = parse_flavors(text)
+    if target and len(flavors) > 1:
+        err.print(
+            "[red]error:[/red] --target runs one server: give it one --flavor (the one it "
+            "serves), or none"
+        )
+        raise typer.Exit(2)
+    return flavors
 
 
 def _fields(config: CompareConfig) -> dict[str, object]:

@@ -13,10 +13,12 @@ from typing import Any
 
 from benchmarks.scenario import ScenarioRun, ScenarioSpec, run_scenario
 from pushbench.environment import environment
+from pushbench.framework_tax import framework_tax
 from pushbench.launcher import ServerProcess, ServerStartError
 from pushbench.processes import cpu_plan, generator_affinity, pin_server, run_uvloop
 from pushbench.resources import TreeSampler, TreeUsage
 from pushbench.run_dir import new_run_dir, new_run_id
+from pushbench.scenario_flavor import flavored_name
 from pushbench.schema import (
     GeneratorCost,
     ResultsDocument,
@@ -24,10 +26,10 @@ from pushbench.schema import (
     latency_summary,
     write_results_atomic,
 )
-from pushbench.server_config import ServerConfig
+from pushbench.server_config import FLAVORS, ServerConfig
 from pushbench.server_cost import server_cost
 
-__all__ = ["CompareConfig", "CompareOutcome", "push_scenario", "run_compare"]
+__all__ = ["CompareConfig", "CompareOutcome", "PlannedScenario", "push_scenario", "run_compare"]
 
 TRANSPORTS = ("ws", "short-poll", "long-poll", "sse")
 #: Generator CPU (% of its one core) above which its own numbers are suspect.
@@ -52,6 +54,16 @@ class CompareConfig:
     server: ServerConfig = field(default_factory=ServerConfig)
     #: Pin server and generator to different CPUs when the machine has two or more.
     pin: bool = True
+    #: Flavors of the reference server to measure every scenario under; ``()``: the server's
+    #: flavor is not known (a ``--target`` nobody said the flavor of).
+    flavors: tuple[str, ...] = FLAVORS
+
+    def planned(self) -> list[PlannedScenario]:
+        """Every scenario under every flavor, flavors side by side per scenario: machine load
+        that drifts over the run then weighs on both flavors of a transport alike."""
+        if not self.flavors:
+            return [PlannedScenario(spec, None) for spec in self.specs()]
+        return [PlannedScenario(spec, f) for spec in self.specs() for f in self.flavors]
 
     def specs(self) -> list[ScenarioSpec]:
         """One scenario per transport, short-poll once per interval."""
@@ -88,6 +100,7 @@ class CompareConfig:
             "duration_s": self.duration_s,
             "warmup_s": self.warmup_s,
             "target": self.target,
+            "flavors": list(self.flavors),
             "server": None
             if self.target
             else {
@@ -99,6 +112,19 @@ class CompareConfig:
             },
             "pinned": self.pin,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedScenario:
+    """One scenario of the run: what to load, and under which flavor of the server."""
+
+    spec: ScenarioSpec
+    flavor: str | None
+
+    @property
+    def name(self) -> str:
+        """``ws@asgi``, ``short-poll@0.1@fastapi``; ``ws`` when the flavor is not known."""
+        return self.spec.name if self.flavor is None else flavored_name(self.spec.name, self.flavor)
 
 
 @dataclass(slots=True)
@@ -170,6 +196,7 @@ class _State:
         }
         if finished:
             update["finished_at"] = datetime.now(UTC)
+        update["framework_tax"] = framework_tax(self.scenarios)
         return self.document.model_copy(update=update)
 
 
@@ -180,13 +207,13 @@ def _run_all(
     progress: Progress,
     state: _State,
 ) -> None:
-    specs = config.specs()
-    for index, spec in enumerate(specs):
-        progress.scenario_started(index, len(specs), spec.name)
+    planned = config.planned()
+    for index, item in enumerate(planned):
+        progress.scenario_started(index, len(planned), item.name)
         try:
-            scenario, stop = _one_scenario(config, spec, run_dir, server_cpus, progress)
+            scenario, stop = _one_scenario(config, item, run_dir, server_cpus, progress)
         except ServerStartError as exc:
-            state.errors.append(f"{spec.name}: {exc}")
+            state.errors.append(f"{item.name}: {exc}")
             continue
         state.scenarios.append(scenario)
         progress.scenario_finished(scenario)
@@ -198,7 +225,7 @@ def _run_all(
 
 def _one_scenario(
     config: CompareConfig,
-    spec: ScenarioSpec,
+    item: PlannedScenario,
     run_dir: Path,
     server_cpus: list[int] | None,
     progress: Progress,
@@ -207,10 +234,12 @@ def _one_scenario(
     server: ServerProcess | None = None
     sampler: TreeSampler | None = None
     base = config.target
+    spec = item.spec
     try:
         if base is None:
             # A fresh server per scenario: no connections or history left over from the last one.
-            server = ServerProcess(config.server, run_dir / f"server-{spec.name}.log")
+            server_config = replace(config.server, flavor=item.flavor or config.server.flavor)
+            server = ServerProcess(server_config, run_dir / f"server-{item.name}.log")
             server.start()
             base = server.url
             pin_server(server.pid, server_cpus)
@@ -229,12 +258,20 @@ def _one_scenario(
         errors = list(run.errors)
         if server is not None and server.exited():
             errors.append("the server process died during the scenario:\n" + server.log_tail(10))
-        return push_scenario(spec, run, usage, generator_cpu, wall, errors), run.interrupted
+        scenario = push_scenario(spec, run, usage, generator_cpu, wall, errors)
+        return _flavored(scenario, item), run.interrupted
     finally:
         if sampler is not None and sampler.running:
             sampler.stop()
         if server is not None:
             server.stop()
+
+
+def _flavored(scenario: Scenario, item: PlannedScenario) -> Scenario:
+    if item.flavor is None:
+        return scenario
+    params = {**scenario.params, "flavor": item.flavor}
+    return scenario.model_copy(update={"name": item.name, "params": params})
 
 
 class _SampledPhase:

@@ -9,13 +9,15 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
+import time
 from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
 
-from pushbench.schema import Environment
+from pushbench.cpu_clock import CPU_CLOCK, CPU_RESOLUTION_NS
+from pushbench.schema import CpuClock, CpuClocks, Environment
 
-__all__ = ["KEY_PACKAGES", "environment", "git_commit", "package_versions"]
+__all__ = ["KEY_PACKAGES", "cpu_clocks", "environment", "git_commit", "package_versions"]
 
 #: Distributions whose versions change what is measured; missing ones are left out.
 KEY_PACKAGES: tuple[str, ...] = (
@@ -69,6 +71,18 @@ def git_commit(cwd: str | os.PathLike[str] = _SOURCE_DIR, timeout_s: float = 5.0
     return commit if completed.returncode == 0 and commit else None
 
 
+def cpu_clocks() -> CpuClocks:
+    """How this run reads CPU: the server tree through :mod:`pushbench.cpu_clock`, the
+    generator through ``time.process_time`` (the clock Python names, at its resolution)."""
+    info = time.get_clock_info("process_time")
+    return CpuClocks(
+        server=CpuClock(clock=CPU_CLOCK, resolution_ns=CPU_RESOLUTION_NS),
+        generator=CpuClock(
+            clock=info.implementation, resolution_ns=max(1, round(info.resolution * 1e9))
+        ),
+    )
+
+
 def environment() -> Environment:
     """The :class:`~pushbench.schema.Environment` of this process."""
     return Environment(
@@ -77,4 +91,5 @@ def environment() -> Environment:
         cpu_count=os.cpu_count(),
         packages=package_versions(),
         git_commit=git_commit(),
+        cpu_clocks=cpu_clocks(),
     )

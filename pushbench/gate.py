@@ -8,18 +8,24 @@ or publishes attempted but never sent fail it (:mod:`pushbench.completeness` def
 no SLO or baseline can pass numbers that cover less than the run's schedule.
 
 **SLOs** are ``<scenario>.<metric><op><number>``, e.g. ``ws.latency_us.p99<=5000``,
-``short-poll@0.1.lost==0``, ``ws.throughput_msgs_per_s>=20000``. ``<scenario>`` is a scenario
-name, a transport that names exactly one scenario, or ``*`` for every scenario that has the
-metric; ``<metric>`` is one of :data:`METRICS` (the schema's field paths, units in the name);
-``<op>`` is one of ``<= < >= > == !=``.
+``short-poll@0.1.lost==0``, ``ws@fastapi.throughput_msgs_per_s>=20000``. ``<scenario>`` is a
+scenario name, a transport that names exactly one scenario, or ``*`` for every scenario that has
+the metric; any of them may end in ``@<flavor>`` (``ws@fastapi``, ``short-poll@0.1@asgi``,
+``*@asgi``) to address that server flavor's scenarios only. Without a flavor, a name or
+transport measured under several flavors addresses each of them (``ws`` checks ``ws@asgi`` and
+``ws@fastapi``), so SLOs written before flavors keep working. ``<metric>`` is one of
+:data:`METRICS` (the schema's field paths, units in the name); ``<op>`` is one of
+``<= < >= > == !=``.
 
 **Baseline regressions** compare each scenario present in both documents by *ratio*
 current / baseline, never by absolute times alone, for the metrics of
 :data:`REGRESSION_METRICS`: latency p50 and p99, server CPU µs per delivered message and HTTP
 requests per delivered message must not grow by more than ``max_regression_pct``; throughput
-must not drop by more than it. Noise: every value below its metric's noise floor counts as the
-floor, so sub-millisecond jitter (312 µs → 480 µs) is not a "54 % regression", while a real jump
-past the floor still is; when both values are below it the check is skipped.
+must not drop by more than it. A baseline scenario without a flavor (written before flavors) is
+matched with the same scenario under the default flavor (``ws`` with ``ws@asgi``). Noise: every
+value below its metric's noise floor counts as the floor, so sub-millisecond jitter (312 µs → 480
+µs) is not a "54 % regression", while a real jump past the floor still is; when both values are
+below it the check is skipped.
 """
 
 from __future__ import annotations
@@ -33,6 +39,13 @@ from dataclasses import dataclass
 from typing import Final
 
 from pushbench.completeness import incomplete_reasons
+from pushbench.scenario_flavor import (
+    DEFAULT_FLAVOR,
+    base_name,
+    flavor_of,
+    flavored_name,
+    split_flavor,
+)
 from pushbench.scenario_metrics import METRICS
 from pushbench.schema import ResultsDocument, Scenario
 
@@ -184,6 +197,10 @@ def _number(value: float) -> str:
     return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.1f}"
 
 
+def _is_wildcard(selector: str) -> bool:
+    return split_flavor(selector)[0] == "*"
+
+
 def _select(document: ResultsDocument, selector: str) -> list[Scenario] | None:
     """Scenarios a selector names; ``None`` when it names none."""
     if selector == "*":
@@ -191,11 +208,20 @@ def _select(document: ResultsDocument, selector: str) -> list[Scenario] | None:
     named = [s for s in document.scenarios if s.name == selector]
     if named:
         return named
-    by_transport = [s for s in document.scenarios if s.transport == selector]
-    if len(by_transport) > 1:
+    wanted, flavor = split_flavor(selector)
+    pool = [s for s in document.scenarios if flavor is None or flavor_of(s) == flavor]
+    if wanted == "*":
+        return pool or None
+    # One scenario under several flavors: the selector addresses each of them.
+    by_name = [s for s in pool if base_name(s) == wanted]
+    if by_name:
+        return by_name
+    by_transport = [s for s in pool if s.transport == wanted]
+    per_flavor = [flavor_of(s) for s in by_transport]
+    if len(per_flavor) > len(set(per_flavor)):
         names = ", ".join(s.name for s in by_transport)
         raise GateInputError(
-            f"SLO scenario {selector!r} is ambiguous: transport {selector!r} has "
+            f"SLO scenario {selector!r} is ambiguous: transport {wanted!r} has "
             f"{len(by_transport)} scenarios ({names}); name one"
         )
     return by_transport or None
@@ -227,7 +253,7 @@ def evaluate_slos(document: ResultsDocument, slos: Sequence[Slo]) -> list[CheckR
             value = METRICS[slo.metric](scenario)
             name = f"{scenario.name}.{slo.metric} {limit}"
             if value is None:
-                if slo.scenario != "*":
+                if not _is_wildcard(slo.scenario):
                     detail = (
                         f"{scenario.name} has no {slo.metric} (not measured for this transport)"
                     )
@@ -238,7 +264,7 @@ def evaluate_slos(document: ResultsDocument, slos: Sequence[Slo]) -> list[CheckR
             found = True
             verdict = Verdict.PASS if _OPS[slo.op](float(value), slo.limit) else Verdict.FAIL
             checks.append(CheckResult(CheckKind.SLO, name, _number(value), limit, verdict))
-        if slo.scenario == "*" and not found:
+        if _is_wildcard(slo.scenario) and not found:
             detail = f"no scenario has {slo.metric}"
             checks.append(CheckResult(CheckKind.SLO, slo.text, "n/a", limit, Verdict.FAIL, detail))
     return checks
@@ -331,8 +357,17 @@ def compare_to_baseline(
     current = {s.name: s for s in document.scenarios}
     checks: list[CheckResult] = []
     notes: list[str] = []
+    matched: set[str] = set()
     for base in baseline.scenarios:
-        now = current.get(base.name)
+        now, ignored = current.get(base.name), set()
+        if now is None and flavor_of(base) is None:
+            # Written before flavors: the server then ran what is now the default flavor.
+            now = current.get(flavored_name(base.name, DEFAULT_FLAVOR))
+            if now is not None:
+                ignored = {"flavor"}
+                notes.append(
+                    f"{base.name}: the baseline records no flavor; compared with {now.name}"
+                )
         if now is None:
             check = f"{base.name} present"
             detail = f"scenario {base.name!r} is in the baseline but not in the results"
@@ -340,9 +375,10 @@ def compare_to_baseline(
                 CheckResult(CheckKind.REGRESSION, check, "missing", "present", Verdict.FAIL, detail)
             )
             continue
+        matched.add(now.name)
         changed = sorted(
             k
-            for k in base.params.keys() | now.params.keys()
+            for k in (base.params.keys() | now.params.keys()) - ignored
             if base.params.get(k) != now.params.get(k)
         )
         if changed:
@@ -358,11 +394,10 @@ def compare_to_baseline(
             checks.append(
                 _ratio_check(base.name, metric, float(before), float(after), max_regression_pct)
             )
-    known = {s.name for s in baseline.scenarios}
     notes += [
         f"{s.name}: new scenario, no baseline to compare with"
         for s in document.scenarios
-        if s.name not in known
+        if s.name not in matched
     ]
     if baseline.interrupted:
         notes.append("the baseline run was interrupted: its numbers are partial")

@@ -138,6 +138,8 @@ class Plan:
     rtt_us: float
     rtt_source: str
     notes: list[str] = field(default_factory=list)
+    flavor: str | None = None
+    """The reference server flavor every input was measured under; None: not recorded."""
 
     def cores_at(self, name: str, clients: float) -> float:
         """Busy cores of transport ``name`` at another client count (every rate is ∝ N)."""
@@ -386,4 +388,4 @@ def make_plan(inputs: Inputs, request: PlanRequest) -> Plan:
             )
     if request.poll_intervals_s and not any(p.transport == "short-poll" for p in inputs.points):
         notes.append("--poll-interval given, but no short-poll scenario was measured")
-    return Plan(request, payload, plans, rtt_us, rtt_source, notes)
+    return Plan(request, payload, plans, rtt_us, rtt_source, notes, inputs.flavor)

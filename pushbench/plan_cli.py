@@ -20,7 +20,7 @@ from rich.table import Table
 
 from pushbench.cli_options import Out, err
 from pushbench.plan import Plan, PlanError, PlanRequest, make_plan
-from pushbench.plan_inputs import read_inputs
+from pushbench.plan_inputs import MixedFlavors, read_inputs
 from pushbench.render.plan_text import (
     PLAN_COLUMNS,
     grouped_notes,
@@ -31,6 +31,7 @@ from pushbench.render.plan_text import (
 )
 from pushbench.run_dir import new_run_dir, new_run_id
 from pushbench.schema import ResultsDocument, load_results
+from pushbench.server_config import FLAVORS
 
 __all__ = ["EXIT_UNUSABLE", "plan", "plan_rich_table"]
 
@@ -134,6 +135,15 @@ def plan(
     cpu_headroom: Annotated[
         float, typer.Option("--cpu-headroom", help="Target CPU utilisation per worker core.")
     ] = 0.7,
+    flavor: Annotated[
+        str | None,
+        typer.Option(
+            "--flavor",
+            help=f"Plan for this reference server flavor ({', '.join(FLAVORS)}): its scenarios "
+            "only (default: the one flavor the inputs hold).",
+            show_default=False,
+        ),
+    ] = None,
     out: Out = "reports",
 ) -> None:
     """Capacity plan: what N clients cost per transport, from measured compare runs."""
@@ -146,9 +156,11 @@ def plan(
             poll_intervals_s=_intervals(poll_interval),
             cpu_headroom=cpu_headroom,
         )
+        if flavor is not None and flavor not in FLAVORS:
+            raise _Unusable(f"unknown --flavor {flavor!r}; choose from {', '.join(FLAVORS)}")
         documents = _load(sources)
-        result = make_plan(read_inputs(documents), request)
-    except (_Unusable, PlanError) as exc:
+        result = make_plan(read_inputs(documents, flavor), request)
+    except (_Unusable, PlanError, MixedFlavors) as exc:
         raise _fail(str(exc)) from None
     run_id = new_run_id("plan")
     run_dir = new_run_dir(Path(out), run_id)

@@ -4,6 +4,11 @@
 scenario); a ``serverbench`` run adds the memory an idle WebSocket subscriber costs. Everything a
 scenario cannot tell (no server sampled, nothing delivered, no subscriber count) is skipped with
 a note saying why, never guessed.
+
+A plan prices one flavor of the reference server: a compare run measures each transport under
+``asgi`` and ``fastapi``, and mixing the two would fit one transport on lean-ASGI points and
+another on FastAPI ones. Inputs of several flavors are refused unless one is chosen; the chosen
+one is what the plan says it is about.
 """
 
 from __future__ import annotations
@@ -12,9 +17,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
+from pushbench.scenario_flavor import flavor_of
 from pushbench.schema import ResultsDocument, Scenario
 
-__all__ = ["PLANNED_TRANSPORTS", "Inputs", "Point", "read_inputs"]
+__all__ = ["PLANNED_TRANSPORTS", "Inputs", "MixedFlavors", "Point", "read_inputs"]
 
 #: The transports the plan covers, in table order.
 PLANNED_TRANSPORTS: Final = ("ws", "short-poll", "long-poll", "sse")
@@ -47,6 +53,8 @@ class Point:
     p99_us: int
     saturated: bool
     """The load generator was saturated: its latencies are its own."""
+    flavor: str | None = None
+    """The reference server's flavor; None: not recorded (a run before flavors, a --target)."""
 
     @property
     def level(self) -> tuple[int, float]:
@@ -85,6 +93,20 @@ class Inputs:
     idle_ws_source: str | None = None
     notes: list[str] = field(default_factory=list)
     """What was skipped and why."""
+    flavor: str | None = None
+    """The one flavor every point was measured under; None: not recorded."""
+
+
+class MixedFlavors(ValueError):
+    """The inputs hold scenarios of several server flavors and none was chosen."""
+
+    def __init__(self, flavors: list[str | None]) -> None:
+        named = ", ".join(f or "not recorded" for f in flavors)
+        choices = " or ".join(f"--flavor {f}" for f in flavors if f) or "--flavor asgi"
+        super().__init__(
+            f"the --from files hold scenarios of several server flavors ({named}); a plan "
+            f"prices one flavor, whose costs it fits: choose one with {choices}"
+        )
 
 
 def _number(params: dict[str, object], config: dict[str, object], name: str) -> float | None:
@@ -129,6 +151,7 @@ def _point(document: ResultsDocument, scenario: Scenario, source: str) -> Point 
         p50_us=scenario.latency_us.p50,
         p99_us=scenario.latency_us.p99,
         saturated=scenario.generator.saturated if scenario.generator else False,
+        flavor=flavor_of(scenario),
     )
 
 
@@ -166,12 +189,44 @@ def _idle_ws(
     inputs.idle_ws_source = f"{name}, {count} idle subscribers ({impl}: {why})"
 
 
-def read_inputs(documents: Sequence[tuple[str, ResultsDocument]]) -> Inputs:
-    """The model's inputs from ``(source name, document)`` pairs.
+def _one_flavor(inputs: Inputs, flavor: str | None) -> None:
+    """Keep the points of ``flavor`` (the only one found, when None).
+
+    Raises:
+        MixedFlavors: ``flavor`` is None and the points were measured under several.
+    """
+    found = list(dict.fromkeys(p.flavor for p in inputs.points))
+    if flavor is None:
+        if len(found) > 1:
+            raise MixedFlavors(found)
+        inputs.flavor = found[0] if found else None
+    else:
+        others = [p for p in inputs.points if p.flavor != flavor]
+        inputs.notes += [
+            f"{p.source}: the {p.flavor or 'unrecorded'} flavor, not {flavor}; skipped"
+            for p in others
+        ]
+        inputs.points = [p for p in inputs.points if p.flavor == flavor]
+        inputs.flavor = flavor
+    if inputs.flavor is not None:
+        inputs.notes.append(
+            f"flavor: {inputs.flavor} (every CPU and memory figure was measured on the "
+            f"reference server's {inputs.flavor} flavor)"
+        )
+
+
+def read_inputs(
+    documents: Sequence[tuple[str, ResultsDocument]], flavor: str | None = None
+) -> Inputs:
+    """The model's inputs from ``(source name, document)`` pairs, of one server flavor.
 
     ``compare`` documents give points; a ``serverbench`` document gives the idle memory of a
     WebSocket subscriber; other kinds are noted and skipped (a sweep runs several workers,
-    Locust runs sample no server).
+    Locust runs sample no server). ``flavor``: use that flavor's scenarios only (the others
+    are noted); None: the inputs must hold one flavor.
+
+    Raises:
+        MixedFlavors: No ``flavor`` given, and the scenarios were measured under several.
     """
     inputs = Inputs()
     serverbenches: list[tuple[str, ResultsDocument]] = []
@@ -199,5 +254,6 @@ def read_inputs(documents: Sequence[tuple[str, ResultsDocument]]) -> Inputs:
                 ws_impls.add(
                     str(server.get("ws_impl", "auto")) if isinstance(server, dict) else "auto"
                 )
+    _one_flavor(inputs, flavor)
     _idle_ws(serverbenches, ws_impls, inputs)
     return inputs

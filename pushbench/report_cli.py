@@ -30,8 +30,15 @@ from pushbench.gate_config import GateConfig, find_pyproject, load_gate_config
 from pushbench.micro_convert import load_any_results
 
 # Not pushbench.render itself: it imports matplotlib (~1 s), which only `report` needs.
-from pushbench.render.table import NUMERIC_COLUMNS, SUMMARY_COLUMNS, summary_table
-from pushbench.render.verdict import verdict
+from pushbench.render.table import (
+    NUMERIC_COLUMNS,
+    SUMMARY_COLUMNS,
+    TAX_COLUMNS,
+    cpu_clock_note,
+    summary_table,
+    tax_table,
+)
+from pushbench.render.verdict import verdict_lines
 from pushbench.schema import ResultsDocument
 
 __all__ = [
@@ -44,6 +51,7 @@ __all__ = [
     "report",
     "run_gate_command",
     "summary_rich_table",
+    "tax_rich_table",
 ]
 
 EXIT_OK = 0
@@ -81,8 +89,27 @@ def summary_rich_table(document: ResultsDocument) -> Table:
     """The comparison table (:func:`pushbench.render.summary_table`) as a ``rich`` table."""
     table = Table(title=f"pushbench {document.kind}: {document.run_id}", title_justify="left")
     for i, column in enumerate(SUMMARY_COLUMNS):
-        table.add_column(column, justify="right" if i in NUMERIC_COLUMNS else "left")
+        # no_wrap on the name: ``short-poll@0.1@fastapi`` cut to ``short-poll@0.1@…`` would hide
+        # the flavor, the one thing that tells two rows apart.
+        numeric = i in NUMERIC_COLUMNS
+        table.add_column(column, justify="right" if numeric else "left", no_wrap=not numeric)
     for row in summary_table(document):
+        table.add_row(*(escape(cell) for cell in row))
+    table.caption = cpu_clock_note(document)
+    table.caption_justify = "left"
+    return table
+
+
+def tax_rich_table(document: ResultsDocument) -> Table | None:
+    """The framework-tax table (:func:`pushbench.render.table.tax_table`), or None when no
+    scenario ran under both flavors."""
+    rows = tax_table(document)
+    if not rows:
+        return None
+    table = Table(title="framework tax: fastapi minus asgi server CPU", title_justify="left")
+    for i, column in enumerate(TAX_COLUMNS):
+        table.add_column(column, justify="right" if i else "left")
+    for row in rows:
         table.add_row(*(escape(cell) for cell in row))
     return table
 
@@ -116,7 +143,11 @@ def report(
         raise typer.Exit(EXIT_FAILED) from None
     console = _stdout()
     console.print(summary_rich_table(document))
-    console.print(escape(verdict(document)), soft_wrap=True)
+    tax = tax_rich_table(document)
+    if tax is not None:
+        console.print(tax)
+    for line in verdict_lines(document):
+        console.print(escape(line), soft_wrap=True)
     err.print(f"wrote {', '.join(escape(str(path)) for path in written)}", soft_wrap=True)
 
 
@@ -236,7 +267,8 @@ def gate(
             "--slo",
             metavar="EXPR",
             help="An objective like 'ws.latency_us.p99<=5000' or 'short-poll@0.1.lost==0' "
-            "(repeatable; '*.lost==0' checks every scenario).",
+            "(repeatable; '*.lost==0' checks every scenario; '@fastapi' after a scenario or "
+            "'*' narrows it to that server flavor: 'ws@fastapi.lost==0').",
             show_default=False,
         ),
     ] = None,

@@ -8,6 +8,10 @@ keep ``tests/fixtures/results-v<N>.json`` for every version the loader still acc
   ``server.busiest_process_cpu_percent`` and ``server.saturated`` (optional: documents without
   them still load). Later in version 1: ``Scenario.publishes_attempted`` and
   ``Scenario.publishes_sent`` (optional, ``null`` when not counted: older documents still load).
+  Later in version 1 (issue 15): ``environment.cpu_clocks`` (how server and generator CPU were
+  read, and at which resolution) and ``framework_tax`` (per transport, server CPU under the
+  ``asgi`` and ``fastapi`` flavors and their difference); both optional, older documents load.
+  A scenario's ``params.flavor`` says which flavor of the reference server it measured.
 
 Units are in the field names: ``_us`` microseconds, ``_s`` seconds, ``_bytes`` bytes. Latency
 percentiles come from the HdrHistogram blob stored next to them, so reports can merge scenarios
@@ -36,7 +40,10 @@ from pushbench.histogram import LatencyHistogram
 __all__ = [
     "SCHEMA_VERSION",
     "SUPPORTED_VERSIONS",
+    "CpuClock",
+    "CpuClocks",
     "Environment",
+    "FrameworkTax",
     "GeneratorCost",
     "Kind",
     "LatencySummary",
@@ -180,6 +187,22 @@ class Scenario(_Model):
         return self.publishes_attempted - self.publishes_sent
 
 
+class CpuClock(_Model):
+    """How one side's CPU time was read."""
+
+    clock: str = Field(
+        description='e.g. "clock_gettime" (per-process CPU-time clock), "psutil" (clock ticks).'
+    )
+    resolution_ns: Annotated[int, Field(ge=1)]
+
+
+class CpuClocks(_Model):
+    """How the server tree's and the load generator's CPU times were read."""
+
+    server: CpuClock
+    generator: CpuClock
+
+
 class Environment(_Model):
     """Where the run happened (see ``pushbench.environment.environment``)."""
 
@@ -188,6 +211,31 @@ class Environment(_Model):
     cpu_count: Annotated[int, Field(ge=1)] | None
     packages: dict[str, str] = Field(description="Distribution name -> version, installed only.")
     git_commit: str | None
+    cpu_clocks: CpuClocks | None = Field(
+        default=None, description="None: a document written before it was recorded."
+    )
+
+
+class FrameworkTax(_Model):
+    """One scenario measured under both flavors of the reference server: the transport's floor
+    (``asgi``), the idiomatic FastAPI cost, and their difference (the framework tax)."""
+
+    scenario: Annotated[str, Field(min_length=1)] = Field(
+        description='The scenario without its flavor, e.g. "ws", "short-poll@0.1".'
+    )
+    transport: Transport
+    asgi_scenario: str
+    fastapi_scenario: str
+    asgi_cpu_us_per_delivered_msg: NonNegativeFloat | None
+    fastapi_cpu_us_per_delivered_msg: NonNegativeFloat | None
+    tax_cpu_us_per_delivered_msg: float | None = Field(
+        description="fastapi minus asgi (negative: fastapi was cheaper in this run)."
+    )
+    asgi_cpu_us_per_http_request: NonNegativeFloat | None = Field(
+        description="None for transports without HTTP requests."
+    )
+    fastapi_cpu_us_per_http_request: NonNegativeFloat | None
+    tax_cpu_us_per_http_request: float | None
 
 
 class ResultsDocument(_Model):
@@ -204,6 +252,10 @@ class ResultsDocument(_Model):
     warnings: list[str] = Field(default_factory=list)
     errors: list[str] = Field(default_factory=list)
     interrupted: bool = Field(default=False, description="Stopped early; results are partial.")
+    framework_tax: list[FrameworkTax] = Field(
+        default_factory=list,
+        description="Per scenario measured under both flavors (compare runs); empty otherwise.",
+    )
 
 
 def latency_summary(histogram: LatencyHistogram) -> LatencySummary:

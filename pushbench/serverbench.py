@@ -178,6 +178,8 @@ def run_serverbench(
             "pollers": config.pollers,
             "loop": config.server.loop,
             "http_impl": config.server.http_impl,
+            # The reference app's; the bare app has none.
+            "flavor": config.server.flavor,
             "pinned": pinned,
         },
         scenarios=[],
@@ -265,6 +267,7 @@ def _poll_floor(
     for app_name, app_runs in runs.items():
         params = {
             "app": app_name,
+            **_flavor(config, app_name),
             "workload": "poll",
             "pollers": config.pollers,
             "http_impl": config.server.http_impl,
@@ -278,6 +281,11 @@ def _poll_floor(
             )
         )
     return measured
+
+
+def _flavor(config: ServerBenchConfig, app_name: str) -> dict[str, str]:
+    """The reference app's flavor, as its scenarios' params record it; the bare app has none."""
+    return {"flavor": config.server.flavor} if app_name == "reference" else {}
 
 
 def _best(runs: list[Measured]) -> Measured:
@@ -346,6 +354,7 @@ def _measure_impl(
         params = {
             **base,
             "app": app_name,
+            **_flavor(config, app_name),
             "connections": config.connections,
             "rounds": len(runs),
             "round_trips_per_s_by_round": [round(r[0].per_s) for r in runs],
@@ -358,6 +367,7 @@ def _measure_impl(
     fanout_params = {
         **base,
         "app": "reference",
+        **_flavor(config, "reference"),
         "subscribers": config.subscribers,
         "rounds": len(fanout_runs),
         "deliveries_per_s_by_round": [round(r[0].per_s) for r in fanout_runs],

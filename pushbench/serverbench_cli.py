@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from pushbench.cli_options import HttpImpl, Loop, Out, err, server_config
+from pushbench.cli_options import Flavor, HttpImpl, Loop, Out, err, server_config
 from pushbench.processes import raise_open_files
 from pushbench.render import write_report
 from pushbench.schema import ResultsDocument, Scenario
@@ -26,7 +26,9 @@ def _by_name(document: ResultsDocument) -> dict[str, Scenario]:
 
 def serverbench_table(document: ResultsDocument) -> Table:
     """One row per WebSocket implementation, ratios against the bare ASGI app included."""
-    table = Table(title=f"pushbench serverbench: {document.run_id}", title_justify="left")
+    flavor = document.config.get("flavor")
+    said = f" (reference server: {flavor} flavor)" if isinstance(flavor, str) else ""
+    table = Table(title=f"pushbench serverbench: {document.run_id}{said}", title_justify="left")
     for column in (
         "ws impl",
         "echo rt/s",
@@ -130,9 +132,10 @@ def serverbench(
     out: Out = "reports",
     loop: Loop = "auto",
     http_impl: HttpImpl = "auto",
+    flavor: Flavor = "asgi",
 ) -> None:
     """Echo round trips/s, fan-out deliveries/s and idle memory, per WebSocket implementation;
-    then short polls/s, each against a bare ASGI app."""
+    then short polls/s, each against a bare ASGI app (--flavor: the reference app's)."""
     impls = tuple(part.strip() for part in ws_impl.split(",") if part.strip())
     unknown = [impl for impl in impls if impl not in WS_IMPLS or impl == "auto"]
     if unknown or not impls:
@@ -152,6 +155,7 @@ def serverbench(
         ws_impl="auto",
         http_impl=http_impl,
         broker="memory",
+        flavor=flavor,
     )
     config = ServerBenchConfig(
         ws_impls=impls,

@@ -19,7 +19,7 @@ from pushbench.completeness import is_complete, scenario_reasons
 from pushbench.gate_config import find_pyproject, load_gate_config
 from pushbench.render.sweep import sweep_rows
 from pushbench.schema import ResultsDocument, Scenario
-from pushbench.server_config import BROKER_SCHEMES, HTTP_IMPLS, LOOPS, WS_IMPLS
+from pushbench.server_config import BROKER_SCHEMES, FLAVORS, HTTP_IMPLS, LOOPS, WS_IMPLS
 from pushbench.sweep_matrix import (
     BROKER_MODES,
     WORKLOADS,
@@ -40,6 +40,7 @@ FULL_MATRIX = {
     "loop": "asyncio,uvloop",
     "ws_impl": "websockets-sansio,websockets,wsproto",
     "http_impl": "h11,httptools",
+    "flavor": "asgi",
 }
 #: ``--ci``: four configurations, short intervals, a couple of minutes at most.
 CI_PRESET = {
@@ -47,6 +48,7 @@ CI_PRESET = {
     "loop": "asyncio,uvloop",
     "ws_impl": "websockets-sansio",
     "http_impl": "httptools",
+    "flavor": "asgi",
     "duration": 2.0,
     "warmup": 0.5,
     "budget": 150.0,
@@ -150,6 +152,14 @@ def sweep(
         str | None,
         typer.Option("--http-impl", help=f"HTTP implementations: {', '.join(HTTP_IMPLS[1:])}."),
     ] = None,
+    flavor: Annotated[
+        str | None,
+        typer.Option(
+            "--flavor",
+            help=f"Reference server flavors: {', '.join(FLAVORS)} (default asgi; "
+            "asgi,fastapi measures the framework's cost too).",
+        ),
+    ] = None,
     brokers: Annotated[
         str,
         typer.Option(
@@ -209,7 +219,8 @@ def sweep(
     ] = None,
     out: Out = "reports",
 ) -> None:
-    """Tune uvicorn: workers x loop x WebSocket x HTTP implementation, with a recommendation.
+    """Tune uvicorn: workers x loop x WebSocket x HTTP implementation (x server flavor), with a
+    recommendation.
 
     Each configuration gets a fresh server and the same workloads: echo and room fan-out at
     saturation, short-poll requests/s, and push latency at a fixed open-loop rate (with the
@@ -226,8 +237,9 @@ def sweep(
         loops = parse_names(loop or str(preset["loop"]), "--loop", LOOPS)
         ws_impls = parse_names(ws_impl or str(preset["ws_impl"]), "--ws-impl", WS_IMPLS)
         http_impls = parse_names(http_impl or str(preset["http_impl"]), "--http-impl", HTTP_IMPLS)
+        flavors = parse_names(flavor or str(preset["flavor"]), "--flavor", FLAVORS)
         broker_modes = tuple(part.strip() for part in brokers.split(",") if part.strip())
-        configs, invalid = expand(worker_counts, loops, ws_impls, http_impls, broker_modes)
+        configs, invalid = expand(worker_counts, loops, ws_impls, http_impls, broker_modes, flavors)
     except ValueError as exc:
         raise _fail(str(exc)) from None
     if broker is not None and not broker.startswith(BROKER_SCHEMES):
@@ -252,6 +264,7 @@ def sweep(
             "ws_impls": list(ws_impls),
             "http_impls": list(http_impls),
             "brokers": list(broker_modes),
+            "flavors": list(flavors),
         },
         skipped=tuple(invalid),
         broker_url=broker,

@@ -1,10 +1,10 @@
 """Which server configurations a sweep runs, in which order, and which it leaves out (pure).
 
 The matrix is the product of the option lists (workers × loop × WebSocket implementation × HTTP
-implementation × broker). Combinations that cannot work are skipped with the reason (the memory
-broker with several workers keeps one set of rooms per worker), configurations run cheapest
-first, and a time budget shortens the measured intervals and then drops the most expensive
-configurations that still do not fit — every one of them recorded with why.
+implementation × broker × server flavor). Combinations that cannot work are skipped with the
+reason (the memory broker with several workers keeps one set of rooms per worker), configurations
+run cheapest first, and a time budget shortens the measured intervals and then drops the most
+expensive configurations that still do not fit — every one of them recorded with why.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
-from pushbench.server_config import HTTP_IMPLS, LOOPS, WS_IMPLS
+from pushbench.server_config import FLAVORS, HTTP_IMPLS, LOOPS, WS_IMPLS
 
 __all__ = [
     "BROKER_MODES",
@@ -45,13 +45,18 @@ class SweepConfig:
     http_impl: str
     broker: str
     """``memory`` or ``redis`` (the URL is the sweep's, not the configuration's)."""
+    flavor: str = "asgi"
+    """The reference server's flavor (``--flavor``)."""
 
     @property
     def label(self) -> str:
-        """``w2 uvloop websockets-sansio httptools`` (plus ``redis`` when it is not implied)."""
+        """``w2 uvloop websockets-sansio httptools`` (plus ``redis`` when it is not implied,
+        and the flavor when it is not ``asgi``: names of sweeps before flavors stay as they
+        were)."""
         text = f"w{self.workers} {self.loop} {self.ws_impl} {self.http_impl}"
         implied = "memory" if self.workers == 1 else "redis"
-        return text if self.broker == implied else f"{text} {self.broker}"
+        text = text if self.broker == implied else f"{text} {self.broker}"
+        return text if self.flavor == "asgi" else f"{text} {self.flavor}"
 
     @property
     def slug(self) -> str:
@@ -67,6 +72,7 @@ class SweepConfig:
             "ws_impl": self.ws_impl,
             "http_impl": self.http_impl,
             "broker": self.broker,
+            "flavor": self.flavor,
         }
 
 
@@ -150,6 +156,7 @@ def expand(
     ws_impls: Sequence[str],
     http_impls: Sequence[str],
     brokers: Sequence[str] = ("auto",),
+    flavors: Sequence[str] = ("asgi",),
 ) -> tuple[list[SweepConfig], list[Skipped]]:
     """Every valid combination (matrix order) and the invalid ones with their reason.
 
@@ -160,6 +167,7 @@ def expand(
         ("--loop", loops, LOOPS),
         ("--ws-impl", ws_impls, WS_IMPLS),
         ("--http-impl", http_impls, HTTP_IMPLS),
+        ("--flavor", flavors, FLAVORS),
     ):
         parse_names(",".join(values), option, allowed)
     unknown = [b for b in brokers if b not in BROKER_MODES]
@@ -170,9 +178,10 @@ def expand(
         )
     configs: dict[SweepConfig, None] = {}
     skipped: dict[Skipped, None] = {}
-    for w, mode, loop, ws, http in itertools.product(workers, brokers, loops, ws_impls, http_impls):
+    matrix = itertools.product(workers, brokers, loops, ws_impls, http_impls, flavors)
+    for w, mode, loop, ws, http, flavor in matrix:
         broker = ("memory" if w == 1 else "redis") if mode == "auto" else mode
-        config = SweepConfig(w, loop, ws, http, broker)
+        config = SweepConfig(w, loop, ws, http, broker, flavor)
         if broker == "memory" and w > 1:
             reason = (
                 "the memory broker keeps one set of rooms per worker process, so with "

@@ -46,7 +46,7 @@ CAPACITY_WORKLOADS: Final = {
     "fanout": "fan-out deliveries/s",
     "poll": "short-poll requests/s",
 }
-_DIMENSIONS: Final = ("loop", "ws_impl", "http_impl")
+_DIMENSIONS: Final = ("loop", "ws_impl", "http_impl", "flavor")
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,10 +102,12 @@ class Recommendation:
 
 
 def describe(config: SweepConfig) -> str:
-    """``--workers 2 --loop uvloop --ws websockets-sansio --http httptools (Redis broker)``."""
+    """``--workers 2 --loop uvloop --ws websockets-sansio --http httptools (Redis broker)``,
+    with ``--flavor fastapi`` when the flavor is not ``asgi``."""
+    flavor = f" --flavor {config.flavor}" if config.flavor != "asgi" else ""
     return (
         f"--workers {config.workers} --loop {config.loop} --ws {config.ws_impl} "
-        f"--http {config.http_impl} ({config.broker} broker)"
+        f"--http {config.http_impl}{flavor} ({config.broker} broker)"
     )
 
 
@@ -219,13 +221,13 @@ def _reasons(
     return reasons
 
 
-def _series(config: SweepConfig) -> tuple[str, str, str]:
-    return (config.loop, config.ws_impl, config.http_impl)
+def _series(config: SweepConfig) -> tuple[str, ...]:
+    return (config.loop, config.ws_impl, config.http_impl, config.flavor)
 
 
 def _knees(measurements: Sequence[Measurement], scores: dict[SweepConfig, float]) -> list[str]:
     """Per (loop, ws, http) series: where adding workers stops adding throughput."""
-    series: dict[tuple[str, str, str], list[Measurement]] = defaultdict(list)
+    series: dict[tuple[str, ...], list[Measurement]] = defaultdict(list)
     for m in measurements:
         series[_series(m.config)].append(m)
     texts = []
@@ -233,7 +235,8 @@ def _knees(measurements: Sequence[Measurement], scores: dict[SweepConfig, float]
         points = sorted((m.config.workers, scores[m.config]) for m in group if scores[m.config])
         if len({w for w, _ in points}) < 2:
             continue
-        name = " ".join(key)
+        # The flavor is said only when it is not the default, as in a configuration's label.
+        name = " ".join(part for part in key if part != "asgi")
         for (w, score), (next_w, next_score) in itertools.pairwise(points):
             gain = next_score / score
             if gain < 1 + KNEE_GAIN:
@@ -344,6 +347,8 @@ def _config_of(params: dict[str, Any]) -> SweepConfig | None:
             str(params["ws_impl"]),
             str(params["http_impl"]),
             str(params["broker"]),
+            # A sweep written before flavors ran what is now the asgi flavor.
+            str(params.get("flavor", "asgi")),
         )
     except (KeyError, TypeError, ValueError):
         return None

@@ -207,6 +207,7 @@ def _run_all(
             ws_impl=sweep_config.ws_impl,
             http_impl=sweep_config.http_impl,
             broker=redis_url if sweep_config.broker == "redis" and redis_url else "memory",
+            flavor=sweep_config.flavor,
             # A fresh key space per configuration: no room history left over from the last.
             settings={"redis_prefix": f"pbsweep-{state.document.run_id}-{index}:"},
         )

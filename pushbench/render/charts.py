@@ -22,13 +22,22 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
+from pushbench.framework_tax import FRAMEWORK, LEAN, framework_tax
 from pushbench.render.sweep import is_workload_sweep
-from pushbench.render.table import sweep_workers
+from pushbench.render.table import format_tax, sweep_workers
 from pushbench.render.units import format_count, format_value
 from pushbench.render.verdict import is_sweep
-from pushbench.schema import ResultsDocument, Scenario
+from pushbench.schema import FrameworkTax, ResultsDocument, Scenario
 
-__all__ = ["Chart", "charts", "cost_chart", "delivery_chart", "latency_chart", "sweep_chart"]
+__all__ = [
+    "Chart",
+    "charts",
+    "cost_chart",
+    "delivery_chart",
+    "framework_tax_chart",
+    "latency_chart",
+    "sweep_chart",
+]
 
 _TRANSPORT_COLORS: Final = {
     "ws": ["#2563eb", "#60a5fa", "#1e3a8a"],
@@ -44,6 +53,8 @@ _TRANSPORT_NAMES: Final = {
     "short-poll": "short poll",
 }
 _GREY: Final = "#6b7280"
+#: One colour per server flavor in the framework-tax chart: the lean floor dark, FastAPI teal.
+_FLAVOR_COLORS: Final = {LEAN: "#1e3a8a", FRAMEWORK: "#0d9488"}
 _RC: Final = {
     "svg.fonttype": "none",
     "font.family": ["DejaVu Sans", "sans-serif"],
@@ -205,6 +216,53 @@ def cost_chart(document: ResultsDocument) -> Chart:
     )
 
 
+def _tax_panel(ax: Axes, rows: Sequence[FrameworkTax], per: str, title: str) -> None:
+    """A bar per flavor for each scenario, the fastapi bar labelled with its tax."""
+    lean = [getattr(r, f"{LEAN}_cpu_us_per_{per}") for r in rows]
+    framework = [getattr(r, f"{FRAMEWORK}_cpu_us_per_{per}") for r in rows]
+    taxes = [getattr(r, f"tax_cpu_us_per_{per}") for r in rows]
+    ys = list(range(len(rows)))
+    top = max((v or 0.0 for v in (*lean, *framework)), default=0.0) or 1.0
+    for offset, values, flavor in ((-0.2, lean, LEAN), (0.2, framework, FRAMEWORK)):
+        heights = [v or 0.0 for v in values]
+        ax.barh([y + offset for y in ys], heights, height=0.38, color=_FLAVOR_COLORS[flavor],
+                label=flavor)  # fmt: skip
+        for y, value, tax, floor in zip(ys, values, taxes, lean, strict=True):
+            text = "n/a" if value is None else format_value(value)
+            if flavor == FRAMEWORK and tax is not None:
+                text += f"  (tax {format_tax(tax, floor)})"
+            ax.text((value or 0.0) + top * 0.02, y + offset, text, va="center", fontsize=8)
+    ax.set_yticks(ys, [r.scenario for r in rows])
+    ax.invert_yaxis()
+    ax.grid(axis="y", visible=False)
+    ax.set_xlim(0, top * 1.7)
+    ax.set_title(title)
+
+
+def framework_tax_chart(document: ResultsDocument) -> Chart | None:
+    """Per scenario measured under both flavors: server CPU under ``asgi`` and ``fastapi``
+    side by side, per delivered message and per HTTP request; ``None`` when there is none."""
+    rows = framework_tax(document.scenarios)
+    if not rows:
+        return None
+    height = 1.4 + 0.55 * max(len(rows), 2)
+    with _figure("tax", 10.0, height, ncols=2) as figure:
+        msg_ax, req_ax = _axes(figure)
+        _tax_panel(msg_ax, rows, "delivered_msg", "Server CPU µs per delivered message")
+        _tax_panel(req_ax, rows, "http_request", "Server CPU µs per HTTP request")
+        req_ax.tick_params(axis="y", labelleft=False)
+        msg_ax.legend(loc="lower right", frameon=False, fontsize=9)
+        svg = _svg(figure, "chart-tax")
+    return Chart(
+        "tax",
+        "Framework tax per transport",
+        f"Each transport under the {LEAN} flavor (lean ASGI: the transport's floor) and the "
+        f"{FRAMEWORK} flavor (idiomatic FastAPI); the label on the {FRAMEWORK} bar is the "
+        "difference, the framework's share of the cost. n/a: no HTTP requests.",
+        svg,
+    )
+
+
 def delivery_chart(document: ResultsDocument) -> Chart:
     """Delivered vs lost, as shares of the deliveries owed."""
     scenarios = document.scenarios
@@ -318,6 +376,8 @@ def _workload_sweep_chart(document: ResultsDocument) -> Chart | None:
         if workers is None or not isinstance(workload, str):
             continue
         series = " ".join(str(s.params.get(key, "?")) for key in ("loop", "ws_impl", "http_impl"))
+        flavor = s.params.get("flavor")
+        series += f" {flavor}" if isinstance(flavor, str) and flavor != "asgi" else ""
         groups[(workload, series)].append((workers, s))
     if not groups:
         return None
@@ -367,5 +427,7 @@ def charts(document: ResultsDocument) -> list[Chart]:
     if document.kind == "micro":  # no server cost, nothing to lose: time per call only
         return [latency_chart(document)]
     found = [latency_chart(document), cost_chart(document), delivery_chart(document)]
+    tax = framework_tax_chart(document)
+    found = [found[0], found[1], tax, found[2]] if tax is not None else found
     sweep = sweep_chart(document)
     return [sweep, *found] if sweep is not None else found

@@ -14,8 +14,16 @@ from pushbench import __version__
 from pushbench.completeness import is_complete
 from pushbench.render.charts import Chart, charts
 from pushbench.render.sweep import sweep_html
-from pushbench.render.table import NUMERIC_COLUMNS, SUMMARY_COLUMNS, scenario_label, summary_row
-from pushbench.render.verdict import Finding, Severity, findings, verdict
+from pushbench.render.table import (
+    NUMERIC_COLUMNS,
+    SUMMARY_COLUMNS,
+    TAX_COLUMNS,
+    cpu_clock_note,
+    scenario_label,
+    summary_row,
+    tax_table,
+)
+from pushbench.render.verdict import Finding, Severity, findings, verdict_lines
 from pushbench.schema import ResultsDocument
 
 __all__ = ["render_html"]
@@ -33,6 +41,7 @@ header p { margin: 0; color: var(--muted); }
   font-weight: 600; margin-left: 6px; vertical-align: middle; }
 .badge.ok { background: #dcfce7; color: var(--ok); }
 .badge.error { background: var(--error-bg); color: var(--error); }
+.verdict + .verdict { margin-top: -12px; }
 .verdict { font-size: 18px; line-height: 1.45; background: white; border-left: 5px solid #2563eb;
   padding: 14px 18px; margin: 20px 0; border-radius: 6px; box-shadow: 0 1px 2px #0000000f; }
 section { margin: 28px 0; }
@@ -55,6 +64,7 @@ dl { display: grid; grid-template-columns: max-content 1fr; gap: 4px 16px; margi
 dt { color: var(--muted); }
 dd { margin: 0; overflow-wrap: anywhere; }
 pre { background: white; padding: 10px; border-radius: 6px; overflow-x: auto; font-size: 13px; }
+p.note { color: var(--muted); font-size: 13px; margin: 6px 0 0; }
 footer { color: var(--muted); font-size: 13px; margin-top: 40px; }
 """
 
@@ -96,6 +106,43 @@ def _summary_table(document: ResultsDocument) -> str:
         rows.append("<tr>" + "".join(tds) + "</tr>")
     return (
         f'<table id="summary"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    )
+
+
+def _framework_tax(document: ResultsDocument) -> str:
+    rows = tax_table(document)
+    if not rows:
+        return ""
+    head = "".join(
+        f'<th class="num" scope="col">{escape(c)}</th>'
+        if i
+        else f'<th scope="col">{escape(c)}</th>'
+        for i, c in enumerate(TAX_COLUMNS)
+    )
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f'<td class="num">{escape(cell)}</td>' if i else f"<td>{escape(cell)}</td>"
+            for i, cell in enumerate(row)
+        )
+        + "</tr>"
+        for row in rows
+    )
+    return (
+        '<section id="framework-tax"><h2>Framework tax: the same transport under fastapi and '
+        f'asgi</h2><table id="tax"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+        "<p>Server CPU per delivered message and per HTTP request under each flavor of the "
+        "reference server; the tax is <code>fastapi</code> minus <code>asgi</code> (the "
+        "transport's lean-ASGI floor).</p></section>"
+    )
+
+
+def _verdicts(document: ResultsDocument) -> str:
+    lines = verdict_lines(document)
+    ids = ["verdict", *(f"verdict-{i}" for i in range(1, len(lines)))]
+    return "\n".join(
+        f'<p class="verdict" id="{id_}">{escape(line)}</p>'
+        for id_, line in zip(ids, lines, strict=True)
     )
 
 
@@ -157,7 +204,9 @@ def render_html(document: ResultsDocument) -> str:
         )
     figures = "".join(_figure(chart) for chart in charts(document))
     sweep = sweep_html(document)
+    clock = cpu_clock_note(document)
     notes = "".join(f"<li>{note}</li>" for note in _NOTES)
+    clock_line = f'<p class="note" id="cpu-clock-note">{escape(clock)}</p>' if clock else ""
     title = f"pushbench {document.kind}: {document.run_id}"
     return f"""<!DOCTYPE html>
 <html lang="en">
@@ -174,8 +223,9 @@ def render_html(document: ResultsDocument) -> str:
 <p>Run <code>{escape(document.run_id)}</code>, started {escape(started)},
 {len(document.scenarios)} scenarios, {escape(document.environment.python)}.</p>
 </header>
-<p class="verdict" id="verdict">{escape(verdict(document))}</p>
-<section id="comparison"><h2>Comparison</h2>{_summary_table(document)}</section>{sweep}
+{_verdicts(document)}
+<section id="comparison"><h2>Comparison</h2>{_summary_table(document)}{clock_line}</section>
+{_framework_tax(document)}{sweep}
 {warnings}
 <section id="charts"><h2>Charts</h2>{figures}</section>
 <section id="notes"><h2>How to read these numbers</h2><ul>{notes}</ul></section>

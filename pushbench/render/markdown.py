@@ -9,8 +9,15 @@ from __future__ import annotations
 import json
 
 from pushbench.render.sweep import sweep_markdown
-from pushbench.render.table import NUMERIC_COLUMNS, SUMMARY_COLUMNS, summary_table
-from pushbench.render.verdict import Severity, findings, verdict
+from pushbench.render.table import (
+    NUMERIC_COLUMNS,
+    SUMMARY_COLUMNS,
+    TAX_COLUMNS,
+    cpu_clock_note,
+    summary_table,
+    tax_table,
+)
+from pushbench.render.verdict import Severity, findings, verdict_lines
 from pushbench.schema import ResultsDocument
 
 __all__ = ["render_markdown"]
@@ -34,16 +41,43 @@ def _table(
     ]
 
 
+def _verdict(document: ResultsDocument) -> list[str]:
+    said = verdict_lines(document)
+    if len(said) == 1:
+        return [f"**Verdict:** {said[0]}"]
+    return ["**Verdict:**", "", *(f"- {_cell(line)}" for line in said)]
+
+
+def _framework_tax(document: ResultsDocument) -> list[str]:
+    rows = tax_table(document)
+    if not rows:
+        return []
+    numeric = frozenset(range(1, len(TAX_COLUMNS)))
+    return [
+        "",
+        "### Framework tax: the same transport under `fastapi` and `asgi`",
+        "",
+        *_table(TAX_COLUMNS, rows, numeric),
+        "",
+        "Server CPU per delivered message and per HTTP request under each flavor of the "
+        "reference server; the tax is `fastapi` minus `asgi` (the transport's lean-ASGI floor).",
+    ]
+
+
 def render_markdown(document: ResultsDocument) -> str:
-    """The Markdown summary of ``document``: verdict, comparison table, warnings, run details."""
+    """The Markdown summary of ``document``: verdict, comparison table, framework tax,
+    warnings, run details."""
+    clock = cpu_clock_note(document)
     lines = [
         f"## pushbench {document.kind}: `{document.run_id}`",
         "",
-        f"**Verdict:** {verdict(document)}",
+        *_verdict(document),
         "",
         *_table(SUMMARY_COLUMNS, summary_table(document), NUMERIC_COLUMNS),
         "",
         "Latency in ms from the *scheduled* send time (open loop); percentiles from HdrHistogram.",
+        *([clock] if clock else []),
+        *_framework_tax(document),
         *sweep_markdown(document),
     ]
     found = findings(document)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from pushbench.framework_tax import FRAMEWORK, LEAN, framework_tax
 from pushbench.render.units import (
     NOT_APPLICABLE,
     format_count,
@@ -14,15 +15,20 @@ from pushbench.render.units import (
     format_rate,
     format_value,
 )
-from pushbench.schema import ResultsDocument, Scenario
+from pushbench.scenario_flavor import flavor_of
+from pushbench.schema import CpuClock, FrameworkTax, ResultsDocument, Scenario
 
 __all__ = [
     "NUMERIC_COLUMNS",
     "SUMMARY_COLUMNS",
+    "TAX_COLUMNS",
+    "cpu_clock_note",
+    "format_tax",
     "scenario_label",
     "summary_row",
     "summary_table",
     "sweep_workers",
+    "tax_table",
 ]
 
 #: Column headings of :func:`summary_table`, in order.
@@ -57,10 +63,11 @@ def sweep_workers(scenario: Scenario) -> int | None:
     return workers if isinstance(workers, int) and not isinstance(workers, bool) else None
 
 
-def scenario_label(scenario: Scenario) -> str:
-    """What a scenario is, in words.
+def scenario_label(scenario: Scenario, *, flavor: bool = True) -> str:
+    """What a scenario is, in words; ``flavor``: with the server flavor it measured, if any.
 
-    Examples: ``WebSocket push``, ``short polling every 0.1 s``, ``long polling, 4 workers``.
+    Examples: ``WebSocket push``, ``short polling every 0.1 s (fastapi)``,
+    ``long polling, 4 workers``.
     """
     label = _TRANSPORT_LABELS.get(scenario.transport, scenario.transport)
     interval = scenario.params.get("poll_interval_s")
@@ -69,6 +76,9 @@ def scenario_label(scenario: Scenario) -> str:
     workers = sweep_workers(scenario)
     if workers is not None:
         label += f", {workers} worker" + ("s" if workers != 1 else "")
+    measured_flavor = flavor_of(scenario)
+    if flavor and measured_flavor is not None:
+        label += f" ({measured_flavor})"
     return label
 
 
@@ -129,3 +139,75 @@ def summary_table(document: ResultsDocument) -> list[list[str]]:
         ['ws', '0.31', '1.00', '20,000 / 20,000', '0', '2,000 / 2,000', '1,999', '71.0', '—', ...]
     """
     return [summary_row(scenario) for scenario in document.scenarios]
+
+
+#: Column headings of :func:`tax_table`, in order.
+TAX_COLUMNS: Final = (
+    "scenario",
+    f"{LEAN} CPU µs/msg",
+    f"{FRAMEWORK} CPU µs/msg",
+    "framework tax µs/msg",
+    f"{LEAN} CPU µs/req",
+    f"{FRAMEWORK} CPU µs/req",
+    "framework tax µs/req",
+)
+
+
+def format_tax(tax: float | None, lean: float | None) -> str:
+    """A difference with its sign, and as a ratio of the lean figure: ``+180 (4.1×)``."""
+    if tax is None or lean is None:
+        return NOT_APPLICABLE
+    text = ("+" if tax >= 0 else "−") + format_value(abs(tax))
+    return f"{text} ({(lean + tax) / lean:.1f}×)" if lean > 0 else text
+
+
+def _tax_row(row: FrameworkTax) -> list[str]:
+    return [
+        row.scenario,
+        format_value(row.asgi_cpu_us_per_delivered_msg),
+        format_value(row.fastapi_cpu_us_per_delivered_msg),
+        format_tax(row.tax_cpu_us_per_delivered_msg, row.asgi_cpu_us_per_delivered_msg),
+        format_value(row.asgi_cpu_us_per_http_request),
+        format_value(row.fastapi_cpu_us_per_http_request),
+        format_tax(row.tax_cpu_us_per_http_request, row.asgi_cpu_us_per_http_request),
+    ]
+
+
+def tax_table(document: ResultsDocument) -> list[list[str]]:
+    """The framework-tax table's rows (headings in :data:`TAX_COLUMNS`): per scenario measured
+    under both flavors, server CPU per delivered message and per HTTP request under each, and
+    ``fastapi`` minus ``asgi``. Empty when no scenario was measured under both.
+
+    Example:
+        >>> tax_table(document)[1]
+        ['short-poll@0.1', '95.0', '410', '+315 (4.3×)', '48.0', '205', '+157 (4.3×)']
+    """
+    return [_tax_row(row) for row in framework_tax(document.scenarios)]
+
+
+def _resolution(ns: int) -> str:
+    for unit, size in (("s", 1_000_000_000), ("ms", 1_000_000), ("µs", 1_000)):
+        if ns >= size and ns % size == 0:
+            return f"{ns // size} {unit}"
+    return f"{ns:,} ns"
+
+
+def _clock(clock: CpuClock) -> str:
+    return f"{clock.clock}, {_resolution(clock.resolution_ns)} resolution"
+
+
+def cpu_clock_note(document: ResultsDocument) -> str | None:
+    """How the document's CPU figures were read, in one sentence; None if it does not say.
+
+    Example: ``CPU read per process in ns: server tree by clock_gettime (1 ns resolution),
+    load generator by clock_gettime(CLOCK_PROCESS_CPUTIME_ID) (1 ns resolution).``
+    """
+    clocks = document.environment.cpu_clocks
+    if clocks is None:
+        return None
+    fine = clocks.server.resolution_ns <= 1_000 and clocks.generator.resolution_ns <= 1_000
+    head = "CPU read per process in ns" if fine else "CPU read per process"
+    return (
+        f"{head}: server tree by {_clock(clocks.server)}; load generator by "
+        f"{_clock(clocks.generator)}."
+    )

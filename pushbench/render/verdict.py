@@ -12,9 +12,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from pushbench.completeness import incomplete_reasons
+from pushbench.framework_tax import FRAMEWORK, LEAN, framework_tax
 from pushbench.render.micro import micro_verdict
 from pushbench.render.sweep import is_workload_sweep
-from pushbench.render.table import scenario_label, sweep_workers
+from pushbench.render.table import format_tax, scenario_label, sweep_workers
 from pushbench.render.units import (
     format_count,
     format_duration_us,
@@ -22,10 +23,11 @@ from pushbench.render.units import (
     format_rate,
     format_ratio,
 )
-from pushbench.schema import ResultsDocument, Scenario
+from pushbench.scenario_flavor import flavor_of
+from pushbench.schema import FrameworkTax, ResultsDocument, Scenario
 from pushbench.sweep_recommend import recommend_document
 
-__all__ = ["Finding", "Severity", "findings", "is_sweep", "verdict"]
+__all__ = ["Finding", "Severity", "findings", "is_sweep", "verdict", "verdict_lines"]
 
 #: Scenario errors listed one by one; the rest are counted.
 _MAX_ERRORS_LISTED = 5
@@ -129,39 +131,81 @@ def _scenario_findings(s: Scenario, capacity: bool = False) -> list[Finding]:
 
 
 def verdict(document: ResultsDocument) -> str:
-    """One or two sentences that say what the run found, from its numbers.
+    """What the run found, from its numbers: :func:`verdict_lines` joined into one text."""
+    return " ".join(verdict_lines(document))
+
+
+def verdict_lines(document: ResultsDocument) -> list[str]:
+    """One or two sentences per line that say what the run found, from its numbers.
 
     For a comparison, WebSocket push (or else the fastest scenario) is the reference and every
-    other scenario is put next to it; for a sweep, where throughput peaks for each transport.
+    other scenario is put next to it; when the scenarios measured several flavors of the
+    server, one line per flavor, from that flavor's scenarios only and saying which it is
+    about, then a line for the framework tax. For a sweep, where throughput peaks for each
+    transport.
 
     Example:
-        "WebSocket push delivered every message with p99 1.0 ms at 71 µs server CPU per message;
-        short polling every 0.1 s: p99 100 ms (100× slower), 2.7× the server CPU per message,
-        10 lost; ..."
+        ["asgi flavor: WebSocket push delivered every message with p99 1.0 ms at 71 µs server
+        CPU per message; short polling every 0.1 s: p99 100 ms (100× slower), 2.7× the server
+        CPU per message, 10 lost; ...", "fastapi flavor: ...", "Framework tax ..."]
     """
     if document.kind == "micro":
-        return micro_verdict(document)
+        return [micro_verdict(document)]
     measured = [s for s in document.scenarios if s.delivered and s.latency_us.count]
     if not measured:
-        return (
+        return [
             "Nothing was delivered, so there is nothing to compare."
             if document.scenarios
             else ("No scenario was measured.")
-        )
+        ]
     recommendation = recommend_document(document) if is_workload_sweep(document) else None
     if recommendation is not None:
-        text = recommendation.headline + "."
+        lines = [recommendation.headline + "."]
     elif is_sweep(document):
-        text = _sweep_verdict(measured)
+        lines = [_sweep_verdict(measured)]
     else:
-        text = _compare_verdict(measured)
+        lines = _flavor_verdicts(measured)
     if document.interrupted:
-        text += " The run was interrupted: these are partial results."
+        lines[-1] += " The run was interrupted: these are partial results."
     elif reasons := incomplete_reasons(document):
         others = len(reasons) - 1
         more = f" and {others} more problem{'s' if others > 1 else ''}" if others else ""
-        text += f" The run is incomplete ({reasons[0]}{more}): these are partial results."
-    return text
+        lines[-1] += f" The run is incomplete ({reasons[0]}{more}): these are partial results."
+    return lines
+
+
+def _flavor_verdicts(measured: list[Scenario]) -> list[str]:
+    """A comparison per flavor (each from its own scenarios), then the framework tax."""
+    by_flavor: dict[str | None, list[Scenario]] = defaultdict(list)
+    for scenario in measured:
+        by_flavor[flavor_of(scenario)].append(scenario)
+    if list(by_flavor) == [None]:
+        return [_compare_verdict(measured)]
+    lines = [
+        (f"{flavor} flavor: " if flavor else "Flavor not recorded: ") + _compare_verdict(group)
+        for flavor, group in by_flavor.items()
+    ]
+    tax = _tax_verdict(framework_tax(measured))
+    return [*lines, tax] if tax else lines
+
+
+def _tax_verdict(rows: list[FrameworkTax]) -> str | None:
+    """``Framework tax (fastapi − asgi server CPU): WebSocket push +3.0 µs per message (1.1×);
+    short-poll@0.1 +157 µs per request (4.3×)...``: per request where the transport makes
+    requests, else per delivered message."""
+    parts = []
+    for row in rows:
+        for tax, lean, per in (
+            (row.tax_cpu_us_per_http_request, row.asgi_cpu_us_per_http_request, "request"),
+            (row.tax_cpu_us_per_delivered_msg, row.asgi_cpu_us_per_delivered_msg, "message"),
+        ):
+            if tax is not None and lean is not None:
+                signed, _, ratio = format_tax(tax, lean).partition(" ")
+                parts.append(f"{row.scenario} {signed} µs per {per} {ratio}".rstrip())
+                break
+    if not parts:
+        return None
+    return f"Framework tax ({FRAMEWORK} − {LEAN} server CPU): " + "; ".join(parts) + "."
 
 
 def _cpu(scenario: Scenario) -> float | None:
@@ -179,7 +223,7 @@ def _compare_verdict(measured: list[Scenario]) -> str:
     if ref.publishes_failed:  # "every message" must not pass over the ones never sent
         attempted = format_count(ref.publishes_attempted or 0)
         delivered += f" sent ({format_count(ref.publishes_failed)} of {attempted} publishes failed)"
-    head = f"{_capital(scenario_label(ref))} delivered {delivered} with p99 "
+    head = f"{_capital(scenario_label(ref, flavor=False))} delivered {delivered} with p99 "
     head += format_duration_us(ref.latency_us.p99)
     ref_cpu = _cpu(ref)
     if ref_cpu is not None:
@@ -188,7 +232,7 @@ def _compare_verdict(measured: list[Scenario]) -> str:
     for other in measured:
         if other is ref:
             continue
-        parts.append(f"{scenario_label(other)}: " + ", ".join(_versus(other, ref)))
+        parts.append(f"{scenario_label(other, flavor=False)}: " + ", ".join(_versus(other, ref)))
     return "; ".join(parts) + "."
 
 

@@ -45,7 +45,11 @@ def _only_run_dir(out: Path) -> Path:
     return runs[0]
 
 
-def test_quick_compare_writes_a_valid_v1_document_with_every_transport(tmp_path: Path) -> None:
+def test_quick_compare_writes_a_valid_v1_document_with_every_transport_under_both_flavors(
+    tmp_path: Path,
+) -> None:
+    """``make bench``'s shape, small: every transport under ``asgi`` and ``fastapi`` side by
+    side, a verdict line per flavor, and the framework tax in every output."""
     out = tmp_path / "reports"
     result = _pushbench("compare", "--quick", "--out", str(out), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -55,7 +59,10 @@ def test_quick_compare_writes_a_valid_v1_document_with_every_transport(tmp_path:
     assert document.kind == "compare"
     assert not document.interrupted
     names = [s.name for s in document.scenarios]
-    assert names == ["ws", "short-poll@0.1", "short-poll@1", "long-poll", "sse"]
+    plain = ["ws", "short-poll@0.1", "short-poll@1", "long-poll", "sse"]
+    assert names == [f"{name}@{flavor}" for name in plain for flavor in ("asgi", "fastapi")]
+    assert [s.params["flavor"] for s in document.scenarios] == ["asgi", "fastapi"] * 5
+    assert document.config["flavors"] == ["asgi", "fastapi"]
     assert {s.transport for s in document.scenarios} == {"ws", "short-poll", "long-poll", "sse"}
     for scenario in document.scenarios:
         assert scenario.sent > 0
@@ -67,9 +74,48 @@ def test_quick_compare_writes_a_valid_v1_document_with_every_transport(tmp_path:
         assert scenario.generator is not None
         assert (scenario.http_requests is None) == (scenario.transport == "ws")
         assert (run_dir / f"server-{scenario.name}.log").exists()
-    # The terminal shows the same table.
+    # results.json: the tax per scenario, and how CPU was read.
+    assert [row.scenario for row in document.framework_tax] == plain
+    for row in document.framework_tax:
+        assert row.asgi_cpu_us_per_delivered_msg is not None
+        assert row.fastapi_cpu_us_per_delivered_msg is not None
+        assert row.tax_cpu_us_per_delivered_msg == pytest.approx(
+            row.fastapi_cpu_us_per_delivered_msg - row.asgi_cpu_us_per_delivered_msg
+        )
+        polling = row.transport in ("short-poll", "long-poll")
+        assert (row.tax_cpu_us_per_http_request is not None) == polling
+    assert document.environment.cpu_clocks is not None
+    # The terminal: both flavors' rows, the tax table, a verdict line per flavor.
     for name in names:
         assert name in result.stdout
+    assert "framework tax: fastapi minus asgi server CPU" in result.stdout
+    lines = result.stdout.splitlines()
+    assert sum(line.startswith("asgi flavor: WebSocket push delivered") for line in lines) == 1
+    assert sum(line.startswith("fastapi flavor: WebSocket push delivered") for line in lines) == 1
+    assert any(line.startswith("Framework tax (fastapi − asgi server CPU): ws ") for line in lines)
+    assert "CPU read per process in ns" in " ".join(result.stdout.split())
+    summary = (run_dir / "summary.md").read_text()
+    assert "- asgi flavor: " in summary
+    assert "- fastapi flavor: " in summary
+    assert "### Framework tax" in summary
+    assert "CPU read per process in ns" in summary
+    html = (run_dir / "report.html").read_text()
+    assert 'id="chart-tax"' in html
+    assert 'id="framework-tax"' in html
+
+
+def test_one_flavor_narrows_the_run(tmp_path: Path) -> None:
+    out = tmp_path / "reports"
+    result = _pushbench(
+        "compare", "--quick", "--flavor", "fastapi", "--transports", "ws,sse",
+        "--duration", "0.5", "--warmup", "0.1", "--out", str(out), cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    document = load_results(_only_run_dir(out) / "results.json")
+    assert [s.name for s in document.scenarios] == ["ws@fastapi", "sse@fastapi"]
+    assert document.framework_tax == []  # one flavor: nothing to subtract
+    assert "fastapi flavor: WebSocket push delivered" in result.stdout
+    assert "framework tax" not in result.stdout
 
 
 def test_calibration_delay_comes_back_as_that_delay(server: ServerProcess) -> None:
@@ -142,7 +188,7 @@ def test_ctrl_c_keeps_what_was_measured(tmp_path: Path) -> None:
         assert process.stderr is not None
         # Progress lines (one per 10% on a pipe): interrupt once publishing is under way.
         for line in process.stderr:
-            if "ws: 10%" in line:
+            if "ws@asgi: 10%" in line:
                 break
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=timeout(60))
@@ -152,7 +198,7 @@ def test_ctrl_c_keeps_what_was_measured(tmp_path: Path) -> None:
     assert process.returncode == 130, stderr
     document = load_results(_only_run_dir(out) / "results.json")
     assert document.interrupted
-    assert [s.name for s in document.scenarios] == ["ws"]
+    assert [s.name for s in document.scenarios] == ["ws@asgi"]
     assert document.scenarios[0].delivered > 0
     assert any("interrupted" in e for e in document.scenarios[0].errors)
 
@@ -243,6 +289,8 @@ def test_a_target_killed_mid_run_fails_compare_and_the_gate(
         (["--workers", "2"], "memory"),
         (["--ws-impl", "nope"], "ws_impl"),
         (["--broker", "kafka://x"], "unknown broker"),
+        (["--flavor", "asgi,flask"], "unknown --flavor flask"),
+        (["--target", "http://127.0.0.1:9", "--flavor", "asgi,fastapi"], "one --flavor"),
     ],
 )
 def test_bad_options_exit_2_with_the_reason(tmp_path: Path, args: list[str], message: str) -> None:

@@ -196,7 +196,8 @@ def test_make_swarm_runner_writes_everything(tmp_path: Path) -> None:
     completed = _run(
         [
             sys.executable, "-m", "loadtests", "--users", "6", "--spawn-rate", "6",
-            "--duration", "3s", "--workers", "2", "--out", str(out), "--", *COMMON,
+            "--duration", "3s", "--workers", "2", "--flavor", "fastapi", "--out", str(out),
+            "--", *COMMON,
         ]
     )  # fmt: skip
     (run_dir,) = [path for path in out.iterdir() if path.name != "latest"]
@@ -208,4 +209,7 @@ def test_make_swarm_runner_writes_everything(tmp_path: Path) -> None:
     usage = document.config["server"]["usage"]
     assert usage["cpu_s"] > 0
     assert document.scenarios
+    # The flavor asked for is the one served, and every scenario says so.
+    assert document.config["server"]["flavor"] == "fastapi"
+    assert {s.params["flavor"] for s in document.scenarios} == {"fastapi"}
     assert os.path.realpath(out / "latest") == str(run_dir)

@@ -155,3 +155,23 @@ def test_registered_on_the_pushbench_command(tmp_path: Path) -> None:
     assert completed.returncode == 2
     assert completed.stdout == ""
     assert one_line(completed.stderr).startswith("error: cannot read --from")
+
+
+def test_mixed_flavors_exit_2_and_a_chosen_flavor_is_planned(tmp_path: Path) -> None:
+    from pushbench.schema import dump_results
+    from tests.unit.test_framework_tax import two_flavors
+
+    both = tmp_path / "both.json"
+    both.write_text(dump_results(two_flavors()), encoding="utf-8")
+    refused = run("--from", both, *PLAN_100K, "--out", tmp_path / "r")
+    assert refused.exit_code == 2
+    assert "several server flavors (asgi, fastapi)" in one_line(refused.output)
+    assert not (tmp_path / "r").exists()
+    chosen = run("--from", both, *PLAN_100K, "--flavor", "asgi", "--out", tmp_path / "r")
+    assert chosen.exit_code == 0, chosen.output
+    plan_json = tmp_path / "r" / "latest" / "plan.json"
+    assert json.loads(plan_json.read_text())["flavor"] == "asgi"
+    assert "asgi flavor" in one_line(chosen.output)
+    bad = run("--from", both, *PLAN_100K, "--flavor", "flask", "--out", tmp_path / "r2")
+    assert bad.exit_code == 2
+    assert "unknown --flavor 'flask'" in one_line(bad.output)

@@ -56,6 +56,9 @@ def compare(out: Path, subscribers: int) -> dict[str, Point]:
         str(DURATION_S),
         "--warmup",
         str(WARMUP_S),
+        # One flavor: a plan prices one (the model is the same for each).
+        "--flavor",
+        "asgi",
         "--out",
         str(out),
     ]
@@ -95,7 +98,7 @@ def _attempt(out: Path) -> tuple[list[str], list[str]]:
     targets = [points for s, points in runs if s == PREDICTED]
     report = []
     misses = []
-    for name in ("ws", f"short-poll@{POLL_INTERVAL_S:g}"):
+    for name in ("ws@asgi", f"short-poll@{POLL_INTERVAL_S:g}@asgi"):
         fit = fit_cpu([fitted[s][name] for s in FITTED])
         predicted = statistics.fmean(fit.cpu_s(t[name]) for t in targets)
         measured = statistics.fmean(t[name].cpu_s for t in targets)

@@ -100,3 +100,46 @@ def test_unknown_ws_impl_exits_2(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "tornado" in result.stderr
+
+
+def test_serverbench_measures_the_reference_app_of_the_flavor_asked(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable, "-m", "pushbench.cli", "serverbench", "--flavor", "fastapi",
+            "--ws-impl", "websockets-sansio", "--connections", "4", "--subscribers", "5",
+            "--duration", "0.3", "--warmup", "0.1", "--repeat", "1", "--idle", "0",
+            "--pollers", "3", "--out", str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout(120),
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    document = load_results(tmp_path / "latest" / "results.json")
+    assert document.config["flavor"] == "fastapi"
+    flavors = {s.name: s.params.get("flavor") for s in document.scenarios}
+    assert flavors == {
+        "echo/websockets-sansio/reference": "fastapi",
+        "echo/websockets-sansio/bare": None,  # the bare app has no flavor
+        "fanout/websockets-sansio": "fastapi",
+        "poll/reference": "fastapi",
+        "poll/bare": None,
+    }
+    assert all(s.throughput_msgs_per_s > 0 and s.errors == [] for s in document.scenarios)
+    assert "reference server: fastapi flavor" in " ".join(result.stdout.split())
+
+
+def test_unknown_flavor_exits_2(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "pushbench.cli", "serverbench", "--flavor", "flask",
+         "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=timeout(60),
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "flavor" in result.stderr

@@ -69,3 +69,37 @@ def test_tiny_sweep_end_to_end(tmp_path: Path) -> None:
     assert "### What this run could not conclude" in summary
     assert "Recommended: --workers 1" in result.stdout
     assert 'id="chart-sweep"' in (run_dir / "report.html").read_text()
+
+
+def test_tiny_ci_sweep_over_both_flavors(tmp_path: Path) -> None:
+    """``--flavor asgi,fastapi`` is a matrix axis: one configuration per flavor, each on its own
+    server, the flavor in every scenario's params, in the fastapi configuration's name, and
+    gated like any other (``--ci``)."""
+    result = subprocess.run(
+        [
+            sys.executable, "-m", "pushbench.cli", "sweep", "--ci",
+            "--workers", "1", "--loop", "uvloop", "--flavor", "asgi,fastapi",
+            "--duration", "0.5", "--warmup", "0.2", "--push-rate", "200",
+            "--p99-slo-ms", "1000", "--out", str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout(90),
+        check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    document = load_results(tmp_path / "latest" / "results.json")
+    assert document.config["matrix"]["flavors"] == ["asgi", "fastapi"]
+    slugs = [
+        "w1/uvloop/websockets-sansio/httptools",
+        "w1/uvloop/websockets-sansio/httptools/fastapi",
+    ]
+    assert [s.name for s in document.scenarios] == [
+        f"{workload}/{slug}" for slug in slugs for workload in ("echo", "fanout", "poll", "push")
+    ]
+    assert [s.params["flavor"] for s in document.scenarios] == ["asgi"] * 4 + ["fastapi"] * 4
+    assert all(s.errors == [] and s.throughput_msgs_per_s > 0 for s in document.scenarios)
+    # The terminal table may wrap a label within its cell: the Markdown table does not.
+    summary = (tmp_path / "latest" / "summary.md").read_text()
+    assert "| w1 uvloop websockets-sansio httptools fastapi |" in summary
+    assert "PASS" in result.stdout  # the --ci gate ran on both flavors' scenarios

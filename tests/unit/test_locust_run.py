@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from loadtests.run import add_server_usage, build_locust_command, cpu_plan, parse_args
+from loadtests.run import add_flavor, add_server_usage, build_locust_command, cpu_plan, parse_args
 from pushbench.resources import ProcessUsage, TreeUsage
 from pushbench.schema import load_results
 
@@ -70,3 +70,14 @@ def test_pure_modules_never_import_locust_or_gevent() -> None:
         "assert not {'locust', 'gevent'} & sys.modules.keys(), sorted(sys.modules)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_flavor_option_and_every_scenario_records_it() -> None:
+    assert parse_args([])[0].flavor is None  # asgi for our server; unknown for a --target
+    assert parse_args(["--flavor", "fastapi"])[0].flavor == "fastapi"
+    with pytest.raises(SystemExit):
+        parse_args(["--flavor", "flask"])
+    document = load_results(FIXTURE)
+    tagged = add_flavor(document, "fastapi")
+    assert {s.params["flavor"] for s in tagged.scenarios} == {"fastapi"}
+    assert add_flavor(document, None) == document

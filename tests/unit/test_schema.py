@@ -15,7 +15,10 @@ from pushbench.histogram import LatencyHistogram
 from pushbench.schema import (
     SCHEMA_VERSION,
     SUPPORTED_VERSIONS,
+    CpuClock,
+    CpuClocks,
     Environment,
+    FrameworkTax,
     GeneratorCost,
     LatencySummary,
     ProcessCost,
@@ -62,6 +65,7 @@ def test_v1_field_names_are_pinned() -> None:
         "warnings",
         "errors",
         "interrupted",
+        "framework_tax",  # optional, later in version 1 (issue 15)
     ]
     assert list(Environment.model_fields) == [
         "python",
@@ -69,6 +73,21 @@ def test_v1_field_names_are_pinned() -> None:
         "cpu_count",
         "packages",
         "git_commit",
+        "cpu_clocks",  # optional, later in version 1 (issue 15)
+    ]
+    assert list(CpuClocks.model_fields) == ["server", "generator"]
+    assert list(CpuClock.model_fields) == ["clock", "resolution_ns"]
+    assert list(FrameworkTax.model_fields) == [
+        "scenario",
+        "transport",
+        "asgi_scenario",
+        "fastapi_scenario",
+        "asgi_cpu_us_per_delivered_msg",
+        "fastapi_cpu_us_per_delivered_msg",
+        "tax_cpu_us_per_delivered_msg",
+        "asgi_cpu_us_per_http_request",
+        "fastapi_cpu_us_per_http_request",
+        "tax_cpu_us_per_http_request",
     ]
     assert list(Scenario.model_fields) == [
         "name",
@@ -448,3 +467,20 @@ def test_missing_packages_are_left_out() -> None:
     assert package_versions(["pydantic", "no-such-distribution-pushbench"]) == {
         "pydantic": package_versions(["pydantic"])["pydantic"]
     }
+
+
+def test_a_v1_document_without_cpu_clocks_or_framework_tax_still_loads(fixture_text: str) -> None:
+    # Written before issue 15: neither field; both read as "not recorded".
+    data = json.loads(fixture_text)
+    del data["environment"]["cpu_clocks"]
+    del data["framework_tax"]
+    document = load_results(json.dumps(data))
+    assert document.environment.cpu_clocks is None
+    assert document.framework_tax == []
+
+
+def test_every_run_records_how_cpu_was_read() -> None:
+    clocks = environment().cpu_clocks
+    assert clocks is not None
+    assert clocks.server.resolution_ns >= 1
+    assert clocks.generator.clock  # e.g. clock_gettime(CLOCK_PROCESS_CPUTIME_ID)

@@ -111,4 +111,19 @@ def test_params_carry_every_dimension() -> None:
         "ws_impl": "wsproto",
         "http_impl": "h11",
         "broker": "redis",
+        "flavor": "asgi",
     }
+
+
+def test_flavor_is_a_matrix_axis_named_only_when_not_the_default() -> None:
+    configs, skipped = expand([1], ["uvloop"], ["websockets-sansio"], ["httptools"],
+                              flavors=["asgi", "fastapi"])  # fmt: skip
+    assert skipped == []
+    assert [c.label for c in configs] == [
+        "w1 uvloop websockets-sansio httptools",  # as before flavors: old baselines still match
+        "w1 uvloop websockets-sansio httptools fastapi",
+    ]
+    assert [c.slug for c in configs][1] == "w1/uvloop/websockets-sansio/httptools/fastapi"
+    assert configs[1].params()["flavor"] == "fastapi"
+    with pytest.raises(ValueError, match="--flavor: unknown flask"):
+        expand([1], ["uvloop"], ["websockets-sansio"], ["httptools"], flavors=["flask"])

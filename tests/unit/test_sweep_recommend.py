@@ -225,3 +225,29 @@ def test_the_configurations_table_shows_push_publishes_that_failed() -> None:
     headings, rows = sweep_rows(document.model_copy(update={"scenarios": scenarios}))
     lost = headings.index("push lost")
     assert [row[lost] for row in rows] == ["0", "0, 3,500 publishes failed"]
+
+
+def test_the_flavor_is_an_effect_and_named_in_the_pick() -> None:
+    """``sweep --flavor asgi,fastapi``: fastapi's polls are dearer, so its throughput is lower;
+    the recommendation says so as it says any other dimension's effect."""
+
+    def flavored(flavor: str, poll: float) -> Measurement:
+        return Measurement(
+            SweepConfig(1, "uvloop", "websockets-sansio", "httptools", "memory", flavor),
+            throughput={"echo": 14_000, "fanout": 45_000, "poll": poll},
+            push_p99_us=3_000,
+            cpu_us_per_msg=30.0,
+        )
+
+    pick_fastapi = recommend(
+        [flavored("fastapi", 8_000), flavored("asgi", 2_000)], Context(cpu_count=2)
+    )
+    assert pick_fastapi.headline.startswith(
+        "Recommended: --workers 1 --loop uvloop --ws websockets-sansio --http httptools "
+        "--flavor fastapi (memory broker)"
+    )
+    result = recommend([flavored("asgi", 8_000), flavored("fastapi", 2_000)], Context(cpu_count=2))
+    assert result.config is not None
+    assert result.config.flavor == "asgi"
+    assert "--flavor" not in result.headline  # the default is not said
+    assert result.effects == ("flavor fastapi vs asgi: -37% throughput (1 paired configuration)",)
