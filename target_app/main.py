@@ -10,6 +10,7 @@ from starlette.routing import WebSocketRoute
 
 from target_app import __version__, log_filters
 from target_app.access import Access, TokenMiddleware
+from target_app.asgi_http import RoomsHTTP
 from target_app.broker import Broker, BrokerUnavailable, CursorAhead, TooManyRooms, create_broker
 from target_app.echo import EchoSocket
 from target_app.lifespan import OneLineStartupErrors, server_lifespan
@@ -47,7 +48,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     }
     app: FastAPI
     if settings.flavor == "asgi":
-        app = ReferenceApp(echo=echo, rooms=rooms, **options)
+        rooms_http = RoomsHTTP(settings, broker, metrics, access)
+        app = ReferenceApp(echo=echo, rooms=rooms, rooms_http=rooms_http, **options)
     else:
         app = FastAPI(**options)
         # Through the router and every middleware, as any route (idiomatic endpoints: to come).
