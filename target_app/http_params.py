@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Annotated, Any, NamedTuple
+from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 from fastapi.encoders import jsonable_encoder
@@ -124,12 +124,22 @@ class _Number:
         annotation: Any = kind | None if nullable else kind
         self._adapter: TypeAdapter[Any] = TypeAdapter(Annotated[annotation, constraint])
 
-    def read(self, raw: str, errors: list[dict[str, Any]]) -> Any:
-        """The value of ``raw``, or None with its error added to ``errors``."""
+    def quick(self, raw: str | None, default: Any) -> Any:
+        """``default`` for a parameter left out, the value of ASCII digits within bounds, else
+        None: this one needs :meth:`read`."""
+        if raw is None:
+            return default
         if raw.isdigit() and raw.isascii() and len(raw) <= _MAX_FAST_DIGITS:
             value = self._type(raw)
             if self._low <= value <= self._high:
                 return value
+        return None
+
+    def read(self, raw: str, errors: list[dict[str, Any]]) -> Any:
+        """The value of ``raw``, or None with its error added to ``errors``."""
+        value = self.quick(raw, None)
+        if value is not None:
+            return value
         try:
             return self._adapter.validate_python(raw)
         except ValidationError as exc:
@@ -137,13 +147,9 @@ class _Number:
             return None
 
 
-class PollParams(NamedTuple):
-    """``GET /rooms/{room}/messages?after=&limit=&wait=``, validated."""
-
-    room: str
-    after: int
-    limit: int
-    wait_s: float
+#: ``GET /rooms/{room}/messages?after=&limit=&wait=``, validated: room, after, limit, wait (s).
+#: A plain tuple: a named one costs more to make than the rest of the common case.
+PollParams = tuple[str, int, int, float]
 
 
 class PollParser:
@@ -162,23 +168,33 @@ class PollParser:
         Raises:
             InvalidRequest: FastAPI would refuse them.
         """
+        # The common case in a few comparisons: no pydantic, no error list.
+        after = self._after.quick(query.get("after"), 0)
+        limit = self._limit.quick(query.get("limit"), 100)
+        wait_s = self._wait.quick(query.get("wait"), 0.0)
+        if after is None or limit is None or wait_s is None or not _ROOM_MATCH(raw_room):
+            return self._validated(raw_room, query)
+        return raw_room, after, limit, wait_s
+
+    def _validated(self, raw_room: str, query: dict[str, str]) -> PollParams:
         errors: list[dict[str, Any]] = []
         room = room_name(raw_room, errors)
-        after = limit = wait = None
-        if query:
-            raw = query.get("after")
-            after = None if raw is None else self._after.read(raw, errors)
-            raw = query.get("limit")
-            limit = None if raw is None else self._limit.read(raw, errors)
-            raw = query.get("wait")
-            wait = None if raw is None else self._wait.read(raw, errors)
+        values = [
+            None if raw is None else number.read(raw, errors)
+            for number, raw in (
+                (self._after, query.get("after")),
+                (self._limit, query.get("limit")),
+                (self._wait, query.get("wait")),
+            )
+        ]
         if errors:
             raise InvalidRequest(errors)
-        return PollParams(
+        after, limit, wait_s = values
+        return (
             room,
             0 if after is None else after,
             100 if limit is None else limit,
-            0.0 if wait is None else wait,
+            0.0 if wait_s is None else wait_s,
         )
 
 

@@ -13,6 +13,7 @@ another), which serves them through the full stack whenever the shortcut does no
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI
@@ -28,6 +29,9 @@ __all__ = ["ReferenceApp"]
 _ROOMS_PREFIX = "/ws/rooms/"
 _HTTP_ROOMS_PREFIX = "/rooms/"
 _HTTP_ROOMS_START = len(_HTTP_ROOMS_PREFIX)
+
+#: A lean HTTP endpoint: (raw room, scope, receive, send).
+_Endpoint = Callable[[str, Scope, Receive, Send], Awaitable[None]]
 
 
 class ReferenceApp(FastAPI):
@@ -47,13 +51,13 @@ class ReferenceApp(FastAPI):
         if not scope.get("root_path") and not self.root_path:
             kind = scope["type"]
             if kind == "http":
-                path: str = scope["path"]
-                if path.startswith(_HTTP_ROOMS_PREFIX) and await self._http(
-                    path, scope, receive, send
-                ):
+                found = self._http_endpoint(scope)
+                if found is not None:
+                    endpoint, room = found
+                    await endpoint(room, scope, receive, send)
                     return
             elif kind == "websocket":
-                path = scope["path"]
+                path: str = scope["path"]
                 if path == "/ws":
                     await self._echo(scope, receive, send)
                     return
@@ -64,21 +68,22 @@ class ReferenceApp(FastAPI):
                         return
         await super().__call__(scope, receive, send)
 
-    async def _http(self, path: str, scope: Scope, receive: Receive, send: Send) -> bool:
-        """Serve ``/rooms/{room}/messages`` (GET, POST) or ``/rooms/{room}/events`` (GET);
-        False for anything else (HEAD, another method or path: the router's to answer)."""
+    def _http_endpoint(self, scope: Scope) -> tuple[_Endpoint, str] | None:
+        """The lean endpoint for ``/rooms/{room}/messages`` (GET, POST) or
+        ``/rooms/{room}/events`` (GET) and the raw room; None for anything else (HEAD, another
+        method or path: the router's to answer). A plain call, not a coroutine: it only looks."""
+        path: str = scope["path"]
+        if not path.startswith(_HTTP_ROOMS_PREFIX):
+            return None
         room, slash, tail = path[_HTTP_ROOMS_START:].partition("/")
         if not room or not slash:
-            return False
+            return None
         method = scope["method"]
         if tail == "messages":
             if method == "GET":
-                await self._rooms_http.poll(room, scope, receive, send)
-                return True
+                return self._rooms_http.poll, room
             if method == "POST":
-                await self._rooms_http.publish(room, scope, receive, send)
-                return True
+                return self._rooms_http.publish, room
         elif tail == "events" and method == "GET":
-            await self._rooms_http.events(room, scope, receive, send)
-            return True
-        return False
+            return self._rooms_http.events, room
+        return None
