@@ -18,13 +18,16 @@ same metrics. Only the 200 and 201 answers and the stream are written by hand.
 
 Measured on this machine (2 shared vCPUs, other jobs running), empty short polls of a room's head
 over 50 keep-alive connections, ``pushbench serverbench --ws-impl websockets-sansio --idle 0
---repeat 3`` (server and client pinned to a CPU each): the reference server 14,820 requests/s
-against the bare ASGI poll app's 15,733 (0.94, run ``20261201-093251-serverbench-ecad``; 0.91 in
-``20261201-092716-serverbench-beae``), where the FastAPI routes served 4,409 against 18,113
-(0.24, ``20261201-091030-serverbench-ec63``). In process (``benchmarks/micro``, group
-``asgi-empty-poll``, harness included): 32.9 µs per empty poll here, 189.6 µs through the
-FastAPI route, 26.1 µs for the bare app; of the ~3.5 µs this module adds to the bare app,
-parameters take ~1.7, the broker read ~1.1.
+--repeat 3`` (server and client pinned to a CPU each): the reference server 19,822 requests/s
+against the bare ASGI poll app's 22,944 (0.86, run ``20261201-094500-serverbench-382c``; 0.84 in
+``20261201-093923-serverbench-ffa2``), where the FastAPI routes served 4,409 against 18,113
+(0.24, ``20261201-091030-serverbench-ec63``). The handler is at the floor: the bare app's own
+poll handler called from the same place measured the same (0.87, ``...-094107-...-f482``), and
+called before ``ReferenceApp.__call__`` 1.01 (``...-094312-...-a1f5``): at these rates every µs
+per request costs the closed loop several per cent. In process (``benchmarks/micro``, group
+``asgi-empty-poll``, harness included): 30.6 µs per empty poll here, 189.0 µs through the
+FastAPI route, 26.4 µs for the bare app (the broker read ~0.9 µs of the difference, parameters
+~0.6 µs).
 """
 
 from __future__ import annotations
