@@ -249,7 +249,9 @@ class RoomsHTTP:
         # the stream, seen by a task waiting for http.disconnect.
         watcher = asyncio.ensure_future(_close_on_disconnect(receive, subscription))
         try:
-            await send({"type": "http.response.start", "status": 200, "headers": _SSE_HEADERS})
+            # A fresh list: a wrapping middleware may edit a response's headers in place.
+            start = {"type": "http.response.start", "status": 200, "headers": list(_SSE_HEADERS)}
+            await send(start)
             if await self._stream(subscription, send, watcher):
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
