@@ -7,7 +7,9 @@ Defined once, used by every endpoint (threat model and settings: ``docs/security
   :func:`refuse_handshake`; room sockets charge each published frame to a :class:`PublishBucket`;
 - HTTP requests pass :class:`TokenMiddleware` (when a token is set), and ``POST`` publishes call
   :meth:`Access.check_publish` (Origin, JSON content type) and :meth:`Access.charge_publish`
-  (the rate limit of the client's address).
+  (the rate limit of the client's address); the lean HTTP endpoints (``asgi`` flavor), which no
+  middleware precedes, ask :meth:`Access.authorized`, :meth:`Access.publish_refusal` and
+  :meth:`Access.publish_retry_after_s` themselves, and answer :func:`unauthorized_response`.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ __all__ = [
     "Refusal",
     "TokenMiddleware",
     "refuse_handshake",
+    "unauthorized_response",
 ]
 
 #: Paths served without a token: a load balancer's health probe carries no credentials.
@@ -226,30 +229,53 @@ class Access:
         )
 
     def check_publish(self, request: Request) -> None:
-        """Refuse a ``POST`` from a foreign Origin (403) or whose body is not JSON (415).
+        """Refuse a ``POST`` from a foreign Origin (403) or whose body is not JSON (415)."""
+        refusal = self.publish_refusal(
+            request.headers.get("origin"),
+            request.headers.get("host"),
+            request.headers.get("content-type", ""),
+        )
+        if refusal is not None:
+            raise HTTPException(refusal.status_code, refusal.detail)
+
+    def publish_refusal(
+        self, origin: str | None, host: str | None, content_type: str
+    ) -> Refusal | None:
+        """Why a ``POST`` with these headers must be refused (Origin 403, then 415), or None.
 
         ``text/plain`` and form bodies are what a browser may send cross-site without asking the
         server first (no CORS preflight): accepting only JSON closes that door.
         """
-        origin = request.headers.get("origin")
-        if not self.origin_allowed(origin, request.headers.get("host")):
-            raise HTTPException(status.HTTP_403_FORBIDDEN, f"origin not allowed: {origin}")
-        media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+        if not self.origin_allowed(origin, host):
+            return Refusal(status.HTTP_403_FORBIDDEN, f"origin not allowed: {origin}")
+        media_type = content_type.partition(";")[0].strip().lower()
         if media_type != "application/json":
-            raise HTTPException(
+            return Refusal(
                 status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
                 f"Content-Type must be application/json, not {media_type or 'missing'!r}",
             )
+        return None
 
     def charge_publish(self, request: Request, size: int) -> None:
-        """Charge a ``POST`` of ``size`` bytes to its client address; 429 when over the limit.
+        """Charge a ``POST`` of ``size`` bytes to its client address; 429 when over the limit."""
+        client = request.client.host if request.client is not None else ""
+        retry_after_s = self.publish_retry_after_s(client, size)
+        if retry_after_s is not None:
+            raise HTTPException(
+                status.HTTP_429_TOO_MANY_REQUESTS,
+                self.rate_limit_reason,
+                headers={"Retry-After": str(retry_after_s)},
+            )
+
+    def publish_retry_after_s(self, client: str, size: int) -> int | None:
+        """Charge a ``POST`` of ``size`` bytes to ``client``'s address: None if it may pass,
+        else the whole seconds to wait (``Retry-After``), and nothing charged.
 
         HTTP has no connection an application can see (keep-alive or not is the client's
         choice), so the budget is per client address: behind a proxy, every client shares one.
         """
-        client = request.client.host if request.client is not None else ""
         if not self.limits_publishing:
-            return
+            return None
         bucket = self._clients.get(client)
         if bucket is None:
             bucket = self.publisher_bucket()
@@ -257,11 +283,17 @@ class Access:
                 del self._clients[next(iter(self._clients))]
             self._clients[client] = bucket
         if not bucket.take(size):
-            raise HTTPException(
-                status.HTTP_429_TOO_MANY_REQUESTS,
-                self.rate_limit_reason,
-                headers={"Retry-After": str(bucket.retry_after_s(size))},
-            )
+            return bucket.retry_after_s(size)
+        return None
+
+
+def unauthorized_response() -> JSONResponse:
+    """The 401 answer to an HTTP request without the token."""
+    return JSONResponse(
+        {"detail": _UNAUTHORIZED},
+        status.HTTP_401_UNAUTHORIZED,
+        headers={"WWW-Authenticate": "Bearer"},
+    )
 
 
 async def refuse_handshake(scope: Scope, send: Send, refusal: Refusal) -> None:
@@ -298,12 +330,7 @@ class TokenMiddleware:
         if scope["type"] != "http" or self._admitted(scope):
             await self.app(scope, receive, send)
             return
-        response = JSONResponse(
-            {"detail": _UNAUTHORIZED},
-            status.HTTP_401_UNAUTHORIZED,
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-        await response(scope, receive, send)
+        await unauthorized_response()(scope, receive, send)
 
     def _admitted(self, scope: Scope) -> bool:
         path: str = scope["path"]

@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from target_app import __version__, log_filters
 from target_app.access import Access, TokenMiddleware
+from target_app.asgi_http import RoomsHTTP
 from target_app.broker import Broker, BrokerUnavailable, CursorAhead, TooManyRooms, create_broker
 from target_app.echo import EchoSocket
 from target_app.fastapi_sse import event_source_router
@@ -48,7 +49,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.flavor == "asgi":
         echo = EchoSocket(settings, access)
         rooms = RoomSocket(broker, metrics, settings.max_message_bytes, access)
-        app = ReferenceApp(echo=echo, rooms=rooms, **options)
+        rooms_http = RoomsHTTP(settings, broker, metrics, access)
+        app = ReferenceApp(echo=echo, rooms=rooms, rooms_http=rooms_http, **options)
     else:
         app = FastAPI(**options)
         app.include_router(websocket_router(settings))

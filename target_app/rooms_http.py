@@ -8,13 +8,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
 
 from target_app.access import Access
+from target_app.asgi_ws import Receive
 from target_app.broker import Broker, Page
 from target_app.envelope import InvalidMessage, PublishRequest, parse_publish
 from target_app.limits import read_bounded_body
 from target_app.metrics import Metrics
 from target_app.settings import ROOM_PATTERN, Settings
 
-__all__ = ["RoomName", "page_body", "rooms_http_router"]
+__all__ = ["RoomName", "page_body", "rooms_http_router", "wait_unless_gone"]
 
 RoomName = Annotated[
     str, Path(pattern=ROOM_PATTERN, description="1-64 characters: letters, digits, '_', '.', '-'.")
@@ -38,14 +39,14 @@ def page_body(room: str, page: Page) -> bytes:
     )
 
 
-async def _wait_unless_gone(request: Request, waiting: Coroutine[Any, Any, Page]) -> Page:
-    """Await a long poll, but give up as soon as its client disconnects.
+async def wait_unless_gone(receive: Receive, waiting: Coroutine[Any, Any, Page]) -> Page | None:
+    """Await a long poll, but give up as soon as its client disconnects (None).
 
     A parked long poll whose client left would otherwise hold its slot (and uvicorn's graceful
-    shutdown) for the whole ``wait``.
+    shutdown) for the whole ``wait``. ``receive`` is the request's ASGI ``receive``.
     """
     wait_task = asyncio.ensure_future(waiting)
-    gone = asyncio.ensure_future(_disconnect(request))
+    gone = asyncio.ensure_future(_disconnect(receive))
     try:
         await asyncio.wait((wait_task, gone), return_when=asyncio.FIRST_COMPLETED)
     finally:
@@ -54,13 +55,13 @@ async def _wait_unless_gone(request: Request, waiting: Coroutine[Any, Any, Page]
         wait_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await wait_task
-        raise _ClientGone
+        return None
     return wait_task.result()
 
 
-async def _disconnect(request: Request) -> None:
+async def _disconnect(receive: Receive) -> None:
     # The (empty) GET body comes first; after it, receive() blocks until the client leaves.
-    while (await request.receive())["type"] != "http.disconnect":
+    while (await receive())["type"] != "http.disconnect":
         pass
 
 
@@ -135,9 +136,14 @@ def rooms_http_router(settings: Settings) -> APIRouter:
             waiting = metrics.connections[transport]
             waiting.inc()
             try:
-                page = await _wait_unless_gone(request, broker.wait(room, after, limit, wait))
+                waited = await wait_unless_gone(
+                    request.receive, broker.wait(room, after, limit, wait)
+                )
             finally:
                 waiting.dec()
+            if waited is None:
+                raise _ClientGone
+            page = waited
         else:
             transport = "short_poll"
             page = await broker.read(room, after, limit)

@@ -16,7 +16,15 @@ from target_app.room_events import SLOW_SUBSCRIBER_REASON
 from target_app.rooms_http import RoomName
 from target_app.subscription import Subscription, SubscriptionDropped
 
-__all__ = ["CURSOR_SCHEMA", "KEEPALIVE", "format_events", "sse_router"]
+__all__ = [
+    "CURSOR_SCHEMA",
+    "DROPPED",
+    "KEEPALIVE",
+    "RETRY",
+    "format_events",
+    "missed_event",
+    "sse_router",
+]
 
 #: A cursor is documented as an integer, not "integer or null": a query parameter or header
 #: cannot carry JSON null (a client leaves it out), and a generated "null" was refused with 422.
@@ -25,7 +33,11 @@ CURSOR_SCHEMA = WithJsonSchema({"type": "integer", "minimum": 0})
 #: FastAPI's keep-alive comment (``fastapi.sse.KEEPALIVE_COMMENT``), so both flavors send it.
 KEEPALIVE = b": ping\n\n"
 
-_DROPPED = f'event: dropped\ndata: {{"error":"{SLOW_SUBSCRIBER_REASON}"}}\n\n'.encode()
+#: A stream's first record: reconnect quickly, a resumed stream loses nothing (Last-Event-ID).
+RETRY = b"retry: 1000\n\n"
+
+#: A stream's last record when its subscriber fell too far behind.
+DROPPED = f'event: dropped\ndata: {{"error":"{SLOW_SUBSCRIBER_REASON}"}}\n\n'.encode()
 
 
 def format_events(batch: list[tuple[int, str]]) -> bytes:
@@ -42,6 +54,11 @@ def format_events(batch: list[tuple[int, str]]) -> bytes:
     ).encode()
 
 
+def missed_event(missed: int) -> bytes:
+    """The record telling a resumed stream that ``missed`` messages left history before it."""
+    return f'event: missed\ndata: {{"missed":{missed}}}\n\n'.encode()
+
+
 def _notice_record(text: str) -> str:
     event, data = split_notice(text)
     return f"event: {event}\ndata: {data}\n\n"
@@ -54,11 +71,10 @@ async def _stream(
     # Counted from the first chunk: a response that is never streamed never opened anything.
     metrics.connections["sse"].inc()
     try:
-        # Reconnect quickly: a resumed stream loses nothing thanks to Last-Event-ID.
-        yield b"retry: 1000\n\n"
+        yield RETRY
         if subscription.missed:
             metrics.dropped("sse", "history", subscription.missed)
-            yield f'event: missed\ndata: {{"missed":{subscription.missed}}}\n\n'.encode()
+            yield missed_event(subscription.missed)
         while True:
             try:
                 async with asyncio.timeout(keepalive_s):
@@ -67,7 +83,7 @@ async def _stream(
                 yield KEEPALIVE
                 continue
             except SubscriptionDropped:
-                yield _DROPPED
+                yield DROPPED
                 return
             if not batch:
                 return

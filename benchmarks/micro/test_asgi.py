@@ -18,6 +18,8 @@ from benchmarks.micro.asgi_driver import InProcessApp, InProcessSocket, Message
 from benchmarks.micro.conftest import Loop
 from target_app.broker import Broker
 from target_app.envelope import PublishRequest
+from target_app.main import create_app
+from target_app.settings import Settings
 
 ROOM = "bench"
 
@@ -114,3 +116,33 @@ def test_asgi_ws_fanout(
     assert received == expected
     for socket in sockets:
         socket.disconnect()
+
+
+@pytest.fixture
+def route_client(loop: Loop) -> Iterator[InProcessApp]:
+    """The ``fastapi`` flavor, whose polls go through FastAPI's route, in process."""
+    client = InProcessApp(create_app(Settings(flavor="fastapi")))
+    loop.run(client.__aenter__())
+    try:
+        yield client
+    finally:
+        loop.run(client.__aexit__(None, None, None))
+
+
+@pytest.mark.benchmark(group="asgi-empty-poll")
+@pytest.mark.parametrize("app", ["lean-asgi", "fastapi-route", "bare-asgi"])
+def test_asgi_empty_poll(
+    benchmark: BenchmarkFixture,
+    loop: Loop,
+    app_client: InProcessApp,
+    route_client: InProcessApp,
+    bare_client: InProcessApp,
+    app: str,
+) -> None:
+    """One empty short poll (``after`` at the room's head) through the ``asgi`` flavor's lean
+    handler, the ``fastapi`` flavor's route, and the bare ASGI poll app."""
+    client = {"lean-asgi": app_client, "fastapi-route": route_client, "bare-asgi": bare_client}[app]
+    target = f"/rooms/{ROOM}/messages?after=0"
+    status, body = benchmark(lambda: loop.run(client.get(target)))
+    assert status == 200
+    assert body == b'{"room":"bench","messages":[],"next":0,"missed":0}'
