@@ -17,15 +17,14 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
-from target_app.broker import Broker, BrokerUnavailable, CursorAhead, TooManyRooms
 from target_app.envelope import NOTICE_ID, Envelope, split_notice
 from target_app.metrics import Metrics
-from target_app.room_events import SLOW_SUBSCRIBER_REASON, count_drop, missed_data
+from target_app.room_events import SLOW_SUBSCRIBER_REASON, missed_data
 from target_app.rooms_http import RoomName
-from target_app.sse import CURSOR_SCHEMA
+from target_app.sse import CURSOR_SCHEMA, open_subscription
 from target_app.subscription import Subscription, SubscriptionDropped
 
 __all__ = ["event_source_router"]
@@ -49,18 +48,9 @@ async def room_subscription(
     ] = None,
 ) -> AsyncIterator[Subscription]:
     """The room's subscription, closed once the response is over."""
-    broker: Broker = request.app.state.broker
     metrics: Metrics = request.app.state.metrics
     cursor = last_event_id if last_event_id is not None else after
-    try:
-        subscription = await broker.subscribe(room, cursor)
-    except CursorAhead as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
-    except (TooManyRooms, BrokerUnavailable) as exc:
-        if isinstance(exc, BrokerUnavailable):
-            metrics.unavailable("sse")
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
-    subscription.on_drop = count_drop(metrics, "sse")
+    subscription = await open_subscription(request.app.state.broker, metrics, room, cursor)
     try:
         yield subscription
     finally:

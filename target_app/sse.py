@@ -12,7 +12,7 @@ from starlette.background import BackgroundTask
 from target_app.broker import Broker, BrokerUnavailable, CursorAhead, TooManyRooms
 from target_app.envelope import NOTICE_ID, split_notice
 from target_app.metrics import Metrics
-from target_app.room_events import SLOW_SUBSCRIBER_REASON
+from target_app.room_events import SLOW_SUBSCRIBER_REASON, count_drop
 from target_app.rooms_http import RoomName
 from target_app.subscription import Subscription, SubscriptionDropped
 
@@ -23,6 +23,7 @@ __all__ = [
     "RETRY",
     "format_events",
     "missed_event",
+    "open_subscription",
     "sse_router",
 ]
 
@@ -94,6 +95,26 @@ async def _stream(
         subscription.close()
 
 
+async def open_subscription(
+    broker: Broker, metrics: Metrics, room: str, cursor: int | None
+) -> Subscription:
+    """An SSE stream's subscription, its drops counted; 409 / 503 as ``HTTPException``s.
+
+    Shared by the StreamingResponse route here and FastAPI's ``EventSourceResponse`` route of
+    the fastapi flavor (``target_app.fastapi_sse``): the same refusals, bodies and metrics.
+    """
+    try:
+        subscription = await broker.subscribe(room, cursor)
+    except CursorAhead as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    except (TooManyRooms, BrokerUnavailable) as exc:
+        if isinstance(exc, BrokerUnavailable):
+            metrics.unavailable("sse")
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
+    subscription.on_drop = count_drop(metrics, "sse")
+    return subscription
+
+
 def sse_router(keepalive_s: float) -> APIRouter:
     """The SSE route; idle streams get a comment every ``keepalive_s`` seconds."""
     router = APIRouter(tags=["rooms"])
@@ -122,18 +143,9 @@ def sse_router(keepalive_s: float) -> APIRouter:
         ] = None,
     ) -> StreamingResponse:
         """Every new message of the room as an SSE event whose ``id`` is the message id."""
-        broker: Broker = request.app.state.broker
         metrics: Metrics = request.app.state.metrics
         cursor = last_event_id if last_event_id is not None else after
-        try:
-            subscription = await broker.subscribe(room, cursor)
-        except CursorAhead as exc:
-            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
-        except (TooManyRooms, BrokerUnavailable) as exc:
-            if isinstance(exc, BrokerUnavailable):
-                metrics.unavailable("sse")
-            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
-        subscription.on_drop = lambda dropped: metrics.slow_subscriber("sse", dropped.discarded)
+        subscription = await open_subscription(request.app.state.broker, metrics, room, cursor)
         return StreamingResponse(
             _stream(subscription, keepalive_s, metrics),
             media_type="text/event-stream",
