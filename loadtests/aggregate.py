@@ -22,11 +22,9 @@ from pushbench.schema import (
     Scenario,
     latency_summary,
 )
+from pushbench.thresholds import SATURATED_CPU_PERCENT
 
-__all__ = ["SATURATED_CPU_PERCENT", "NameTotals", "SwarmAggregate", "WorkerTotals"]
-
-#: A worker process above this CPU share of its core measures its own queueing too.
-SATURATED_CPU_PERCENT = 90.0
+__all__ = ["NameTotals", "SwarmAggregate", "WorkerTotals"]
 
 _TRANSPORTS = ("ws", "short-poll", "long-poll", "sse", "echo")
 _WITHOUT_REQUESTS = ("ws", "echo")

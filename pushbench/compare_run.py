@@ -28,14 +28,11 @@ from pushbench.schema import (
 )
 from pushbench.server_config import FLAVORS, ServerConfig
 from pushbench.server_cost import server_cost
+from pushbench.thresholds import SATURATED_CPU_PERCENT, SATURATED_LAG_NS
 
 __all__ = ["CompareConfig", "CompareOutcome", "PlannedScenario", "push_scenario", "run_compare"]
 
 TRANSPORTS = ("ws", "short-poll", "long-poll", "sse")
-#: Generator CPU (% of its one core) above which its own numbers are suspect.
-SATURATED_CPU_PERCENT = 90.0
-#: Event-loop or schedule lag above which the generator is falling behind.
-SATURATED_LAG_NS = 50_000_000
 
 
 @dataclass(frozen=True, slots=True)

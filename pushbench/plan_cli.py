@@ -7,9 +7,7 @@ usable scenario in it, a bad option). Results go to stdout, file paths and error
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -18,6 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from pushbench.atomic_write import write_atomic
 from pushbench.cli_options import Out, err
 from pushbench.plan import Plan, PlanError, PlanRequest, make_plan
 from pushbench.plan_inputs import MixedFlavors, read_inputs
@@ -92,20 +91,6 @@ def plan_rich_table(plan: Plan) -> Table:
     return table
 
 
-def _write_atomic(path: Path, content: str | bytes) -> None:
-    # A browser or a CI step reading the plan mid-write sees the old file or the new one.
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    data = content.encode("utf-8") if isinstance(content, str) else content
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-
-
 def plan(
     sources: Annotated[
         list[Path],
@@ -176,7 +161,7 @@ def plan(
         "plan.png": cores_chart_png(result),
     }
     for name, text in files.items():
-        _write_atomic(run_dir / name, text)
+        write_atomic(run_dir / name, text)
     console = Console() if sys.stdout.isatty() else Console(width=200)
     console.print(plan_rich_table(result))
     for scope, note in grouped_notes(result):

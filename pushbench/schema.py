@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
 
@@ -35,6 +34,7 @@ from pydantic import (
     model_validator,
 )
 
+from pushbench.atomic_write import write_atomic
 from pushbench.histogram import LatencyHistogram
 
 __all__ = [
@@ -320,20 +320,5 @@ def dump_results(document: ResultsDocument) -> str:
 
 
 def write_results_atomic(document: ResultsDocument, path: str | os.PathLike[str]) -> None:
-    """Write the document so that readers see the old file or the new one, never half of it.
-
-    Writes a temporary file in the same directory, flushes it to disk, then renames it over
-    ``path`` (``os.replace`` is atomic within a file system).
-    """
-    target = Path(path)
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as file:
-            file.write(dump_results(document))
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(tmp_name, 0o644)  # mkstemp makes it 0600; results are meant to be shared
-        os.replace(tmp_name, target)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    """Write the document so that readers see the old file or the new one, never half of it."""
+    write_atomic(path, dump_results(document))

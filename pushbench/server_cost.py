@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from pushbench.resources import TreeUsage
 from pushbench.schema import ProcessCost, ServerCost
+from pushbench.thresholds import SATURATED_CPU_PERCENT
 
-__all__ = ["SERVER_SATURATED_CPU_PERCENT", "server_cost"]
-
-#: A server process at this share of one core is the bottleneck of what was measured.
-SERVER_SATURATED_CPU_PERCENT = 90.0
+__all__ = ["server_cost"]
 
 
 def server_cost(usage: TreeUsage, delivered: int | None) -> ServerCost:
@@ -32,5 +30,5 @@ def server_cost(usage: TreeUsage, delivered: int | None) -> ServerCost:
             for p in usage.processes
         ],
         busiest_process_cpu_percent=None if busiest is None else round(busiest, 1),
-        saturated=busiest is not None and busiest >= SERVER_SATURATED_CPU_PERCENT,
+        saturated=busiest is not None and busiest >= SATURATED_CPU_PERCENT,
     )

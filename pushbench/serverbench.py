@@ -30,7 +30,6 @@ from benchmarks.capacity import (
     idle_connections,
     poll_capacity,
 )
-from pushbench.compare_run import SATURATED_CPU_PERCENT
 from pushbench.environment import environment
 from pushbench.histogram import LatencyHistogram
 from pushbench.launcher import ServerProcess
@@ -47,6 +46,7 @@ from pushbench.schema import (
 )
 from pushbench.server_config import ServerConfig
 from pushbench.server_cost import server_cost
+from pushbench.thresholds import SATURATED_CPU_PERCENT
 
 __all__ = ["ServerBenchConfig", "capacity_scenario", "measure_capacity", "run_serverbench"]
 

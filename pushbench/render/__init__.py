@@ -14,11 +14,10 @@ Example:
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Final
 
+from pushbench.atomic_write import write_atomic
 from pushbench.render.csv import render_csv
 from pushbench.render.markdown import render_markdown
 from pushbench.render.table import SUMMARY_COLUMNS, scenario_label, summary_table
@@ -60,19 +59,6 @@ def render_report(document: ResultsDocument) -> dict[str, str]:
     }
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    # A browser or CI step reading the report mid-write sees the old file or the new one.
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as file:
-            file.write(text)
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-
-
 def write_report(document: ResultsDocument, out_dir: Path) -> list[Path]:
     """Write ``report.html``, ``summary.md`` and ``results.csv`` into ``out_dir``.
 
@@ -86,6 +72,6 @@ def write_report(document: ResultsDocument, out_dir: Path) -> list[Path]:
     written = []
     for name, text in render_report(document).items():
         path = out_dir / name
-        _write_atomic(path, text)
+        write_atomic(path, text)
         written.append(path)
     return written
