@@ -17,14 +17,14 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from target_app.envelope import NOTICE_ID, Envelope, split_notice
 from target_app.metrics import Metrics
 from target_app.room_events import SLOW_SUBSCRIBER_REASON, missed_data
 from target_app.rooms_http import RoomName
-from target_app.sse import CURSOR_SCHEMA, open_subscription
+from target_app.sse import AfterQuery, LastEventIdHeader, open_subscription
 from target_app.subscription import Subscription, SubscriptionDropped
 
 __all__ = ["event_source_router"]
@@ -38,14 +38,8 @@ _DROPPED = ServerSentEvent(event="dropped", raw_data=f'{{"error":"{SLOW_SUBSCRIB
 async def room_subscription(
     request: Request,
     room: RoomName,
-    after: Annotated[
-        int | None, CURSOR_SCHEMA, Query(ge=0, description="Replay history after this id first.")
-    ] = None,
-    last_event_id: Annotated[
-        int | None,
-        CURSOR_SCHEMA,
-        Header(ge=0, description="Sent by EventSource on reconnect; wins over `after`."),
-    ] = None,
+    after: AfterQuery = None,
+    last_event_id: LastEventIdHeader = None,
 ) -> AsyncIterator[Subscription]:
     """The room's subscription, closed once the response is over."""
     metrics: Metrics = request.app.state.metrics

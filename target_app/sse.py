@@ -21,6 +21,8 @@ __all__ = [
     "DROPPED",
     "KEEPALIVE",
     "RETRY",
+    "AfterQuery",
+    "LastEventIdHeader",
     "format_events",
     "missed_event",
     "open_subscription",
@@ -30,6 +32,16 @@ __all__ = [
 #: A cursor is documented as an integer, not "integer or null": a query parameter or header
 #: cannot carry JSON null (a client leaves it out), and a generated "null" was refused with 422.
 CURSOR_SCHEMA = WithJsonSchema({"type": "integer", "minimum": 0})
+
+#: The SSE route's two resume cursors, declared once for both flavors' routes.
+AfterQuery = Annotated[
+    int | None, CURSOR_SCHEMA, Query(ge=0, description="Replay history after this id first.")
+]
+LastEventIdHeader = Annotated[
+    int | None,
+    CURSOR_SCHEMA,
+    Header(ge=0, description="Sent by EventSource on reconnect; wins over `after`."),
+]
 
 #: FastAPI's keep-alive comment (``fastapi.sse.KEEPALIVE_COMMENT``), so both flavors send it.
 KEEPALIVE = b": ping\n\n"
@@ -131,16 +143,8 @@ def sse_router(keepalive_s: float) -> APIRouter:
     async def events(
         request: Request,
         room: RoomName,
-        after: Annotated[
-            int | None,
-            CURSOR_SCHEMA,
-            Query(ge=0, description="Replay history after this id first."),
-        ] = None,
-        last_event_id: Annotated[
-            int | None,
-            CURSOR_SCHEMA,
-            Header(ge=0, description="Sent by EventSource on reconnect; wins over `after`."),
-        ] = None,
+        after: AfterQuery = None,
+        last_event_id: LastEventIdHeader = None,
     ) -> StreamingResponse:
         """Every new message of the room as an SSE event whose ``id`` is the message id."""
         metrics: Metrics = request.app.state.metrics
