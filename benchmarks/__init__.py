@@ -1,1 +1,1 @@
-"""Native asyncio drivers that load the reference server, and pytest-benchmark micro-benchmarks."""
+"""pytest-benchmark micro-benchmarks of the hot paths (``benchmarks/micro``; not installed)."""

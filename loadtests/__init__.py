@@ -1,9 +1,3 @@
-"""Locust users for the reference server, with exact merged percentiles (see README.md).
-
-Modules that import Locust (and so monkey-patch the process with gevent): ``locustfile``,
-``plugin`` (events, stop protocol, results), ``users`` (WebSocket echo, publisher, subscriber),
-``users_http`` (short poll, long poll, SSE). Everything else is plain Python, testable without
-Locust: ``ws_protocol``/``ws_client`` (WebSocket client), ``sse_protocol``, ``envelopes``,
-``streams`` (integrity), ``recording`` (per process), ``aggregate`` (master), ``node``,
-``options``, ``results``, and ``run``/``bench`` (``python -m loadtests``, the make targets).
+"""The Locust entry points of a checkout (not installed): ``locustfile.py`` for ``locust -f``,
+``__main__`` for ``python -m loadtests``. The users themselves are :mod:`pushbench.locust`.
 """

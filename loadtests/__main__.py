@@ -1,7 +1,7 @@
-"""``python -m loadtests``: see :mod:`loadtests.run`."""
+"""``python -m loadtests`` from a checkout: the same as ``python -m pushbench.locust``."""
 
 import sys
 
-from loadtests.run import main
+from pushbench.locust.run import main
 
 sys.exit(main())

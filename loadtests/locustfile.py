@@ -1,13 +1,18 @@
-"""pushbench's Locust users, ready to run.
+"""pushbench's Locust users, ready to run: ``locust -f loadtests/locustfile.py --host URL``.
 
-Web UI: ``locust -f loadtests/locustfile.py --host http://127.0.0.1:8001``. Headless, with the
-reference server started for you and the report written: ``make loadtest`` / ``make swarm``.
-Pick users by class name (``locust -f ... WebSocketEchoUser``) or let their weights mix them.
+The users live in :mod:`pushbench.locust` (installed with pushbench); this file is the entry point
+a checkout offers, the same as ``locust -f "$(python -c 'import pushbench.locust.locustfile as m;
+print(m.__file__)')"`` from an installed wheel.
 """
 
-from loadtests import plugin as _plugin  # registers pushbench's Locust event listeners
-from loadtests.users import RoomPublisherUser, WebSocketEchoUser, WebSocketSubscriberUser
-from loadtests.users_http import LongPollUser, ShortPollUser, SseUser
+from pushbench.locust.locustfile import (
+    LongPollUser,
+    RoomPublisherUser,
+    ShortPollUser,
+    SseUser,
+    WebSocketEchoUser,
+    WebSocketSubscriberUser,
+)
 
 __all__ = [
     "LongPollUser",
@@ -17,5 +22,3 @@ __all__ = [
     "WebSocketEchoUser",
     "WebSocketSubscriberUser",
 ]
-
-del _plugin

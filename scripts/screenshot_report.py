@@ -14,9 +14,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from pushbench.chromium import CHROMIUM_ARGS, find_chromium
-from pushbench.render import HTML_NAME, write_report
-from pushbench.schema import SchemaError, load_results
+from pushbench.core.schema import SchemaError, load_results
+from pushbench.harness.chromium import CHROMIUM_ARGS, find_chromium
+from pushbench.report import HTML_NAME, write_report
 
 ROOT = Path(__file__).resolve().parent.parent
 LATEST = ROOT / "reports" / "latest" / "results.json"

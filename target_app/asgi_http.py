@@ -1,6 +1,6 @@
 """The HTTP transports as plain ASGI: publish, short poll, long poll and SSE (``asgi`` flavor).
 
-:class:`~target_app.ws_dispatch.ReferenceApp` hands ``POST``/``GET /rooms/{room}/messages`` and
+:class:`~target_app.reference_app.ReferenceApp` hands ``POST``/``GET /rooms/{room}/messages`` and
 ``GET /rooms/{room}/events`` straight to :class:`RoomsHTTP`, ahead of FastAPI's middleware,
 router and dependency solving, as it hands over the WebSocket endpoints: in the ``asgi`` flavor
 every transport is served at the same level, so a comparison of transports compares transports,

@@ -10,7 +10,7 @@ WebSocket live as long as they need.
 The hot path pays nothing: rather than hooks and a timer per request (measured in-process: +3 µs
 on httptools' 25 µs per keep-alive request), one watch per connection looks every timeout at what
 uvicorn already keeps (``cycle``, the keep-alive timer). ``pushbench`` starts uvicorn with
-``--http target_app.http_head:<Class>`` (see ``pushbench.server_config.HTTP_PROTOCOLS``).
+``--http target_app.http_head:<Class>`` (see ``pushbench.core.server_config.HTTP_PROTOCOLS``).
 """
 
 from __future__ import annotations

@@ -17,11 +17,11 @@ from target_app.fastapi_ws import add_websocket_handlers, websocket_router
 from target_app.lifespan import OneLineStartupErrors, server_lifespan
 from target_app.metrics import CONTENT_TYPE_LATEST, Metrics
 from target_app.offline_docs import serve_docs_offline
+from target_app.reference_app import ReferenceApp
 from target_app.rooms_http import rooms_http_router
 from target_app.rooms_ws import RoomSocket
 from target_app.settings import Settings, get_settings
 from target_app.sse import sse_router
-from target_app.ws_dispatch import ReferenceApp
 
 __all__ = ["app", "create_app"]
 

@@ -3,7 +3,7 @@
 FastAPI's own recipe for self-hosted docs (fastapi.tiangolo.com, "Custom Docs UI Static Assets"),
 with the assets the ``fastapi-offline`` package ships: its ``FastAPIOffline`` factory does the same
 but can only build a plain ``FastAPI``, and the reference server is a subclass of it
-(:mod:`target_app.ws_dispatch`).
+(:mod:`target_app.reference_app`).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Path and query parameters of the WebSocket endpoints, validated as FastAPI validates them.
 
-The WebSocket endpoints are plain ASGI (see :mod:`target_app.ws_dispatch`), so they read their own
+The WebSocket endpoints are plain ASGI (see :mod:`target_app.reference_app`), so they read their own
 parameters: the same pydantic constraints, the same error ``loc``/``msg`` a FastAPI route gives,
 sent to the client as the reason of a 1008 close. A connection without a query string skips
 validation entirely: the defaults are already valid.

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pushbench.launcher import ServerProcess
-from pushbench.server_config import ServerConfig
+from pushbench.core.server_config import ServerConfig
+from pushbench.harness.launcher import ServerProcess
 from target_app.settings import FLAVORS
 
 pytest_plugins = ["tests.redis_server"]

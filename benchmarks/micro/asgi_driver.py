@@ -17,7 +17,7 @@ __all__ = ["ASGIApp", "InProcessApp", "InProcessSocket"]
 
 Message = MutableMapping[str, Any]
 # Scope as dict: an app typed for any MutableMapping (Starlette's) fits, and so does one typed
-# for dict (benchmarks.bare_app). receive/send as Any for the same reason.
+# for dict (pushbench.drivers.bare_app). receive/send as Any for the same reason.
 ASGIApp = Callable[[dict[str, Any], Any, Any], Coroutine[Any, Any, None]]
 
 _CLIENT = ("127.0.0.1", 50000)

@@ -10,8 +10,8 @@ from typing import Any, TypeVar
 import pytest
 
 from benchmarks.micro.asgi_driver import InProcessApp
-from pushbench.launcher import ServerProcess
-from pushbench.server_config import ServerConfig
+from pushbench.core.server_config import ServerConfig
+from pushbench.harness.launcher import ServerProcess
 from target_app.main import create_app
 from target_app.settings import Settings
 

@@ -1,5 +1,5 @@
 """Minimal loopback clients for the live push-vs-poll benchmarks: a keep-alive HTTP/1.1 client
-and a raw WebSocket subscriber/publisher (``benchmarks.rawws``).
+and a raw WebSocket subscriber/publisher (``pushbench.drivers.rawws``).
 
 They cost little and the same for every transport, so the group's differences are the server's
 and the transport's, not a client library's.
@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import struct
 
-from benchmarks.rawws import RawClient, open_raw
+from pushbench.drivers.rawws import RawClient, open_raw
 
 __all__ = ["HttpClient", "Publisher", "Subscriber", "zero_masked_text_frame"]
 
@@ -91,8 +91,8 @@ _ZERO_MASK = b"\x00\x00\x00\x00"
 def zero_masked_text_frame(text: str) -> bytes:
     """A client text frame masked with key 0 (valid: the key is the client's choice).
 
-    :func:`benchmarks.rawws.masked_text_frame` XORs in Python, ~5 ms for 64 KiB: that would be
-    the client's cost, not the server's or the transport's.
+    :func:`pushbench.drivers.rawws.masked_text_frame` XORs in Python, ~5 ms for 64 KiB: that
+    would be the client's cost, not the server's or the transport's.
     """
     data = text.encode()
     length = len(data)

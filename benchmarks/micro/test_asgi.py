@@ -13,9 +13,9 @@ import orjson
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from benchmarks import bare_app
 from benchmarks.micro.asgi_driver import InProcessApp, InProcessSocket, Message
 from benchmarks.micro.conftest import Loop
+from pushbench.drivers import bare_app
 from target_app.broker import Broker
 from target_app.envelope import PublishRequest
 from target_app.main import create_app
@@ -26,7 +26,7 @@ ROOM = "bench"
 
 @pytest.fixture
 def bare_client(loop: Loop) -> Iterator[InProcessApp]:
-    """``benchmarks.bare_app``: an echo with no framework at all, in process."""
+    """``pushbench.drivers.bare_app``: an echo with no framework at all, in process."""
     client = InProcessApp(bare_app.app)
     loop.run(client.__aenter__())
     try:

@@ -7,7 +7,7 @@ import random
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from pushbench.histogram import LatencyHistogram
+from pushbench.core.histogram import LatencyHistogram
 
 #: Latencies spread over 50 µs .. 50 ms, like a run's mix of push and poll deliveries.
 _SAMPLES = [int(random.Random(7).lognormvariate(13.0, 1.2)) for _ in range(1_000)]

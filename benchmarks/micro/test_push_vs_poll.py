@@ -20,7 +20,7 @@ from pytest_benchmark.fixture import BenchmarkFixture
 
 from benchmarks.micro.conftest import PAYLOAD_IDS, PAYLOAD_SIZES, Loop, payload_of
 from benchmarks.micro.loopback import HttpClient, Publisher, Subscriber
-from pushbench.launcher import ServerProcess
+from pushbench.harness.launcher import ServerProcess
 
 _ROOMS = itertools.count()
 RATE_BATCH = 100

@@ -16,8 +16,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from pushbench.launcher import ServerProcess
-from pushbench.server_config import ServerConfig
+from pushbench.core.server_config import ServerConfig
+from pushbench.harness.launcher import ServerProcess
 from tests.conftest import WS_IMPLS, timeout
 from tests.integration.clients import poll, publish, room_name, ws_handshake
 

@@ -25,7 +25,7 @@ from schemathesis import Case, GenerationMode
 from schemathesis.config import SchemathesisConfig
 from schemathesis.schemas import APIOperation, BaseSchema
 
-from pushbench.launcher import ServerProcess
+from pushbench.harness.launcher import ServerProcess
 from target_app.settings import FLAVORS as SERVER_FLAVORS
 from tests.conftest import ServerFactory, timeout
 

@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from pushbench.chromium import CHROMIUM_ARGS, find_chromium
-from pushbench.launcher import ServerProcess
-from pushbench.server_config import ServerConfig
+from pushbench.core.server_config import ServerConfig
+from pushbench.harness.chromium import CHROMIUM_ARGS, find_chromium
+from pushbench.harness.launcher import ServerProcess
 from tests.conftest import timeout
 
 pytest.importorskip(

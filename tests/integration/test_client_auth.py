@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.capacity import echo_capacity, fanout_capacity, poll_capacity
-from benchmarks.echo import run_echo
-from benchmarks.scenario import ScenarioSpec, run_scenario
-from pushbench.client_auth import TOKEN_ENV
-from pushbench.launcher import ServerProcess
-from pushbench.schema import load_results
-from pushbench.server_config import ServerConfig
+from pushbench.core.schema import load_results
+from pushbench.core.server_config import ServerConfig
+from pushbench.drivers.capacity import echo_capacity, fanout_capacity, poll_capacity
+from pushbench.drivers.echo import run_echo
+from pushbench.drivers.scenario import ScenarioSpec, run_scenario
+from pushbench.harness.client_auth import TOKEN_ENV
+from pushbench.harness.launcher import ServerProcess
 from tests.conftest import timeout
 
 TOKEN = "harness-s3cret"

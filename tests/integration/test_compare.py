@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 import uvloop
 
-from benchmarks.echo import run_echo
-from benchmarks.scenario import ScenarioSpec, run_scenario
-from pushbench.launcher import ServerProcess
-from pushbench.schema import load_results
+from pushbench.core.schema import load_results
+from pushbench.drivers.echo import run_echo
+from pushbench.drivers.scenario import ScenarioSpec, run_scenario
+from pushbench.harness.launcher import ServerProcess
 from tests.conftest import ServerFactory, timeout
 
-PUSHBENCH = [sys.executable, "-m", "pushbench.cli"]
+PUSHBENCH = [sys.executable, "-m", "pushbench.cli.app"]
 
 
 @pytest.fixture

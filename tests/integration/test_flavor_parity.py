@@ -19,8 +19,8 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from pushbench.launcher import ServerProcess
-from pushbench.server_config import ServerConfig
+from pushbench.core.server_config import ServerConfig
+from pushbench.harness.launcher import ServerProcess
 from target_app.settings import FLAVORS
 from tests.conftest import timeout
 from tests.integration.test_metrics import total, until

@@ -15,8 +15,8 @@ import aiohttp
 import pytest
 from websockets.asyncio.client import connect
 
-from pushbench.launcher import ServerProcess
-from pushbench.server_config import ServerConfig
+from pushbench.core.server_config import ServerConfig
+from pushbench.harness.launcher import ServerProcess
 from tests.conftest import timeout
 from tests.integration.clients import room_name
 

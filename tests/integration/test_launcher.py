@@ -18,8 +18,8 @@ def test_server_dies_with_a_killed_harness(tmp_path: Path) -> None:
         f"""
         import os
         from pathlib import Path
-        from pushbench.launcher import ServerProcess
-        from pushbench.server_config import ServerConfig
+        from pushbench.harness.launcher import ServerProcess
+        from pushbench.core.server_config import ServerConfig
         server = ServerProcess(ServerConfig(), Path({str(tmp_path / "server.log")!r}))
         server.start()
         print(server.pid, flush=True)

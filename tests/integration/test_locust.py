@@ -19,11 +19,11 @@ from typing import Any
 
 import pytest
 
-from loadtests.ws_client import ConnectionClosed, connect
-from loadtests.ws_protocol import HandshakeError
-from pushbench.histogram import LatencyHistogram
-from pushbench.launcher import ServerProcess
-from pushbench.schema import ResultsDocument, load_results
+from pushbench.core.histogram import LatencyHistogram
+from pushbench.core.schema import ResultsDocument, load_results
+from pushbench.harness.launcher import ServerProcess
+from pushbench.locust.ws_client import ConnectionClosed, connect
+from pushbench.locust.ws_protocol import HandshakeError
 from tests.conftest import timeout
 
 LOCUSTFILE = Path(__file__).parents[2] / "loadtests" / "locustfile.py"
@@ -195,7 +195,7 @@ def test_make_swarm_runner_writes_everything(tmp_path: Path) -> None:
     out = tmp_path / "reports"
     completed = _run(
         [
-            sys.executable, "-m", "loadtests", "--users", "6", "--spawn-rate", "6",
+            sys.executable, "-m", "pushbench.locust", "--users", "6", "--spawn-rate", "6",
             "--duration", "3s", "--workers", "2", "--flavor", "fastapi", "--out", str(out),
             "--", *COMMON,
         ]

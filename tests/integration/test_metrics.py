@@ -11,7 +11,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import connect
 
-from pushbench.launcher import ServerProcess
+from pushbench.harness.launcher import ServerProcess
 from tests.conftest import ServerFactory, timeout
 from tests.integration.clients import poll, publish, room_name, sse_events
 

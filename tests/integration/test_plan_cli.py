@@ -1,7 +1,7 @@
 """``pushbench plan`` from the command line, on fixture files: files written, output, exit codes.
 
 The command runs in process through typer's ``CliRunner``; one test runs the real console entry
-point in a subprocess to pin the registration in ``pushbench.cli``.
+point in a subprocess to pin the registration in ``pushbench.cli.app``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from pushbench.plan_cli import plan
+from pushbench.plan.cli import plan
 from tests.conftest import timeout
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
@@ -144,7 +144,14 @@ def test_missing_required_option_exits_2(tmp_path: Path) -> None:
 
 
 def test_registered_on_the_pushbench_command(tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "pushbench.cli", "plan", "--from", str(tmp_path / "no.json")]
+    command = [
+        sys.executable,
+        "-m",
+        "pushbench.cli.app",
+        "plan",
+        "--from",
+        str(tmp_path / "no.json"),
+    ]
     completed = subprocess.run(
         [*command, *PLAN_100K, "--out", str(tmp_path)],
         capture_output=True,
@@ -158,7 +165,7 @@ def test_registered_on_the_pushbench_command(tmp_path: Path) -> None:
 
 
 def test_mixed_flavors_exit_2_and_a_chosen_flavor_is_planned(tmp_path: Path) -> None:
-    from pushbench.schema import dump_results
+    from pushbench.core.schema import dump_results
     from tests.unit.test_framework_tax import two_flavors
 
     both = tmp_path / "both.json"

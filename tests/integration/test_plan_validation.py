@@ -1,7 +1,7 @@
 """Does the capacity model mean something? Fit it on two measured load levels, predict a third.
 
 Real ``pushbench compare`` runs (WebSocket and short polling every 0.1 s, 200 messages/s) at 20,
-40 and 60 subscribers: the CPU model of :mod:`pushbench.plan_fit`, fitted on 20 and 60
+40 and 60 subscribers: the CPU model of :mod:`pushbench.plan.fit`, fitted on 20 and 60
 subscribers, must predict the server CPU measured at 40 within 20 %, for both transports. The
 load keeps the server busy (15–50 % of a core) so that CPU follows the load rather than the fixed
 cost of a scenario (start-up imports, connects), which the fit's ``fixed`` term takes.
@@ -23,9 +23,9 @@ from pathlib import Path
 
 import pytest
 
-from pushbench.plan_fit import fit_cpu
-from pushbench.plan_inputs import Point, read_inputs
-from pushbench.schema import load_results
+from pushbench.core.schema import load_results
+from pushbench.plan.fit import fit_cpu
+from pushbench.plan.inputs import Point, read_inputs
 from tests.conftest import timeout
 
 pytestmark = pytest.mark.slow
@@ -42,7 +42,7 @@ def compare(out: Path, subscribers: int) -> dict[str, Point]:
     command = [
         sys.executable,
         "-m",
-        "pushbench.cli",
+        "pushbench.cli.app",
         "compare",
         "--transports",
         "ws,short-poll",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pushbench.redis_local import RedisUnavailable, ping, redis_for_run
+from pushbench.harness.redis_local import RedisUnavailable, ping, redis_for_run
 from tests.redis_server import RedisServer
 
 

@@ -22,7 +22,7 @@ import pytest
 import redis.asyncio as aioredis
 from websockets.asyncio.client import ClientConnection, connect
 
-from pushbench.launcher import ServerStartError
+from pushbench.harness.launcher import ServerStartError
 from tests.conftest import ServerFactory, timeout
 from tests.integration.clients import poll, publish, room_name, sse_events
 from tests.integration.test_metrics import scrape, total
@@ -156,7 +156,7 @@ def test_unreachable_redis_at_start_is_one_clear_line(start_server: ServerFactor
 
 
 def test_pushbench_serve_names_the_unreachable_redis() -> None:
-    args = [sys.executable, "-c", "from pushbench.cli import main; main()", "serve"]
+    args = [sys.executable, "-c", "from pushbench.cli.app import main; main()", "serve"]
     args += ["--port", "0", "--broker", "redis://127.0.0.1:1/0"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("PUSHBENCH_")}
     done = subprocess.run(

@@ -16,8 +16,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from pushbench.launcher import ServerProcess
-from pushbench.server_config import ServerConfig
+from pushbench.core.server_config import ServerConfig
+from pushbench.harness.launcher import ServerProcess
 from tests.conftest import timeout
 from tests.integration.clients import data_of, poll, publish, room_name, sse_events
 from tests.redis_server import redis_command

@@ -23,7 +23,7 @@ import aiohttp
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
-from pushbench.launcher import ServerProcess
+from pushbench.harness.launcher import ServerProcess
 from tests.conftest import ServerFactory, timeout
 from tests.integration.clients import data_of, poll, room_name, sse_events
 from tests.integration.test_metrics import per_pid, scrape, total, until
@@ -198,7 +198,7 @@ def test_pushbench_serve_runs_several_workers_on_redis(
         port = probe.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("PUSHBENCH_")}
     env["PUSHBENCH_REDIS_PREFIX"] = redis_prefix
-    args = [sys.executable, "-c", "from pushbench.cli import main; main()", "serve"]
+    args = [sys.executable, "-c", "from pushbench.cli.app import main; main()", "serve"]
     args += ["--port", str(port), "--workers", "2", "--broker", redis_url]
     log_path = tmp_path / "serve.log"
     with log_path.open("wb") as log:

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 from matplotlib import image
 
-from pushbench.chromium import CHROMIUM_ARGS, find_chromium
-from pushbench.render import write_report
-from pushbench.schema import load_results
+from pushbench.core.schema import load_results
+from pushbench.harness.chromium import CHROMIUM_ARGS, find_chromium
+from pushbench.report import write_report
 from tests.conftest import timeout
 
 pytest.importorskip(

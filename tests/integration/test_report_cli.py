@@ -18,7 +18,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from pushbench.report_cli import gate, report
+from pushbench.cli.report import gate, report
 from tests.conftest import timeout
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
@@ -223,7 +223,7 @@ def test_gate_config_file(results: Path, tmp_path: Path) -> None:
 
 
 def test_console_entry_point(tmp_path: Path, results: Path) -> None:
-    command = [sys.executable, "-m", "pushbench.cli", "gate"]
+    command = [sys.executable, "-m", "pushbench.cli.app", "gate"]
     ok = subprocess.run(
         [*command, str(results), "--slo", "ws.lost==0"],
         capture_output=True,

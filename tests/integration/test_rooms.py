@@ -12,7 +12,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from pushbench.launcher import ServerProcess
+from pushbench.harness.launcher import ServerProcess
 from tests.conftest import ServerFactory, timeout
 from tests.integration.clients import data_of, poll, publish, room_name, sse_events
 

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pushbench.schema import load_results
+from pushbench.core.schema import load_results
 from tests.conftest import timeout
 
 
@@ -15,7 +15,7 @@ def test_tiny_serverbench_measures_echo_fanout_and_idle(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "pushbench.cli",
+            "pushbench.cli.app",
             "serverbench",
             "--ws-impl",
             "websockets-sansio",
@@ -86,7 +86,7 @@ def test_unknown_ws_impl_exits_2(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "pushbench.cli",
+            "pushbench.cli.app",
             "serverbench",
             "--ws-impl",
             "tornado",
@@ -105,7 +105,7 @@ def test_unknown_ws_impl_exits_2(tmp_path: Path) -> None:
 def test_serverbench_measures_the_reference_app_of_the_flavor_asked(tmp_path: Path) -> None:
     result = subprocess.run(
         [
-            sys.executable, "-m", "pushbench.cli", "serverbench", "--flavor", "fastapi",
+            sys.executable, "-m", "pushbench.cli.app", "serverbench", "--flavor", "fastapi",
             "--ws-impl", "websockets-sansio", "--connections", "4", "--subscribers", "5",
             "--duration", "0.3", "--warmup", "0.1", "--repeat", "1", "--idle", "0",
             "--pollers", "3", "--out", str(tmp_path),
@@ -133,7 +133,7 @@ def test_serverbench_measures_the_reference_app_of_the_flavor_asked(tmp_path: Pa
 
 def test_unknown_flavor_exits_2(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "pushbench.cli", "serverbench", "--flavor", "flask",
+        [sys.executable, "-m", "pushbench.cli.app", "serverbench", "--flavor", "flask",
          "--out", str(tmp_path)],
         capture_output=True,
         text=True,

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pushbench.schema import load_results
+from pushbench.core.schema import load_results
 from tests.conftest import timeout
 
 
@@ -15,7 +15,7 @@ def test_tiny_sweep_end_to_end(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "pushbench.cli",
+            "pushbench.cli.app",
             "sweep",
             "--workers",
             "1",
@@ -77,7 +77,7 @@ def test_tiny_ci_sweep_over_both_flavors(tmp_path: Path) -> None:
     gated like any other (``--ci``)."""
     result = subprocess.run(
         [
-            sys.executable, "-m", "pushbench.cli", "sweep", "--ci",
+            sys.executable, "-m", "pushbench.cli.app", "sweep", "--ci",
             "--workers", "1", "--loop", "uvloop", "--flavor", "asgi,fastapi",
             "--duration", "0.5", "--warmup", "0.2", "--push-rate", "200",
             "--p99-slo-ms", "1000", "--out", str(tmp_path),

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from pushbench.launcher import ServerProcess
+from pushbench.harness.launcher import ServerProcess
 from tests.conftest import timeout
 
 # --- protocol constants -------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import time
 import psutil
 import pytest
 
-from pushbench.cpu_clock import CPU_CLOCK, CPU_RESOLUTION_NS, process_cpu_ns
+from pushbench.harness.cpu_clock import CPU_CLOCK, CPU_RESOLUTION_NS, process_cpu_ns
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="the ns CPU clock is Linux's"

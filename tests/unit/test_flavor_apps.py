@@ -13,9 +13,9 @@ from starlette.routing import BaseRoute, WebSocketRoute
 
 from target_app.echo import EchoSocket
 from target_app.main import create_app
+from target_app.reference_app import ReferenceApp
 from target_app.rooms_ws import RoomSocket
 from target_app.settings import Settings
-from target_app.ws_dispatch import ReferenceApp
 
 
 def flatten(routes: list[BaseRoute]) -> list[BaseRoute]:

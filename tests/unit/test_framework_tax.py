@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from pushbench.framework_tax import framework_tax
-from pushbench.render.charts import charts
-from pushbench.render.html import render_html
-from pushbench.render.markdown import render_markdown
-from pushbench.render.table import TAX_COLUMNS, cpu_clock_note, scenario_label, tax_table
-from pushbench.render.verdict import verdict, verdict_lines
-from pushbench.scenario_flavor import base_name, flavor_of, split_flavor
-from pushbench.schema import CpuClock, CpuClocks, ResultsDocument, Scenario, load_results
+from pushbench.core.framework_tax import framework_tax
+from pushbench.core.scenario_flavor import base_name, flavor_of, split_flavor
+from pushbench.core.schema import CpuClock, CpuClocks, ResultsDocument, Scenario, load_results
+from pushbench.report.charts import charts
+from pushbench.report.html import render_html
+from pushbench.report.markdown import render_markdown
+from pushbench.report.table import TAX_COLUMNS, cpu_clock_note, scenario_label, tax_table
+from pushbench.report.verdict import verdict, verdict_lines
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 #: fastapi's server CPU over asgi's, per transport of the golden fixture.

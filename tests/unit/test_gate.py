@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
-from pushbench.gate import (
+from pushbench.core.scenario_metrics import METRICS, metric_value
+from pushbench.core.schema import ResultsDocument, load_results
+from pushbench.gate.checks import (
     DEFAULT_MAX_REGRESSION_PCT,
     REGRESSION_METRICS,
     CheckKind,
@@ -22,13 +24,11 @@ from pushbench.gate import (
     parse_slo,
     run_gate,
 )
-from pushbench.gate_config import (
+from pushbench.gate.config import (
     GateConfig,
     find_pyproject,
     load_gate_config,
 )
-from pushbench.scenario_metrics import METRICS, metric_value
-from pushbench.schema import ResultsDocument, load_results
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 

@@ -7,8 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from pushbench.gate import GateInputError, Verdict, compare_to_baseline, evaluate_slos, parse_slo
-from pushbench.schema import load_results
+from pushbench.core.schema import load_results
+from pushbench.gate.checks import (
+    GateInputError,
+    Verdict,
+    compare_to_baseline,
+    evaluate_slos,
+    parse_slo,
+)
 from tests.unit.test_framework_tax import two_flavors
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"

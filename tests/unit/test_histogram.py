@@ -7,7 +7,7 @@ import random
 import pytest
 from hdrh.histogram import HdrHistogram
 
-from pushbench.histogram import HIGHEST_TRACKABLE_US, LatencyHistogram, PercentilePoint
+from pushbench.core.histogram import HIGHEST_TRACKABLE_US, LatencyHistogram, PercentilePoint
 
 PERCENTILES = (0.0, 1.0, 10.0, 25.0, 50.0, 75.0, 90.0, 99.0, 99.9, 99.99, 100.0)
 

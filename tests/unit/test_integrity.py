@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from pushbench.integrity import Arrival, IntegrityCounts, IntegrityTracker
+from pushbench.core.integrity import Arrival, IntegrityCounts, IntegrityTracker
 
 
 def feed(tracker: IntegrityTracker, publisher: str, seqs: list[int]) -> list[Arrival]:

@@ -7,7 +7,7 @@ import os
 import orjson
 import pytest
 
-from loadtests.envelopes import (
+from pushbench.locust.envelopes import (
     Envelope,
     Notice,
     clock_id,

@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from loadtests.envelopes import Envelope, Notice, publisher_id
-from loadtests.node import DuplicateMessage, MissedMessages, Node
-from loadtests.options import LoadOptions
-from loadtests.recording import Phase
-from pushbench.histogram import LatencyHistogram
-from pushbench.integrity import IntegrityCounts
+from pushbench.core.histogram import LatencyHistogram
+from pushbench.core.integrity import IntegrityCounts
+from pushbench.locust.envelopes import Envelope, Notice, publisher_id
+from pushbench.locust.node import DuplicateMessage, MissedMessages, Node
+from pushbench.locust.options import LoadOptions
+from pushbench.locust.recording import Phase
 
 
 class Events(list[dict[str, Any]]):

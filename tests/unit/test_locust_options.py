@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from loadtests.options import ROOM_PATTERN, LoadOptions, OptionsError, add_arguments
+from pushbench.locust.options import ROOM_PATTERN, LoadOptions, OptionsError, add_arguments
 from target_app.settings import ROOM_PATTERN as SERVER_ROOM_PATTERN
 
 

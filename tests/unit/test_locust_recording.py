@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from loadtests.aggregate import SwarmAggregate
-from loadtests.recording import REPORT_VERSION, LatencyCounts, NodeRecorder, Phase
-from pushbench.histogram import LatencyHistogram
-from pushbench.integrity import IntegrityCounts
-from pushbench.schema import Environment, load_results
+from pushbench.core.histogram import LatencyHistogram
+from pushbench.core.integrity import IntegrityCounts
+from pushbench.core.schema import Environment, load_results
+from pushbench.locust.aggregate import SwarmAggregate
+from pushbench.locust.recording import REPORT_VERSION, LatencyCounts, NodeRecorder, Phase
 
 
 def _samples(seed: int, count: int) -> list[int]:

@@ -1,4 +1,4 @@
-"""``python -m loadtests``: the parts that decide what runs (no process is started)."""
+"""``python -m pushbench.locust``: the parts that decide what runs (no process is started)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from loadtests.run import add_flavor, add_server_usage, build_locust_command, cpu_plan, parse_args
-from pushbench.resources import ProcessUsage, TreeUsage
-from pushbench.schema import load_results
+from pushbench.core.schema import load_results
+from pushbench.harness.resources import ProcessUsage, TreeUsage
+from pushbench.locust.run import (
+    add_flavor,
+    add_server_usage,
+    build_locust_command,
+    cpu_plan,
+    parse_args,
+)
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "results-v1.json"
 
@@ -65,8 +71,8 @@ def test_pure_modules_never_import_locust_or_gevent() -> None:
     pure = "aggregate envelopes node options recording results run sse_protocol streams"
     code = (
         "import importlib, sys\n"
-        f"for name in {pure.split()!r}: importlib.import_module('loadtests.' + name)\n"
-        "import loadtests.ws_client, loadtests.ws_protocol\n"
+        f"for name in {pure.split()!r}: importlib.import_module('pushbench.locust.' + name)\n"
+        "import pushbench.locust.ws_client, pushbench.locust.ws_protocol\n"
         "assert not {'locust', 'gevent'} & sys.modules.keys(), sorted(sys.modules)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

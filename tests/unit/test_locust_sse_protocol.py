@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from loadtests.sse_protocol import (
+from pushbench.locust.sse_protocol import (
     ChunkedDecoder,
     Event,
     EventParser,

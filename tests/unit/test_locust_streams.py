@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from loadtests.streams import SubscriberStreams
-from pushbench.integrity import Arrival, IntegrityCounts
+from pushbench.core.integrity import Arrival, IntegrityCounts
+from pushbench.locust.streams import SubscriberStreams
 
 
 def test_a_late_subscriber_owes_from_its_first_message_to_the_final_count() -> None:

@@ -7,7 +7,7 @@ from websockets.frames import Frame
 from websockets.frames import Opcode as WsOpcode
 from websockets.streams import StreamReader
 
-from loadtests.ws_protocol import (
+from pushbench.locust.ws_protocol import (
     FrameReader,
     HandshakeError,
     Opcode,

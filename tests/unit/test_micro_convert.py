@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pushbench.micro_convert import (
+from pushbench.core.micro_convert import (
     LATENCY_FROM_DATA,
     LATENCY_FROM_STATS,
     convert_pytest_benchmark,
@@ -16,9 +16,9 @@ from pushbench.micro_convert import (
     load_any_results,
     micro_transport,
 )
-from pushbench.render import render_markdown, render_report, summary_table, verdict
-from pushbench.render.charts import charts
-from pushbench.schema import SchemaError, dump_results, load_results
+from pushbench.core.schema import SchemaError, dump_results, load_results
+from pushbench.report import render_markdown, render_report, summary_table, verdict
+from pushbench.report.charts import charts
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 SAMPLE = FIXTURES / "pytest-benchmark-v5.json"

@@ -14,9 +14,12 @@ from typing import Any
 
 import pytest
 
-from pushbench import wire_bytes
-from pushbench.least_squares import independent_columns, lstsq, nnls
-from pushbench.plan import (
+from pushbench.core import wire_bytes
+from pushbench.core.least_squares import independent_columns, lstsq, nnls
+from pushbench.core.schema import ResultsDocument, load_results
+from pushbench.plan.fit import fit_cpu, fit_memory
+from pushbench.plan.inputs import Inputs, Point, read_inputs
+from pushbench.plan.model import (
     LONG_POLL_WAIT_S,
     WS_PING_INTERVAL_S,
     PlanError,
@@ -24,15 +27,12 @@ from pushbench.plan import (
     Term,
     make_plan,
 )
-from pushbench.plan_fit import fit_cpu, fit_memory
-from pushbench.plan_inputs import Inputs, Point, read_inputs
-from pushbench.render.plan_text import (
+from pushbench.plan.text import (
     grouped_notes,
     plan_document,
     plan_rows,
     render_plan_markdown,
 )
-from pushbench.schema import ResultsDocument, load_results
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 

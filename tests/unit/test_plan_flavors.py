@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from pushbench.plan import PlanRequest, make_plan
-from pushbench.plan_inputs import MixedFlavors, read_inputs
-from pushbench.render.plan_text import plan_document, plan_title
-from pushbench.scenario_flavor import flavor_of
-from pushbench.schema import load_results
+from pushbench.core.scenario_flavor import flavor_of
+from pushbench.core.schema import load_results
+from pushbench.plan.inputs import MixedFlavors, read_inputs
+from pushbench.plan.model import PlanRequest, make_plan
+from pushbench.plan.text import plan_document, plan_title
 from tests.unit.test_framework_tax import two_flavors
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"

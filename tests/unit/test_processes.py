@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from pushbench.processes import raise_open_files
+from pushbench.harness.processes import raise_open_files
 
 
 def test_refuses_past_the_hard_limit_and_says_how_to_fix_it() -> None:
@@ -24,7 +24,7 @@ def test_raises_the_soft_limit_up_to_what_is_needed() -> None:
     # In a child process: the test run's own limit stays as it was.
     script = (
         "import resource\n"
-        "from pushbench.processes import raise_open_files\n"
+        "from pushbench.harness.processes import raise_open_files\n"
         "soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)\n"
         "resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard))\n"
         "raise_open_files(100)\n"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from benchmarks.publisher import PublishStats, publish_open_loop
-from benchmarks.recorder import now_ns
+from pushbench.drivers.publisher import PublishStats, publish_open_loop
+from pushbench.drivers.recorder import now_ns
 
 
 class _DyingSocket:

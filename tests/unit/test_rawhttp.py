@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from benchmarks.rawhttp import RawHttpClient, get_request
+from pushbench.drivers.rawhttp import RawHttpClient, get_request
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\ncontent-type: application/json\r\n\r\nhello"
 MISSING = b"HTTP/1.1 404 Not Found\r\ncontent-length: 2\r\n\r\nno"

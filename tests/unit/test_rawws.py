@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from benchmarks.rawws import RawClient
+from pushbench.drivers.rawws import RawClient
 
 
 @pytest.mark.parametrize(

@@ -18,8 +18,16 @@ from typing import Any
 
 import pytest
 
-from pushbench.histogram import LatencyHistogram
-from pushbench.render import (
+from pushbench.core.histogram import LatencyHistogram
+from pushbench.core.schema import ResultsDocument, latency_summary, load_results
+from pushbench.core.units import (
+    format_duration_us,
+    format_ms,
+    format_percent,
+    format_ratio,
+    format_value,
+)
+from pushbench.report import (
     SUMMARY_COLUMNS,
     Severity,
     findings,
@@ -31,17 +39,9 @@ from pushbench.render import (
     verdict,
     write_report,
 )
-from pushbench.render.charts import charts
-from pushbench.render.csv import CSV_COLUMNS
-from pushbench.render.html import render_html
-from pushbench.render.units import (
-    format_duration_us,
-    format_ms,
-    format_percent,
-    format_ratio,
-    format_value,
-)
-from pushbench.schema import ResultsDocument, latency_summary, load_results
+from pushbench.report.charts import charts
+from pushbench.report.csv import CSV_COLUMNS
+from pushbench.report.html import render_html
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 GOLDEN_DIR = FIXTURES / "report-v1"

@@ -10,9 +10,8 @@ from typing import Any
 
 import pytest
 
-from pushbench.environment import KEY_PACKAGES, environment, package_versions
-from pushbench.histogram import LatencyHistogram
-from pushbench.schema import (
+from pushbench.core.histogram import LatencyHistogram
+from pushbench.core.schema import (
     SCHEMA_VERSION,
     SUPPORTED_VERSIONS,
     CpuClock,
@@ -31,6 +30,7 @@ from pushbench.schema import (
     load_results,
     write_results_atomic,
 )
+from pushbench.harness.environment import KEY_PACKAGES, environment, package_versions
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "results-v1.json"
 

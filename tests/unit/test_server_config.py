@@ -7,7 +7,7 @@ from uvicorn.importer import import_from_string
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from pushbench.server_config import HTTP_IMPLS, HTTP_PROTOCOLS, ServerConfig
+from pushbench.core.server_config import HTTP_IMPLS, HTTP_PROTOCOLS, ServerConfig
 
 
 def test_every_http_impl_has_a_protocol() -> None:

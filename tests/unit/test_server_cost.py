@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pushbench.resources import ProcessUsage, TreeUsage
-from pushbench.server_cost import server_cost
+from pushbench.harness.resources import ProcessUsage, TreeUsage
+from pushbench.harness.server_cost import server_cost
 
 
 def usage(*cpu_s: float, wall_s: float = 10.0) -> TreeUsage:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pushbench.server_config import LOOPS
-from pushbench.sweep_matrix import (
+from pushbench.core.server_config import LOOPS
+from pushbench.sweep.matrix import (
     WORKLOADS,
     SweepConfig,
     Timing,

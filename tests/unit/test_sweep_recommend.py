@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from pushbench.histogram import LatencyHistogram
-from pushbench.render import render_markdown, verdict
-from pushbench.render.charts import charts
-from pushbench.render.sweep import sweep_rows
-from pushbench.schema import Environment, ResultsDocument, Scenario, ServerCost, latency_summary
-from pushbench.sweep_matrix import SweepConfig
-from pushbench.sweep_recommend import (
+from pushbench.core.histogram import LatencyHistogram
+from pushbench.core.schema import (
+    Environment,
+    ResultsDocument,
+    Scenario,
+    ServerCost,
+    latency_summary,
+)
+from pushbench.report import render_markdown, verdict
+from pushbench.report.charts import charts
+from pushbench.report.sweep import sweep_rows
+from pushbench.sweep.matrix import SweepConfig
+from pushbench.sweep.recommend import (
     Context,
     Measurement,
     measurements_from_document,

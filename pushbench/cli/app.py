@@ -1,0 +1,93 @@
+"""The ``pushbench`` command: one entry point, the same option names on every subcommand."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+import typer
+
+from pushbench.cli.options import (
+    Broker,
+    Flavor,
+    HttpImpl,
+    Loop,
+    Workers,
+    WsImpl,
+    err,
+    server_config,
+)
+from pushbench.cli.report import gate, report
+from pushbench.compare.cli import compare
+from pushbench.plan.cli import plan
+from pushbench.serverbench.cli import serverbench
+from pushbench.sweep.cli import sweep
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="pushbench",
+    help="WebSocket push vs HTTP polling: run the reference server, measure, report.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _group() -> None:
+    """WebSocket push vs HTTP polling: run the reference server, measure, report."""
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port (0: any).")] = 8001,
+    workers: Workers = 1,
+    loop: Loop = "auto",
+    ws_impl: WsImpl = "auto",
+    http_impl: HttpImpl = "auto",
+    broker: Broker = "memory",
+    flavor: Flavor = "asgi",
+) -> None:
+    """Run the reference server in the foreground (Ctrl-C stops it)."""
+    config = server_config(
+        host=host,
+        port=port,
+        workers=workers,
+        loop=loop,
+        ws_impl=ws_impl,
+        http_impl=http_impl,
+        broker=broker,
+        flavor=flavor,
+    )
+    shown = f"[{host}]" if ":" in host else host
+    err.print(
+        f"pushbench reference server on [bold]http://{shown}:{port}[/bold] "
+        f"(chat page /, API docs /docs; workers={workers} loop={loop} ws={ws_impl} "
+        f"http={http_impl} broker={broker} flavor={flavor})"
+    )
+    os.environ.update(config.environment())
+    argv = [sys.executable, "-m", "uvicorn", *config.uvicorn_args(), "--host", host]
+    argv += ["--port", str(port)]
+    # exec: uvicorn owns signals and workers exactly as when it is run by hand.
+    os.execv(sys.executable, argv)
+
+
+# Each command lives in a module of its own; registering it here keeps one `pushbench` entry point.
+app.command()(compare)
+app.command()(serverbench)
+app.command()(report)
+app.command()(gate)
+app.command()(plan)
+app.command()(sweep)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,241 @@
+"""The ``pushbench compare`` command: options, progress bar, summary table, exit code."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from pushbench.cli.console import EXIT_FAILED, EXIT_UNUSABLE, summary_rich_table, tax_rich_table
+from pushbench.cli.gating import run_gate_command
+from pushbench.cli.options import (
+    Broker,
+    Flavors,
+    HttpImpl,
+    Loop,
+    Out,
+    Workers,
+    WsImpl,
+    err,
+    parse_flavors,
+    server_config,
+)
+from pushbench.compare.run import TRANSPORTS, CompareConfig, run_compare
+from pushbench.compare.run import Progress as CompareProgress
+from pushbench.core.completeness import is_complete
+from pushbench.core.schema import ResultsDocument, Scenario
+from pushbench.core.server_config import FLAVORS
+from pushbench.report import write_report
+from pushbench.report.verdict import Severity, findings, verdict_lines
+
+__all__ = ["compare", "print_summary"]
+
+QUICK = {"duration_s": 2.0, "warmup_s": 0.5, "subscribers": 10, "rate_per_s": 100.0}
+
+
+def _floats(text: str, option: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise typer.BadParameter(
+            f"{option} takes numbers separated by commas, not {text!r}"
+        ) from None
+    if not values or any(v <= 0 for v in values):
+        raise typer.BadParameter(f"{option} needs at least one value, all > 0")
+    return values
+
+
+def _transports(text: str) -> tuple[str, ...]:
+    names = tuple(part.strip() for part in text.split(",") if part.strip())
+    unknown = [n for n in names if n not in TRANSPORTS]
+    if unknown or not names:
+        raise typer.BadParameter(
+            f"unknown transport(s) {', '.join(unknown) or '(none)'}; "
+            f"choose from {', '.join(TRANSPORTS)}"
+        )
+    return names
+
+
+class _Bar(CompareProgress):
+    """A live bar on a terminal; on a pipe (CI logs), a line per 10% so progress still shows."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.console = progress.console
+        self.task = progress.add_task("starting", total=1.0)
+        self.name = ""
+        self.step = -1
+
+    def scenario_started(self, index: int, total: int, name: str) -> None:
+        self.name, self.step = name, -1
+        self.progress.update(self.task, description=f"[{index + 1}/{total}] {name}", completed=0.0)
+        if not self.console.is_terminal:
+            self.console.print(f"[{index + 1}/{total}] {name}: starting")
+
+    def scenario_progress(self, fraction: float) -> None:
+        self.progress.update(self.task, completed=fraction)
+        step = int(fraction * 10)
+        if not self.console.is_terminal and step > self.step:
+            self.step = step
+            self.console.print(f"  {self.name}: {step * 10}% of the publishing schedule")
+
+    def scenario_finished(self, scenario: Scenario) -> None:
+        latency = scenario.latency_us
+        self.console.print(
+            f"  {scenario.name:<16} p50 {latency.p50 / 1000:8.2f} ms  "
+            f"p99 {latency.p99 / 1000:8.2f} ms  delivered {scenario.delivered}/{scenario.sent}"
+        )
+        if scenario.publishes_failed:
+            self.console.print(
+                f"  [red]error:[/red] {scenario.publishes_failed:,} of "
+                f"{scenario.publishes_attempted or 0:,} publishes failed"
+            )
+        for error in scenario.errors[:3]:
+            self.console.print(f"  [red]error:[/red] {error}")
+
+
+def print_summary(document: ResultsDocument, console: Console) -> None:
+    """Print the comparison table, the framework tax (if both flavors ran) and the verdict,
+    then the report's warnings and errors to stderr."""
+    console.print(summary_rich_table(document))
+    tax = tax_rich_table(document)
+    if tax is not None:
+        console.print(tax)
+    for line in verdict_lines(document):
+        console.print(escape(line), soft_wrap=True)
+    for finding in findings(document):
+        label = (
+            "[red]error:[/red]"
+            if finding.severity is Severity.ERROR
+            else "[yellow]warning:[/yellow]"
+        )
+        err.print(f"{label} {escape(finding.text)}")
+
+
+def compare(
+    target: Annotated[
+        str | None,
+        typer.Option("--target", help="URL of a running server; default: launch one per scenario."),
+    ] = None,
+    transports: Annotated[
+        str, typer.Option("--transports", help="Comma-separated: ws,short-poll,long-poll,sse.")
+    ] = ",".join(TRANSPORTS),
+    poll_interval: Annotated[
+        str, typer.Option("--poll-interval", help="Short-poll intervals in seconds, e.g. 0.1,1.0.")
+    ] = "0.1,1.0",
+    rate: Annotated[
+        float, typer.Option("--rate", min=0.001, help="Messages per second, total.")
+    ] = 200.0,
+    publishers: Annotated[int, typer.Option("--publishers", min=1)] = 2,
+    subscribers: Annotated[int, typer.Option("--subscribers", min=1)] = 50,
+    payload_bytes: Annotated[int, typer.Option("--payload-bytes", min=0)] = 64,
+    duration: Annotated[
+        float, typer.Option("--duration", min=0.1, help="Measured seconds per scenario.")
+    ] = 10.0,
+    warmup: Annotated[
+        float, typer.Option("--warmup", min=0.0, help="Unmeasured seconds first.")
+    ] = 2.0,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="A ~15 s smoke run: short scenarios, 10 subscribers.")
+    ] = False,
+    no_pin: Annotated[
+        bool, typer.Option("--no-pin", help="Do not pin server and generator to separate CPUs.")
+    ] = False,
+    baseline: Annotated[
+        Path | None,
+        typer.Option("--baseline", help="Gate against this earlier results.json when done."),
+    ] = None,
+    max_regression: Annotated[
+        float | None,
+        typer.Option("--max-regression", help="With --baseline: allowed regression, percent."),
+    ] = None,
+    slo: Annotated[
+        list[str] | None,
+        typer.Option("--slo", help="Gate on this SLO when done, e.g. 'ws.latency_us.p99<=5000'."),
+    ] = None,
+    out: Out = "reports",
+    workers: Workers = 1,
+    loop: Loop = "auto",
+    ws_impl: WsImpl = "auto",
+    http_impl: HttpImpl = "auto",
+    broker: Broker = "memory",
+    flavor: Flavors = None,
+) -> None:
+    """WebSocket push vs short poll vs long poll vs SSE on one message stream, under each
+    flavor of the reference server (default: asgi and fastapi, to show the framework tax)."""
+    flavors = _flavors(flavor, target)
+    server = server_config(
+        host="127.0.0.1",
+        port=0,
+        workers=workers,
+        loop=loop,
+        ws_impl=ws_impl,
+        http_impl=http_impl,
+        broker=broker,
+        flavor=flavors[0] if flavors else "asgi",
+    )
+    config = CompareConfig(
+        transports=_transports(transports),
+        poll_intervals_s=_floats(poll_interval, "--poll-interval"),
+        rate_per_s=rate,
+        publishers=publishers,
+        subscribers=subscribers,
+        payload_bytes=payload_bytes,
+        duration_s=duration,
+        warmup_s=warmup,
+        target=target.rstrip("/") if target else None,
+        server=server,
+        pin=not no_pin,
+        flavors=flavors,
+    )
+    if quick:
+        config = CompareConfig(**{**_fields(config), **QUICK})  # type: ignore[arg-type]
+    # Piped output (CI logs, files) gets the whole table rather than 80 truncated columns.
+    console = Console() if sys.stdout.isatty() else Console(width=200)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        outcome = run_compare(config, Path(out), _Bar(bar))
+    document = outcome.document
+    print_summary(document, console)
+    written = write_report(document, outcome.run_dir)
+    err.print(f"results: {outcome.run_dir / 'results.json'}")
+    err.print("report:  " + ", ".join(str(path) for path in written))
+    if document.interrupted:  # said among the findings above; 130 as for any Ctrl-C
+        raise typer.Exit(130)
+    if not is_complete(document):  # errors or failed publishes: said among the findings
+        raise typer.Exit(EXIT_FAILED)
+    if baseline is not None or slo:
+        code = run_gate_command(
+            document, baseline=baseline, max_regression=max_regression, slos=slo or ()
+        )
+        raise typer.Exit(code)
+
+
+def _flavors(text: str | None, target: str | None) -> tuple[str, ...]:
+    """The flavors to measure. With ``--target`` the server is not ours: its flavor is what
+    ``--flavor`` says (one), else not known (``()``)."""
+    if text is None:
+        return () if target else FLAVORS
+    flavors = parse_flavors(text)
+    if target and len(flavors) > 1:
+        err.print(
+            "[red]error:[/red] --target runs one server: give it one --flavor (the one it "
+            "serves), or none"
+        )
+        raise typer.Exit(EXIT_UNUSABLE)
+    return flavors
+
+
+def _fields(config: CompareConfig) -> dict[str, object]:
+    return {name: getattr(config, name) for name in config.__dataclass_fields__}

@@ -1,0 +1,284 @@
+"""``pushbench compare``: every transport against the same message stream, one scenario each.
+
+This module is the I/O edge: it launches the server, pins processes to CPUs, runs the asyncio
+drivers and samples resources. The numbers it produces go into the pure results schema.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pushbench.core.framework_tax import framework_tax
+from pushbench.core.scenario_flavor import flavored_name
+from pushbench.core.schema import (
+    ResultsDocument,
+    Scenario,
+    write_results_atomic,
+)
+from pushbench.core.server_config import FLAVORS, ServerConfig
+from pushbench.drivers.scenario import ScenarioSpec, run_scenario
+from pushbench.harness.environment import environment
+from pushbench.harness.launcher import ServerProcess, ServerStartError
+from pushbench.harness.processes import cpu_plan, generator_affinity, pin_server, run_uvloop
+from pushbench.harness.resources import TreeSampler, TreeUsage
+from pushbench.harness.run_dir import new_run_dir, new_run_id
+from pushbench.workloads import push_scenario
+
+__all__ = ["CompareConfig", "CompareOutcome", "PlannedScenario", "run_compare"]
+
+TRANSPORTS = ("ws", "short-poll", "long-poll", "sse")
+
+
+@dataclass(frozen=True, slots=True)
+class CompareConfig:
+    """A whole comparison: the scenarios to run and where the server comes from."""
+
+    transports: tuple[str, ...] = TRANSPORTS
+    poll_intervals_s: tuple[float, ...] = (0.1, 1.0)
+    rate_per_s: float = 200.0
+    publishers: int = 2
+    subscribers: int = 50
+    payload_bytes: int = 64
+    duration_s: float = 15.0
+    warmup_s: float = 3.0
+    target: str | None = None
+    server: ServerConfig = field(default_factory=ServerConfig)
+    #: Pin server and generator to different CPUs when the machine has two or more.
+    pin: bool = True
+    #: Flavors of the reference server to measure every scenario under; ``()``: the server's
+    #: flavor is not known (a ``--target`` nobody said the flavor of).
+    flavors: tuple[str, ...] = FLAVORS
+
+    def planned(self) -> list[PlannedScenario]:
+        """Every scenario under every flavor, flavors side by side per scenario: machine load
+        that drifts over the run then weighs on both flavors of a transport alike."""
+        if not self.flavors:
+            return [PlannedScenario(spec, None) for spec in self.specs()]
+        return [PlannedScenario(spec, f) for spec in self.specs() for f in self.flavors]
+
+    def specs(self) -> list[ScenarioSpec]:
+        """One scenario per transport, short-poll once per interval."""
+        base = ScenarioSpec(
+            "ws",
+            rate_per_s=self.rate_per_s,
+            publishers=self.publishers,
+            subscribers=self.subscribers,
+            payload_bytes=self.payload_bytes,
+            duration_s=self.duration_s,
+            warmup_s=self.warmup_s,
+        )
+        specs = []
+        for transport in self.transports:
+            if transport == "short-poll":
+                specs += [
+                    replace(base, transport=transport, poll_interval_s=interval)
+                    for interval in self.poll_intervals_s
+                ]
+            else:
+                specs.append(replace(base, transport=transport))
+        return specs
+
+    def as_dict(self) -> dict[str, Any]:
+        """The configuration as the results document records it."""
+        server = self.server
+        return {
+            "transports": list(self.transports),
+            "poll_intervals_s": list(self.poll_intervals_s),
+            "rate_per_s": self.rate_per_s,
+            "publishers": self.publishers,
+            "subscribers": self.subscribers,
+            "payload_bytes": self.payload_bytes,
+            "duration_s": self.duration_s,
+            "warmup_s": self.warmup_s,
+            "target": self.target,
+            "flavors": list(self.flavors),
+            "server": None
+            if self.target
+            else {
+                "workers": server.workers,
+                "loop": server.loop,
+                "ws_impl": server.ws_impl,
+                "http_impl": server.http_impl,
+                "broker": server.broker,
+            },
+            "pinned": self.pin,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedScenario:
+    """One scenario of the run: what to load, and under which flavor of the server."""
+
+    spec: ScenarioSpec
+    flavor: str | None
+
+    @property
+    def name(self) -> str:
+        """``ws@asgi``, ``short-poll@0.1@fastapi``; ``ws`` when the flavor is not known."""
+        return self.spec.name if self.flavor is None else flavored_name(self.spec.name, self.flavor)
+
+
+@dataclass(slots=True)
+class CompareOutcome:
+    """The document (as written) and where it lives."""
+
+    document: ResultsDocument
+    run_dir: Path
+
+
+class Progress:
+    """Callbacks the CLI implements to show progress; all optional."""
+
+    def scenario_started(self, index: int, total: int, name: str) -> None:
+        """A scenario begins."""
+
+    def scenario_progress(self, fraction: float) -> None:
+        """Fraction of the current scenario's publishing schedule done."""
+
+    def scenario_finished(self, scenario: Scenario) -> None:
+        """A scenario's results are in."""
+
+
+def run_compare(
+    config: CompareConfig, out: Path, progress: Progress | None = None
+) -> CompareOutcome:
+    """Run every scenario, writing ``results.json`` after each (atomically)."""
+    progress = progress or Progress()
+    run_id = new_run_id("compare")
+    run_dir = new_run_dir(out, run_id)
+    server_cpus, generator_cpus = cpu_plan(config.pin and config.target is None)
+    document = ResultsDocument(
+        kind="compare",
+        run_id=run_id,
+        started_at=datetime.now(UTC),
+        environment=environment(),
+        config=config.as_dict(),
+        scenarios=[],
+    )
+    write_results_atomic(document, run_dir / "results.json")
+    state = _State(document)
+    try:
+        with generator_affinity(generator_cpus):
+            _run_all(config, run_dir, server_cpus, progress, state)
+    except KeyboardInterrupt:
+        state.interrupted = True
+    finally:
+        document = state.snapshot(finished=True)
+        write_results_atomic(document, run_dir / "results.json")
+    return CompareOutcome(document, run_dir)
+
+
+@dataclass(slots=True)
+class _State:
+    """What a comparison has gathered so far (written out after every scenario)."""
+
+    document: ResultsDocument
+    scenarios: list[Scenario] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    interrupted: bool = False
+
+    def snapshot(self, finished: bool = False) -> ResultsDocument:
+        update: dict[str, Any] = {
+            "scenarios": list(self.scenarios),
+            "warnings": list(self.warnings),
+            "errors": list(self.errors),
+            "interrupted": self.interrupted,
+        }
+        if finished:
+            update["finished_at"] = datetime.now(UTC)
+        update["framework_tax"] = framework_tax(self.scenarios)
+        return self.document.model_copy(update=update)
+
+
+def _run_all(
+    config: CompareConfig,
+    run_dir: Path,
+    server_cpus: list[int] | None,
+    progress: Progress,
+    state: _State,
+) -> None:
+    planned = config.planned()
+    for index, item in enumerate(planned):
+        progress.scenario_started(index, len(planned), item.name)
+        try:
+            scenario, stop = _one_scenario(config, item, run_dir, server_cpus, progress)
+        except ServerStartError as exc:
+            state.errors.append(f"{item.name}: {exc}")
+            continue
+        state.scenarios.append(scenario)
+        progress.scenario_finished(scenario)
+        write_results_atomic(state.snapshot(), run_dir / "results.json")
+        if stop:
+            state.interrupted = True
+            return
+
+
+def _one_scenario(
+    config: CompareConfig,
+    item: PlannedScenario,
+    run_dir: Path,
+    server_cpus: list[int] | None,
+    progress: Progress,
+) -> tuple[Scenario, bool]:
+    """Run one scenario on a fresh server (or the target); (result, interrupted)."""
+    server: ServerProcess | None = None
+    sampler: TreeSampler | None = None
+    base = config.target
+    spec = item.spec
+    try:
+        if base is None:
+            # A fresh server per scenario: no connections or history left over from the last one.
+            server_config = replace(config.server, flavor=item.flavor or config.server.flavor)
+            server = ServerProcess(server_config, run_dir / f"server-{item.name}.log")
+            server.start()
+            base = server.url
+            pin_server(server.pid, server_cpus)
+            sampler = TreeSampler(server.pid)
+        # The server is sampled over the publishing phase only, as the generator measures itself:
+        # subscribers connecting before it and closing after it are not the transport's cost.
+        phase = _SampledPhase(sampler)
+        run = run_uvloop(
+            lambda: run_scenario(base, spec, progress.scenario_progress, phase.publishing)
+        )
+        # The generator's share of its CPU while publishing: the phase whose numbers matter.
+        generator_cpu = run.generator_cpu_s
+        wall = run.generator_wall_s
+        usage = phase.usage
+        sampler = None
+        errors = list(run.errors)
+        if server is not None and server.exited():
+            errors.append("the server process died during the scenario:\n" + server.log_tail(10))
+        scenario = push_scenario(spec, run, usage, generator_cpu, wall, errors)
+        return _flavored(scenario, item), run.interrupted
+    finally:
+        if sampler is not None and sampler.running:
+            sampler.stop()
+        if server is not None:
+            server.stop()
+
+
+def _flavored(scenario: Scenario, item: PlannedScenario) -> Scenario:
+    if item.flavor is None:
+        return scenario
+    params = {**scenario.params, "flavor": item.flavor}
+    return scenario.model_copy(update={"name": item.name, "params": params})
+
+
+class _SampledPhase:
+    """Starts the server's sampler when publishing starts and stops it once drained."""
+
+    def __init__(self, sampler: TreeSampler | None) -> None:
+        self._sampler = sampler
+        self.usage: TreeUsage | None = None
+
+    def publishing(self, started: bool) -> None:
+        if self._sampler is None:
+            return
+        if started:
+            self._sampler.start()
+        elif self._sampler.running:
+            self.usage = self._sampler.stop()

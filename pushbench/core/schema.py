@@ -1,0 +1,324 @@
+"""The results document: one versioned JSON format for every kind of run.
+
+Format history (bump ``SCHEMA_VERSION`` and add a line for every change a reader must know of;
+keep ``tests/fixtures/results-v<N>.json`` for every version the loader still accepts):
+
+- version 1 (2026-11): first version. Before its release: transport ``micro`` for a
+  micro-benchmark that exercises no one transport (pytest-benchmark runs, ``kind: micro``);
+  ``server.busiest_process_cpu_percent`` and ``server.saturated`` (optional: documents without
+  them still load). Later in version 1: ``Scenario.publishes_attempted`` and
+  ``Scenario.publishes_sent`` (optional, ``null`` when not counted: older documents still load).
+  Later in version 1 (issue 15): ``environment.cpu_clocks`` (how server and generator CPU were
+  read, and at which resolution) and ``framework_tax`` (per transport, server CPU under the
+  ``asgi`` and ``fastapi`` flavors and their difference); both optional, older documents load.
+  A scenario's ``params.flavor`` says which flavor of the reference server it measured.
+
+Units are in the field names: ``_us`` microseconds, ``_s`` seconds, ``_bytes`` bytes. Latency
+percentiles come from the HdrHistogram blob stored next to them, so reports can merge scenarios
+or runs exactly instead of averaging percentiles.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+from pushbench.core.atomic_write import write_atomic
+from pushbench.core.histogram import LatencyHistogram
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "SUPPORTED_VERSIONS",
+    "CpuClock",
+    "CpuClocks",
+    "Environment",
+    "FrameworkTax",
+    "GeneratorCost",
+    "Kind",
+    "LatencySummary",
+    "ProcessCost",
+    "ResultsDocument",
+    "Scenario",
+    "SchemaError",
+    "ServerCost",
+    "Transport",
+    "dump_results",
+    "latency_summary",
+    "load_results",
+    "write_results_atomic",
+]
+
+#: The version this code writes.
+SCHEMA_VERSION: Final = 1
+#: The versions :func:`load_results` reads.
+SUPPORTED_VERSIONS: tuple[int, ...] = (1,)
+
+Kind = Literal["compare", "sweep", "locust", "micro", "serverbench"]
+Transport = Literal["ws", "short-poll", "long-poll", "sse", "echo", "micro"]
+
+Count = Annotated[int, Field(ge=0)]
+NonNegativeFloat = Annotated[float, Field(ge=0.0)]
+
+
+class SchemaError(ValueError):
+    """A results document that cannot be read: bad JSON, unknown version, or wrong shape."""
+
+
+class _Model(BaseModel):
+    # strict: a results file is written by our own code, so "12" where 12 belongs is a bug to
+    # report, not to coerce. JSON input still parses ISO datetimes in strict mode.
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
+class LatencySummary(_Model):
+    """Latency of the delivered messages, in µs, and the histogram it was read from."""
+
+    p50: Count
+    p90: Count
+    p99: Count
+    p999: Count
+    max: Count
+    mean: NonNegativeFloat
+    count: Count
+    histogram: str = Field(description="HdrHistogram V2 compressed base64 blob, values in µs.")
+
+    def decode_histogram(self) -> LatencyHistogram:
+        """The full histogram, e.g. to merge it with others."""
+        return LatencyHistogram.decode(self.histogram)
+
+
+class ProcessCost(_Model):
+    """Resources of one server process (uvicorn supervisor or worker)."""
+
+    pid: int
+    role: str = Field(description='e.g. "supervisor", "worker"')
+    cpu_s: NonNegativeFloat
+    rss_peak_bytes: Count
+
+
+class ServerCost(_Model):
+    """What serving the scenario cost the whole server process tree."""
+
+    cpu_s: NonNegativeFloat
+    rss_peak_bytes: Count
+    cpu_us_per_delivered_msg: NonNegativeFloat | None = Field(
+        description="None when nothing was delivered."
+    )
+    processes: list[ProcessCost] = Field(default_factory=list)
+    busiest_process_cpu_percent: NonNegativeFloat | None = Field(
+        default=None,
+        description="CPU of the busiest server process over the measured interval, in % of one "
+        "core: a uvicorn worker runs its event loop on one core. None: not measured.",
+    )
+    saturated: bool = Field(
+        default=False,
+        description="A server process was at or above 90 % of a core: the throughput is the "
+        "server's ceiling and latencies include its queueing, not the transport's cost alone.",
+    )
+
+
+class GeneratorCost(_Model):
+    """What generating the load cost; a saturated generator makes latencies its own."""
+
+    cpu_s: NonNegativeFloat
+    cpu_percent: NonNegativeFloat = Field(description="Of one core; above 100 on several.")
+    saturated: bool
+
+
+class Scenario(_Model):
+    """One transport under one load, and everything measured about it."""
+
+    name: Annotated[str, Field(min_length=1)]
+    transport: Transport
+    params: dict[str, Any] = Field(
+        description="poll_interval_s, rate, publishers, subscribers, payload_bytes, duration_s..."
+    )
+    latency_us: LatencySummary
+    sent: Count = Field(
+        description="Deliveries owed: messages sent x subscribers meant to get them."
+    )
+    delivered: Count
+    lost: Count
+    duplicated: Count
+    reordered: Count
+    unexpected: Count = Field(description="Received but never sent (unknown publisher or seq).")
+    publishes_attempted: Count | None = Field(
+        default=None,
+        description="Messages the publishers' schedule tried to send. None: not counted (a run "
+        "kind without publishers, or a document written before the field).",
+    )
+    publishes_sent: Count | None = Field(
+        default=None,
+        description="Of those, the ones written to the server without an error: ``sent`` and "
+        "``lost`` count the deliveries of these alone, so the rest must be read here.",
+    )
+    throughput_msgs_per_s: NonNegativeFloat = Field(description="Delivered messages per second.")
+    server: ServerCost | None = Field(description="None when the server was not ours to sample.")
+    generator: GeneratorCost | None
+    http_requests: Count | None = Field(description="None for transports without requests.")
+    http_requests_per_delivered_msg: NonNegativeFloat | None
+    errors: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _publishes_add_up(self) -> Scenario:
+        attempted, sent = self.publishes_attempted, self.publishes_sent
+        if (attempted is None) != (sent is None):
+            raise ValueError("publishes_attempted and publishes_sent go together (or neither)")
+        if attempted is not None and sent is not None and sent > attempted:
+            raise ValueError(f"publishes_sent {sent} exceeds publishes_attempted {attempted}")
+        return self
+
+    @property
+    def publishes_failed(self) -> int:
+        """Publishes attempted but never sent (0 when not counted)."""
+        if self.publishes_attempted is None or self.publishes_sent is None:
+            return 0
+        return self.publishes_attempted - self.publishes_sent
+
+
+class CpuClock(_Model):
+    """How one side's CPU time was read."""
+
+    clock: str = Field(
+        description='e.g. "clock_gettime" (per-process CPU-time clock), "psutil" (clock ticks).'
+    )
+    resolution_ns: Annotated[int, Field(ge=1)]
+
+
+class CpuClocks(_Model):
+    """How the server tree's and the load generator's CPU times were read."""
+
+    server: CpuClock
+    generator: CpuClock
+
+
+class Environment(_Model):
+    """Where the run happened (see ``pushbench.harness.environment.environment``)."""
+
+    python: str = Field(description='Implementation and version, e.g. "CPython 3.11.9".')
+    platform: str
+    cpu_count: Annotated[int, Field(ge=1)] | None
+    packages: dict[str, str] = Field(description="Distribution name -> version, installed only.")
+    git_commit: str | None
+    cpu_clocks: CpuClocks | None = Field(
+        default=None, description="None: a document written before it was recorded."
+    )
+
+
+class FrameworkTax(_Model):
+    """One scenario measured under both flavors of the reference server: the transport's floor
+    (``asgi``), the idiomatic FastAPI cost, and their difference (the framework tax)."""
+
+    scenario: Annotated[str, Field(min_length=1)] = Field(
+        description='The scenario without its flavor, e.g. "ws", "short-poll@0.1".'
+    )
+    transport: Transport
+    asgi_scenario: str
+    fastapi_scenario: str
+    asgi_cpu_us_per_delivered_msg: NonNegativeFloat | None
+    fastapi_cpu_us_per_delivered_msg: NonNegativeFloat | None
+    tax_cpu_us_per_delivered_msg: float | None = Field(
+        description="fastapi minus asgi (negative: fastapi was cheaper in this run)."
+    )
+    asgi_cpu_us_per_http_request: NonNegativeFloat | None = Field(
+        description="None for transports without HTTP requests."
+    )
+    fastapi_cpu_us_per_http_request: NonNegativeFloat | None
+    tax_cpu_us_per_http_request: float | None
+
+
+class ResultsDocument(_Model):
+    """A whole run: environment, configuration and every scenario measured."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    kind: Kind
+    run_id: Annotated[str, Field(min_length=1)]
+    started_at: AwareDatetime
+    finished_at: AwareDatetime | None = None
+    environment: Environment
+    config: dict[str, Any]
+    scenarios: list[Scenario]
+    warnings: list[str] = Field(default_factory=list)
+    errors: list[str] = Field(default_factory=list)
+    interrupted: bool = Field(default=False, description="Stopped early; results are partial.")
+    framework_tax: list[FrameworkTax] = Field(
+        default_factory=list,
+        description="Per scenario measured under both flavors (compare runs); empty otherwise.",
+    )
+
+
+def latency_summary(histogram: LatencyHistogram) -> LatencySummary:
+    """The :class:`LatencySummary` of ``histogram``, its encoded blob included."""
+    return LatencySummary(**histogram.summary(), histogram=histogram.encode())
+
+
+def _supported() -> str:
+    return ", ".join(str(v) for v in SUPPORTED_VERSIONS)
+
+
+def load_results(source: str | bytes | os.PathLike[str]) -> ResultsDocument:
+    """Read and validate a results document.
+
+    Args:
+        source: A path (``os.PathLike``, or a ``str`` not starting with ``{``), or the JSON
+            text itself (``bytes``, or a ``str`` starting with ``{`` after whitespace).
+
+    Raises:
+        SchemaError: Invalid JSON, not a JSON object, a missing or unsupported
+            ``schema_version``, or fields of the wrong shape. The message names the source.
+        OSError: The file cannot be read.
+    """
+    if isinstance(source, bytes):
+        origin, text = "results", source.decode("utf-8", errors="replace")
+    elif isinstance(source, str) and source.lstrip().startswith("{"):
+        origin, text = "results", source
+    else:
+        origin, text = os.fspath(source), Path(source).read_text(encoding="utf-8")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SchemaError(f"{origin}: not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise SchemaError(f"{origin}: expected a JSON object, found {type(data).__name__}")
+    if "schema_version" not in data:
+        raise SchemaError(f"{origin}: no schema_version field; supported versions: {_supported()}")
+    version = data["schema_version"]
+    # type() check: JSON true would otherwise pass as version 1.
+    if type(version) is not int or version not in SUPPORTED_VERSIONS:
+        hint = " (written by a newer pushbench?)" if type(version) is int and version > 1 else ""
+        raise SchemaError(
+            f"{origin}: schema_version {json.dumps(version)} is not supported{hint}; "
+            f"supported versions: {_supported()}"
+        )
+    try:
+        return ResultsDocument.model_validate_json(text)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or '<root>'}: {error['msg']}"
+            for error in exc.errors(include_url=False)
+        )
+        raise SchemaError(
+            f"{origin}: not a valid schema_version {version} document "
+            f"({exc.error_count()} errors): {problems}"
+        ) from None
+
+
+def dump_results(document: ResultsDocument) -> str:
+    """The document as indented JSON, fields in declaration order, ending with a newline."""
+    return document.model_dump_json(indent=2) + "\n"
+
+
+def write_results_atomic(document: ResultsDocument, path: str | os.PathLike[str]) -> None:
+    """Write the document so that readers see the old file or the new one, never half of it."""
+    write_atomic(path, dump_results(document))

@@ -1,0 +1,110 @@
+"""Open-loop publishers: messages leave on a fixed schedule, whatever the server does.
+
+Each message carries its *scheduled* send time as ``sent_ns``. When the server (or this process)
+stalls, the messages still due are sent late but keep their schedule, so the stall shows up as
+latency instead of silently lowering the offered load (coordinated omission).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import orjson
+from websockets.asyncio.client import ClientConnection, connect
+
+from pushbench.drivers.recorder import now_ns
+from pushbench.harness.client_auth import auth_headers
+
+__all__ = ["PublishStats", "connect_publishers", "publish_open_loop"]
+
+
+@dataclass(slots=True)
+class PublishStats:
+    """What the publishers attempted and sent, and how far behind schedule they fell.
+
+    ``attempted`` counts every message the schedule sent off; ``sent`` (per publisher id) the
+    ones written without an error, which are the only ones subscribers are owed. A failed
+    message is not retried: its slot in the schedule has passed.
+    """
+
+    sent: dict[str, int]
+    max_lag_ns: int = 0
+    attempted: int = 0
+    failed: int = 0
+    #: When the first send failed (``now_ns`` clock) and why, to say when the target went away.
+    first_failure_ns: int | None = None
+    first_failure: str = ""
+
+    @property
+    def sent_total(self) -> int:
+        """Messages sent, over all publishers."""
+        return sum(self.sent.values())
+
+    def fail(self, exc: Exception, when_ns: int) -> None:
+        """Count one failed send, keeping the first failure's time and reason."""
+        self.failed += 1
+        if self.first_failure_ns is None:
+            self.first_failure_ns = when_ns
+            self.first_failure = f"{type(exc).__name__}: {exc}"
+
+
+async def connect_publishers(ws_base: str, room: str, count: int) -> list[ClientConnection]:
+    """``count`` publish-only sockets to ``room``."""
+    url = f"{ws_base}/ws/rooms/{room}?receive=false"
+    return list(
+        await asyncio.gather(
+            *(
+                connect(
+                    url,
+                    compression=None,
+                    max_size=None,
+                    ping_interval=None,
+                    additional_headers=auth_headers(),
+                )
+                for _ in range(count)
+            )
+        )
+    )
+
+
+async def publish_open_loop(
+    sockets: list[ClientConnection],
+    rate_per_s: float,
+    start_ns: int,
+    end_ns: int,
+    payload: str,
+    stats: PublishStats,
+) -> None:
+    """Send message k at ``start_ns + k / rate`` until ``end_ns``, round-robin over ``sockets``."""
+    interval_ns = round(1e9 / rate_per_s)
+    names = [f"pub-{index}" for index in range(len(sockets))]
+    for name in names:
+        stats.sent.setdefault(name, 0)
+    k = 0
+    while True:
+        scheduled = start_ns + k * interval_ns
+        if scheduled >= end_ns:
+            return
+        now = now_ns()
+        if scheduled > now:
+            await asyncio.sleep((scheduled - now) / 1e9)
+            now = now_ns()
+        # Everything already due goes out now, each with its own scheduled time.
+        while scheduled <= now and scheduled < end_ns:
+            index = k % len(sockets)
+            name = names[index]
+            seq = stats.sent[name]
+            frame = orjson.dumps(
+                {"publisher": name, "seq": seq, "sent_ns": scheduled, "payload": payload}
+            ).decode()
+            stats.attempted += 1
+            try:
+                await sockets[index].send(frame)
+            except Exception as exc:  # whatever the socket raises, the message was not sent
+                stats.fail(exc, now_ns())
+            else:
+                stats.sent[name] = seq + 1
+            stats.max_lag_ns = max(stats.max_lag_ns, now - scheduled)
+            k += 1
+            scheduled = start_ns + k * interval_ns

@@ -1,0 +1,278 @@
+"""One scenario: P open-loop publishers, S subscribers of one transport, one fresh room."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from websockets.exceptions import InvalidHandshake
+
+from pushbench.core.histogram import LatencyHistogram
+from pushbench.core.integrity import IntegrityCounts
+from pushbench.drivers.publisher import PublishStats, connect_publishers, publish_open_loop
+from pushbench.drivers.recorder import Recorder, Window, fold, now_ns
+from pushbench.drivers.subscribers import SUBSCRIBERS
+from pushbench.harness.client_auth import auth_headers
+
+__all__ = ["ScenarioRun", "ScenarioSpec", "run_scenario"]
+
+#: Subscribers must all be connected within this many seconds, or the scenario fails.
+READY_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioSpec:
+    """What to run. Only ``transport`` (and its poll interval) differs between compared runs."""
+
+    transport: str
+    rate_per_s: float = 100.0
+    publishers: int = 2
+    subscribers: int = 50
+    payload_bytes: int = 64
+    duration_s: float = 10.0
+    warmup_s: float = 2.0
+    poll_interval_s: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.transport not in SUBSCRIBERS:
+            raise ValueError(
+                f"unknown transport {self.transport!r}; choose from {', '.join(SUBSCRIBERS)}"
+            )
+        if self.transport == "short-poll" and not self.poll_interval_s:
+            raise ValueError("short-poll needs a poll interval > 0")
+        for name in ("rate_per_s", "duration_s"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0")
+        if self.publishers < 1 or self.subscribers < 1:
+            raise ValueError("publishers and subscribers must be at least 1")
+        if self.warmup_s < 0 or self.payload_bytes < 0:
+            raise ValueError("warmup_s and payload_bytes must be >= 0")
+
+    @property
+    def name(self) -> str:
+        """``ws``, ``sse``, ``long-poll``, or ``short-poll@<interval>``."""
+        if self.transport == "short-poll":
+            return f"short-poll@{self.poll_interval_s:g}"
+        return self.transport
+
+    def params(self) -> dict[str, Any]:
+        """The scenario's parameters as the results document records them."""
+        params: dict[str, Any] = {
+            "rate_per_s": self.rate_per_s,
+            "publishers": self.publishers,
+            "subscribers": self.subscribers,
+            "payload_bytes": self.payload_bytes,
+            "duration_s": self.duration_s,
+            "warmup_s": self.warmup_s,
+        }
+        if self.poll_interval_s is not None and self.transport == "short-poll":
+            params["poll_interval_s"] = self.poll_interval_s
+        return params
+
+    @property
+    def drain_s(self) -> float:
+        """How long stragglers may take to arrive after the last publish."""
+        return 2.0 + 2 * (self.poll_interval_s or 0.0)
+
+
+@dataclass(slots=True)
+class ScenarioRun:
+    """What one scenario measured."""
+
+    spec: ScenarioSpec
+    window: Window
+    histogram: LatencyHistogram
+    integrity: IntegrityCounts
+    http_requests: int | None
+    publish: PublishStats
+    errors: list[str] = field(default_factory=list)
+    max_loop_lag_ns: int = 0
+    interrupted: bool = False
+    #: This process's CPU seconds and the wall seconds from first publish to end of drain.
+    generator_cpu_s: float = 0.0
+    generator_wall_s: float = 0.0
+
+
+async def run_scenario(
+    base_url: str,
+    spec: ScenarioSpec,
+    progress: Callable[[float], None] | None = None,
+    on_publishing: Callable[[bool], None] | None = None,
+) -> ScenarioRun:
+    """Run ``spec`` against the server at ``base_url``; cancellation keeps what was measured.
+
+    When cancelled (Ctrl-C), the returned run has ``interrupted`` set and covers the messages
+    sent so far. The caller decides what to do with a partial run. ``on_publishing(True)`` is
+    called just before the first publish and ``on_publishing(False)`` once the last message has
+    been drained (or the run was cut short), so a caller can sample the server over exactly the
+    phase the generator's own CPU figure covers: no connection set-up, no teardown.
+    """
+    room = f"{spec.name.replace('@', '-')}-{uuid.uuid4().hex[:8]}"
+    window = Window()
+    recorders = [Recorder(window) for _ in range(spec.subscribers)]
+    stats = PublishStats(sent={})
+    errors: list[str] = []
+    lag = [0]
+    usage = [0.0, 0.0]
+    interrupted = False
+    subscribe = SUBSCRIBERS[spec.transport]
+    params = {"poll_interval_s": spec.poll_interval_s}
+    connector = aiohttp.TCPConnector(limit=0, force_close=False)
+    tasks: list[asyncio.Task[None]] = []
+    publishers: list[Any] = []
+    async with aiohttp.ClientSession(connector=connector, headers=auth_headers()) as http:
+        try:
+            readies = [asyncio.Event() for _ in recorders]
+            tasks = [
+                asyncio.create_task(subscribe(base_url, room, rec, http, ready, params))
+                for rec, ready in zip(recorders, readies, strict=True)
+            ]
+            await _all_ready(readies, tasks)
+            ws_base = "ws" + base_url.removeprefix("http")
+            publishers = await connect_publishers(ws_base, room, spec.publishers)
+            start = now_ns() + 50_000_000
+            window.start_ns = start + round(spec.warmup_s * 1e9)
+            window.end_ns = window.start_ns + round(spec.duration_s * 1e9)
+            payload = "x" * spec.payload_bytes
+            monitor = asyncio.create_task(_watch_loop_lag(lag))
+            if on_publishing is not None:
+                on_publishing(True)
+            cpu_start, wall_start = time.process_time(), time.monotonic()
+            try:
+                await _with_progress(
+                    publish_open_loop(
+                        publishers, spec.rate_per_s, start, window.end_ns, payload, stats
+                    ),
+                    start,
+                    window.end_ns,
+                    progress,
+                )
+                await _drain(recorders, stats, spec.drain_s, tasks)
+            finally:
+                monitor.cancel()
+                usage[0] = time.process_time() - cpu_start
+                usage[1] = time.monotonic() - wall_start
+                if on_publishing is not None:
+                    on_publishing(False)
+        except asyncio.CancelledError:
+            interrupted = True
+            errors.append("interrupted: results cover the messages sent until then")
+        except (OSError, aiohttp.ClientError, TimeoutError, InvalidHandshake) as exc:
+            # InvalidHandshake: a publisher refused at the handshake (401 without the token).
+            errors.append(f"{type(exc).__name__}: {exc}")
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+                errors.extend(_task_error(task))
+            for ws in publishers:
+                with contextlib.suppress(Exception):
+                    await ws.close()
+    if window.end_ns == 0:  # never started publishing
+        window.start_ns = window.end_ns = now_ns()
+    histogram, integrity = fold(recorders, stats.sent)
+    if stats.first_failure_ns is not None:  # first: it says when, the subscribers' errors echo it
+        after_s = (stats.first_failure_ns - window.start_ns) / 1e9 + spec.warmup_s
+        errors.append(
+            f"publishing failed {after_s:.1f} s into the schedule (the target stopped "
+            f"answering?): {stats.first_failure}"
+        )
+    for recorder in recorders:
+        errors.extend(e for e in recorder.errors if e not in errors)
+    http_requests = None if spec.transport == "ws" else sum(r.http_requests for r in recorders)
+    return ScenarioRun(
+        spec,
+        window,
+        histogram,
+        integrity,
+        http_requests,
+        stats,
+        errors[:50],
+        lag[0],
+        interrupted,
+        generator_cpu_s=usage[0],
+        generator_wall_s=usage[1],
+    )
+
+
+async def _all_ready(readies: list[asyncio.Event], tasks: list[asyncio.Task[None]]) -> None:
+    waiters: list[asyncio.Task[Any]] = [asyncio.create_task(ready.wait()) for ready in readies]
+    try:
+        async with asyncio.timeout(READY_TIMEOUT_S):
+            pending: set[asyncio.Task[Any]] = set(waiters)
+            while pending:
+                done, pending = await asyncio.wait(
+                    pending | {t for t in tasks if not t.done()}, return_when="FIRST_COMPLETED"
+                )
+                failed = [t for t in tasks if t.done()]
+                if failed:
+                    raise ConnectionError(
+                        "a subscriber could not connect: " + "; ".join(_task_error(failed[0]))
+                    )
+                pending -= done
+                pending = {w for w in pending if w in waiters}
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+
+
+def _task_error(task: asyncio.Task[None]) -> list[str]:
+    if not task.done() or task.cancelled():
+        return []
+    exc = task.exception()
+    return [] if exc is None else [f"subscriber failed: {type(exc).__name__}: {exc}"]
+
+
+async def _with_progress(
+    work: Any, start_ns: int, end_ns: int, progress: Callable[[float], None] | None
+) -> None:
+    task = asyncio.ensure_future(work)
+    if progress is None:
+        await task
+        return
+    try:
+        while not task.done():
+            await asyncio.wait({task}, timeout=0.25)
+            progress(min(1.0, max(0.0, (now_ns() - start_ns) / (end_ns - start_ns))))
+        await task
+    finally:
+        task.cancel()
+
+
+async def _drain(
+    recorders: list[Recorder],
+    stats: PublishStats,
+    drain_s: float,
+    tasks: list[asyncio.Task[None]],
+) -> None:
+    """Wait until every subscriber has every sent message, a subscriber died, or ``drain_s``."""
+    total = sum(stats.sent.values())
+    deadline = now_ns() + round(drain_s * 1e9)
+    while now_ns() < deadline:
+        if all(r.integrity.received >= total for r in recorders) or any(t.done() for t in tasks):
+            return
+        # A harness-side completion check: the condition is re-tested, the sleep only paces it.
+        await asyncio.sleep(0.02)
+
+
+async def _watch_loop_lag(worst: list[int]) -> None:
+    """Track how late this event loop wakes up: a saturated generator shows here first."""
+    interval_ns = 10_000_000
+    while True:
+        before = now_ns()
+        await asyncio.sleep(interval_ns / 1e9)
+        worst[0] = max(worst[0], now_ns() - before - interval_ns)
+
+
+def expected_messages(spec: ScenarioSpec) -> int:
+    """How many messages the schedule sends (for progress and sanity checks)."""
+    return math.ceil((spec.warmup_s + spec.duration_s) * spec.rate_per_s)

@@ -1,0 +1,161 @@
+"""Subscribers, one coroutine per transport; each feeds a :class:`Recorder`.
+
+Every subscriber takes its receive timestamp as soon as the bytes are parsed, and reads the
+publisher's scheduled send time from the envelope: latency is then end to end, transport included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import aiohttp
+import orjson
+
+from pushbench.drivers.rawws import open_raw
+from pushbench.drivers.recorder import Recorder, now_ns
+
+__all__ = ["SUBSCRIBERS", "Subscriber", "long_poll", "short_poll", "sse", "ws_push"]
+
+#: A subscriber coroutine: (base http URL, room, recorder, http session, ready event, params).
+Subscriber = Callable[
+    [str, str, Recorder, aiohttp.ClientSession, asyncio.Event, dict[str, Any]],
+    Coroutine[Any, Any, None],
+]
+
+
+def _deliver(recorder: Recorder, message: dict[str, Any], received_ns: int) -> None:
+    if "event" in message:
+        recorder.error(f"server said: {message}")
+        return
+    recorder.deliver(message["publisher"], message["seq"], message["sent_ns"], received_ns)
+
+
+async def ws_push(
+    base: str,
+    room: str,
+    recorder: Recorder,
+    http: aiohttp.ClientSession,
+    ready: asyncio.Event,
+    params: dict[str, Any],
+) -> None:
+    """WebSocket push: the server sends every message as soon as it is published."""
+    url = "ws" + base.removeprefix("http") + f"/ws/rooms/{room}"
+
+    def on_message(payload: bytes) -> None:
+        received = now_ns()
+        _deliver(recorder, orjson.loads(payload), received)
+
+    client = await open_raw(url, on_message=on_message)
+    try:
+        ready.set()
+        await client.lost  # the scenario's end cancels this: getting past it is the peer's doing
+        if client.close_code is not None:
+            recorder.error(f"server closed the socket with code {client.close_code}")
+        else:
+            recorder.error("the connection was lost without a close frame (the target stopped?)")
+    finally:
+        client.close()
+
+
+async def sse(
+    base: str,
+    room: str,
+    recorder: Recorder,
+    http: aiohttp.ClientSession,
+    ready: asyncio.Event,
+    params: dict[str, Any],
+) -> None:
+    """Server-Sent Events: one long response, one ``data:`` line per message."""
+    recorder.http_requests += 1
+    async with http.get(f"{base}/rooms/{room}/events", timeout=_no_timeout()) as response:
+        response.raise_for_status()
+        ready.set()
+        async for line in response.content:
+            if line.startswith(b"data: "):
+                received = now_ns()
+                _deliver(recorder, orjson.loads(line[6:]), received)
+            elif line.startswith(b"event: "):
+                recorder.error(f"server sent SSE {line.decode().strip()}")
+
+
+async def long_poll(
+    base: str,
+    room: str,
+    recorder: Recorder,
+    http: aiohttp.ClientSession,
+    ready: asyncio.Event,
+    params: dict[str, Any],
+) -> None:
+    """Long polling: a request waits at the server until a message exists, then comes back."""
+    cursor = 0
+    url = f"{base}/rooms/{room}/messages"
+    wait = str(params.get("wait_s", 30))
+    ready.set()  # the cursor starts at 0: nothing published from now on can be missed
+    while True:
+        recorder.http_requests += 1
+        cursor = await _poll_once(http, url, cursor, recorder, wait)
+
+
+async def short_poll(
+    base: str,
+    room: str,
+    recorder: Recorder,
+    http: aiohttp.ClientSession,
+    ready: asyncio.Event,
+    params: dict[str, Any],
+) -> None:
+    """Short polling every ``poll_interval_s``, each client at its own random phase."""
+    interval_ns = round(params["poll_interval_s"] * 1e9)
+    url = f"{base}/rooms/{room}/messages"
+    cursor = 0
+    ready.set()
+    # Real clients are not synchronised: spread the polls over the interval.
+    next_ns = now_ns() + random.randrange(interval_ns)
+    while True:
+        delay = next_ns - now_ns()
+        if delay > 0:
+            await asyncio.sleep(delay / 1e9)
+        recorder.http_requests += 1
+        cursor = await _poll_once(http, url, cursor, recorder, None)
+        next_ns += interval_ns
+        # A poll slower than the interval is followed by the next one at once, not by a burst.
+        next_ns = max(next_ns, now_ns() - interval_ns)
+
+
+async def _poll_once(
+    http: aiohttp.ClientSession, url: str, cursor: int, recorder: Recorder, wait: str | None
+) -> int:
+    params = {"after": str(cursor), "limit": "1000"}
+    if wait is not None:
+        params["wait"] = wait
+    async with http.get(url, params=params, timeout=_no_timeout()) as response:
+        body = await response.read()
+        received = now_ns()
+        if response.status != 200:
+            recorder.error(f"GET {response.url.path} -> {response.status}: {body[:200]!r}")
+            # Back off a little so a failing server is not hammered in a tight loop.
+            await asyncio.sleep(0.05)
+            return cursor
+    page = orjson.loads(body)
+    if page["missed"]:
+        recorder.error(f"server history no longer held {page['missed']} messages")
+    for message in page["messages"]:
+        _deliver(recorder, message, received)
+    next_cursor: int = page["next"]
+    return next_cursor
+
+
+def _no_timeout() -> aiohttp.ClientTimeout:
+    # The scenario bounds every run; a per-request timeout would only cut long polls short.
+    return aiohttp.ClientTimeout(total=None, sock_connect=10)
+
+
+SUBSCRIBERS: dict[str, Subscriber] = {
+    "ws": ws_push,
+    "sse": sse,
+    "long-poll": long_poll,
+    "short-poll": short_poll,
+}

@@ -1,0 +1,95 @@
+"""Capture where a run happened: interpreter, platform, CPUs, key package versions, git commit.
+
+Kept apart from :mod:`pushbench.core.schema` because it does I/O (it runs ``git``); the schema only
+describes the data.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import time
+from collections.abc import Iterable
+from importlib import metadata
+from pathlib import Path
+
+from pushbench.core.schema import CpuClock, CpuClocks, Environment
+from pushbench.harness.cpu_clock import CPU_CLOCK, CPU_RESOLUTION_NS
+
+__all__ = ["KEY_PACKAGES", "cpu_clocks", "environment", "git_commit", "package_versions"]
+
+#: Distributions whose versions change what is measured; missing ones are left out.
+KEY_PACKAGES: tuple[str, ...] = (
+    "pushbench",
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "websockets",
+    "wsproto",
+    "httptools",
+    "uvloop",
+    "aiohttp",
+    "pydantic",
+    "hdrhistogram",
+    "locust",
+    "redis",
+)
+
+_SOURCE_DIR = Path(__file__).resolve().parent
+
+
+def package_versions(names: Iterable[str] = KEY_PACKAGES) -> dict[str, str]:
+    """Installed version of each distribution in ``names``; ones not installed are absent."""
+    versions: dict[str, str] = {}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def git_commit(cwd: str | os.PathLike[str] = _SOURCE_DIR, timeout_s: float = 5.0) -> str | None:
+    """The commit checked out at ``cwd`` (default: pushbench's own source), or None.
+
+    None when git is missing, ``cwd`` is not in a repository, or git does not answer in time:
+    a missing commit must never stop a benchmark.
+    """
+    try:
+        completed = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = completed.stdout.strip()
+    return commit if completed.returncode == 0 and commit else None
+
+
+def cpu_clocks() -> CpuClocks:
+    """How this run reads CPU: the server tree through :mod:`pushbench.harness.cpu_clock`, the
+    generator through ``time.process_time`` (the clock Python names, at its resolution)."""
+    info = time.get_clock_info("process_time")
+    return CpuClocks(
+        server=CpuClock(clock=CPU_CLOCK, resolution_ns=CPU_RESOLUTION_NS),
+        generator=CpuClock(
+            clock=info.implementation, resolution_ns=max(1, round(info.resolution * 1e9))
+        ),
+    )
+
+
+def environment() -> Environment:
+    """The :class:`~pushbench.core.schema.Environment` of this process."""
+    return Environment(
+        python=f"{platform.python_implementation()} {platform.python_version()}",
+        platform=platform.platform(),
+        cpu_count=os.cpu_count(),
+        packages=package_versions(),
+        git_commit=git_commit(),
+        cpu_clocks=cpu_clocks(),
+    )

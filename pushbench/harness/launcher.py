@@ -1,0 +1,188 @@
+"""Start the reference server as a child process on a free port, and stop it cleanly.
+
+The parent binds the listening socket and hands its file descriptor to uvicorn (``--fd``): the
+port is known before the server starts and no other process can take it in between.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from types import TracebackType
+
+from pushbench.core.server_config import ServerConfig
+
+__all__ = ["ServerProcess", "ServerStartError"]
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM it when the launching process dies (Linux).
+
+    A harness killed with SIGKILL (or a crashed test run) must not leave servers behind.
+    """
+    if sys.platform != "linux":
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+class ServerStartError(RuntimeError):
+    """The server exited or did not become healthy in time; the message has its log's tail."""
+
+
+class ServerProcess:
+    """The reference server under uvicorn, as a context manager.
+
+    Example:
+        >>> with ServerProcess(ServerConfig(), log_path=Path("server.log")) as server:
+        ...     print(server.url)
+    """
+
+    def __init__(
+        self, config: ServerConfig, log_path: Path, startup_timeout_s: float = 30.0
+    ) -> None:
+        self.config = config
+        self.log_path = log_path
+        self.startup_timeout_s = startup_timeout_s
+        self._process: subprocess.Popen[bytes] | None = None
+        self._sock: socket.socket | None = None
+        self.host = config.host
+        self.port = config.port
+
+    @property
+    def url(self) -> str:
+        """``http://host:port`` of the running server."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        """``ws://host:port`` of the running server."""
+        return "ws" + self.url.removeprefix("http")
+
+    @property
+    def pid(self) -> int:
+        """The uvicorn main process id (the parent of any workers)."""
+        if self._process is None:
+            raise RuntimeError("server not started")
+        return self._process.pid
+
+    def start(self) -> None:
+        """Bind, spawn uvicorn, and return once ``/healthz`` answers 200."""
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # uvicorn takes an --fd socket for a Unix socket and so never sets TCP_NODELAY on the
+        # connections it accepts: Nagle + delayed ACK then add ~40 ms to small HTTP responses.
+        # Linux copies TCP_NODELAY from the listening socket to every accepted one.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.bind((self.host, self.config.port))
+        sock.listen(2048)
+        sock.set_inheritable(True)
+        self._sock = sock
+        self.port = sock.getsockname()[1]
+        env = {**os.environ, **self.config.environment()}
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self._process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    *self.config.uvicorn_args(),
+                    "--fd",
+                    str(sock.fileno()),
+                ],
+                pass_fds=(sock.fileno(),),
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # Ctrl-C in the terminal reaches us, not the server
+                preexec_fn=_die_with_parent,
+            )
+        try:
+            self._wait_healthy()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_healthy(self) -> None:
+        deadline = time.monotonic() + self.startup_timeout_s
+        backoff = 0.005
+        while True:
+            assert self._process is not None
+            if self._process.poll() is not None:
+                raise ServerStartError(
+                    f"server exited with code {self._process.returncode} during start-up:\n"
+                    + self.log_tail()
+                )
+            with (
+                contextlib.suppress(OSError, urllib.error.URLError),
+                urllib.request.urlopen(self.url + "/healthz", timeout=2) as response,
+            ):
+                if response.status == 200:
+                    return
+            if time.monotonic() > deadline:
+                raise ServerStartError(
+                    f"server not healthy after {self.startup_timeout_s:.0f}s:\n" + self.log_tail()
+                )
+            # Readiness probe back-off: the condition is re-checked, the sleep only paces it.
+            time.sleep(backoff)
+            backoff = min(backoff * 2, 0.1)
+
+    def exited(self) -> bool:
+        """Whether the server process has exited (crashed or was killed)."""
+        return self._process is not None and self._process.poll() is not None
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The last lines of the server log."""
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no server log)"
+
+    def stop(self, timeout_s: float = 10.0) -> int | None:
+        """SIGTERM (graceful), then SIGKILL the whole process group; returns the exit code."""
+        process, self._process = self._process, None
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+        if process is None:
+            return None
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout_s)
+        # Workers of a killed supervisor must not outlive it.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+        return process.returncode
+
+    def __enter__(self) -> ServerProcess:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,1 @@
+"""``pushbench plan``: a capacity plan fitted from measured runs (model, fit, figures, reports)."""

@@ -1,0 +1,168 @@
+"""The ``pushbench plan`` command: read results files, fit, predict, print and write the plan.
+
+Exit codes: 0 the plan was written, 2 unusable input (a ``--from`` file missing or invalid, no
+usable scenario in it, a bad option). Results go to stdout, file paths and errors to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from pushbench.cli.console import EXIT_UNUSABLE
+from pushbench.cli.options import Out, err
+from pushbench.core.atomic_write import write_atomic
+from pushbench.core.schema import ResultsDocument, load_results
+from pushbench.core.server_config import FLAVORS
+from pushbench.harness.run_dir import new_run_dir, new_run_id
+from pushbench.plan.inputs import MixedFlavors, read_inputs
+from pushbench.plan.model import Plan, PlanError, PlanRequest, make_plan
+from pushbench.plan.text import (
+    PLAN_COLUMNS,
+    grouped_notes,
+    plan_document,
+    plan_rows,
+    plan_title,
+    render_plan_markdown,
+)
+
+__all__ = ["plan", "plan_rich_table"]
+
+
+class _Unusable(Exception):
+    """Input the command cannot use; the message is the one-line reason."""
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[red]error:[/red] {escape(' '.join(message.split()))}", soft_wrap=True)
+    return typer.Exit(EXIT_UNUSABLE)
+
+
+def _intervals(text: str | None) -> tuple[float, ...]:
+    if not text:
+        return ()
+    try:
+        values = tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise _Unusable(
+            f"--poll-interval takes seconds separated by commas, not {text!r}"
+        ) from None
+    if not values or any(not v > 0 for v in values):
+        raise _Unusable("--poll-interval needs values > 0")
+    return values
+
+
+def _load(paths: list[Path]) -> list[tuple[str, ResultsDocument]]:
+    documents = []
+    for path in paths:
+        try:
+            documents.append((str(path), load_results(path)))
+        except OSError as exc:
+            raise _Unusable(f"cannot read --from {path}: {exc.strerror or exc}") from None
+        except ValueError as exc:  # SchemaError, or bytes that are not UTF-8
+            raise _Unusable(f"unusable --from file: {exc}") from None
+    return documents
+
+
+def plan_rich_table(plan: Plan) -> Table:
+    """The plan table for a terminal: each figure over the inputs it came from (dimmed)."""
+    table = Table(title=f"pushbench plan: {plan_title(plan)}", title_justify="left")
+    for index, heading in enumerate(PLAN_COLUMNS):
+        table.add_column(heading, justify="left" if index == 0 else "right")
+    for row in plan_rows(plan):
+        name, *figures = row
+        table.add_row(
+            escape(name.text),
+            *(
+                f"{escape(cell.text)}\n[dim]{escape(cell.basis)}[/dim]"
+                if cell.basis
+                else escape(cell.text)
+                for cell in figures
+            ),
+        )
+    return table
+
+
+def plan(
+    sources: Annotated[
+        list[Path],
+        typer.Option(
+            "--from",
+            help="A compare results.json to fit (repeat for more load levels); a serverbench "
+            "results.json adds the memory of an idle WebSocket.",
+        ),
+    ],
+    clients: Annotated[int, typer.Option("--clients", min=1, help="Connected clients, N.")],
+    msgs_per_client_per_s: Annotated[
+        float,
+        typer.Option("--msgs-per-client-per-s", help="Messages each client receives per second."),
+    ],
+    fanout: Annotated[
+        float, typer.Option("--fanout", help="Clients each published message goes to.")
+    ] = 1.0,
+    payload_bytes: Annotated[
+        int | None, typer.Option("--payload-bytes", help="Default: the measured payload size.")
+    ] = None,
+    poll_interval: Annotated[
+        str | None,
+        typer.Option(
+            "--poll-interval", help="Short-poll intervals in s, e.g. 1,5 (default: measured)."
+        ),
+    ] = None,
+    cpu_headroom: Annotated[
+        float, typer.Option("--cpu-headroom", help="Target CPU utilisation per worker core.")
+    ] = 0.7,
+    flavor: Annotated[
+        str | None,
+        typer.Option(
+            "--flavor",
+            help=f"Plan for this reference server flavor ({', '.join(FLAVORS)}): its scenarios "
+            "only (default: the one flavor the inputs hold).",
+            show_default=False,
+        ),
+    ] = None,
+    out: Out = "reports",
+) -> None:
+    """Capacity plan: what N clients cost per transport, from measured compare runs."""
+    try:
+        request = PlanRequest(
+            clients=clients,
+            msgs_per_client_per_s=msgs_per_client_per_s,
+            fanout=fanout,
+            payload_bytes=payload_bytes,
+            poll_intervals_s=_intervals(poll_interval),
+            cpu_headroom=cpu_headroom,
+        )
+        if flavor is not None and flavor not in FLAVORS:
+            raise _Unusable(f"unknown --flavor {flavor!r}; choose from {', '.join(FLAVORS)}")
+        documents = _load(sources)
+        result = make_plan(read_inputs(documents, flavor), request)
+    except (_Unusable, PlanError, MixedFlavors) as exc:
+        raise _fail(str(exc)) from None
+    run_id = new_run_id("plan")
+    run_dir = new_run_dir(Path(out), run_id)
+    names = [name for name, _ in documents]
+    # Imported here: the chart needs matplotlib (about a second), the table does not.
+    from pushbench.plan.html import cores_chart_png, render_plan_html
+
+    files: dict[str, str | bytes] = {
+        "plan.json": json.dumps(plan_document(result, run_id, names), indent=2) + "\n",
+        "plan.html": render_plan_html(result, run_id, names),
+        "plan.md": render_plan_markdown(result, run_id),
+        # The chart alone, for a README, a ticket or a slide.
+        "plan.png": cores_chart_png(result),
+    }
+    for name, text in files.items():
+        write_atomic(run_dir / name, text)
+    console = Console() if sys.stdout.isatty() else Console(width=200)
+    console.print(plan_rich_table(result))
+    for scope, note in grouped_notes(result):
+        console.print(f"[yellow]{escape(scope)}:[/yellow] {escape(note)}")
+    err.print("plan:    " + ", ".join(str(run_dir / name) for name in files))

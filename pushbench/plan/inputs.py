@@ -1,0 +1,259 @@
+"""What the capacity model reads from results documents: one :class:`Point` per measured scenario.
+
+``compare`` scenarios give the CPU and memory points (one uvicorn worker, a fresh server per
+scenario); a ``serverbench`` run adds the memory an idle WebSocket subscriber costs. Everything a
+scenario cannot tell (no server sampled, nothing delivered, no subscriber count) is skipped with
+a note saying why, never guessed.
+
+A plan prices one flavor of the reference server: a compare run measures each transport under
+``asgi`` and ``fastapi``, and mixing the two would fit one transport on lean-ASGI points and
+another on FastAPI ones. Inputs of several flavors are refused unless one is chosen; the chosen
+one is what the plan says it is about.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+from pushbench.core.scenario_flavor import flavor_of
+from pushbench.core.schema import ResultsDocument, Scenario
+
+__all__ = ["PLANNED_TRANSPORTS", "Inputs", "MixedFlavors", "Point", "read_inputs"]
+
+#: The transports the plan covers, in table order.
+PLANNED_TRANSPORTS: Final = ("ws", "short-poll", "long-poll", "sse")
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """One measured scenario, reduced to the counts the model fits.
+
+    Counts cover the whole sampled scenario (connect, warm-up, measured window, drain), like
+    ``server.cpu_s`` does: the publisher's schedule runs over warm-up and measured window alike.
+    """
+
+    source: str
+    """``file.json: scenario``, for notes and the report."""
+    transport: str
+    poll_interval_s: float | None
+    subscribers: int
+    published: float
+    """Messages published (deliveries owed divided by subscribers)."""
+    delivered: int
+    requests: int
+    """HTTP requests the subscribers made (0 for WebSocket)."""
+    span_s: float
+    """Scheduled seconds: warm-up + measured."""
+    payload_bytes: int
+    cpu_s: float
+    rss_peak_bytes: int
+    p50_us: int
+    p99_us: int
+    saturated: bool
+    """The load generator was saturated: its latencies are its own."""
+    flavor: str | None = None
+    """The reference server's flavor; None: not recorded (a run before flavors, a --target)."""
+
+    @property
+    def level(self) -> tuple[int, float]:
+        """The load level: scenarios of one compare run share it, whatever their transport."""
+        return (self.subscribers, round(self.published))
+
+    @property
+    def utilisation(self) -> float:
+        """Server CPU over the schedule, as a fraction of one core."""
+        return self.cpu_s / self.span_s
+
+    @property
+    def deliveries_per_s(self) -> float:
+        return self.delivered / self.span_s
+
+    @property
+    def publishes_per_s(self) -> float:
+        return self.published / self.span_s
+
+    @property
+    def requests_per_s(self) -> float:
+        return self.requests / self.span_s
+
+    @property
+    def msgs_per_client_per_s(self) -> float:
+        return self.deliveries_per_s / self.subscribers
+
+
+@dataclass(slots=True)
+class Inputs:
+    """Everything usable found in the results files."""
+
+    points: list[Point] = field(default_factory=list)
+    idle_ws_bytes_per_connection: float | None = None
+    """RSS an idle WebSocket subscriber costs, from a ``serverbench`` run."""
+    idle_ws_source: str | None = None
+    notes: list[str] = field(default_factory=list)
+    """What was skipped and why."""
+    flavor: str | None = None
+    """The one flavor every point was measured under; None: not recorded."""
+
+
+class MixedFlavors(ValueError):
+    """The inputs hold scenarios of several server flavors and none was chosen."""
+
+    def __init__(self, flavors: list[str | None]) -> None:
+        named = ", ".join(f or "not recorded" for f in flavors)
+        choices = " or ".join(f"--flavor {f}" for f in flavors if f) or "--flavor asgi"
+        super().__init__(
+            f"the --from files hold scenarios of several server flavors ({named}); a plan "
+            f"prices one flavor, whose costs it fits: choose one with {choices}"
+        )
+
+
+def _number(params: dict[str, object], config: dict[str, object], name: str) -> float | None:
+    for where in (params, config):
+        value = where.get(name)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    return None
+
+
+def _point(document: ResultsDocument, scenario: Scenario, source: str) -> Point | str:
+    """The scenario as a :class:`Point`, or why it cannot be one."""
+    where = f"{source}: {scenario.name}"
+    if scenario.transport not in PLANNED_TRANSPORTS:
+        return f"{where}: transport {scenario.transport!r} is not planned; skipped"
+    if scenario.server is None:
+        return f"{where}: no server CPU measured (--target run); skipped"
+    subscribers = _number(scenario.params, {}, "subscribers")
+    duration = _number(scenario.params, document.config, "duration_s")
+    if not subscribers or subscribers < 1 or not duration:
+        return f"{where}: no subscribers or duration_s in its params; skipped"
+    if scenario.delivered == 0 or scenario.sent == 0:
+        return f"{where}: nothing delivered; skipped"
+    interval = _number(scenario.params, {}, "poll_interval_s")
+    if scenario.transport == "short-poll" and not interval:
+        return f"{where}: short-poll without poll_interval_s in its params; skipped"
+    warmup = _number(scenario.params, document.config, "warmup_s") or 0.0
+    payload = _number(scenario.params, document.config, "payload_bytes") or 0.0
+    requests = scenario.http_requests or 0
+    return Point(
+        source=where,
+        transport=scenario.transport,
+        poll_interval_s=interval if scenario.transport == "short-poll" else None,
+        subscribers=int(subscribers),
+        published=scenario.sent / subscribers,
+        delivered=scenario.delivered,
+        requests=0 if scenario.transport == "ws" else requests,
+        span_s=duration + warmup,
+        payload_bytes=int(payload),
+        cpu_s=scenario.server.cpu_s,
+        rss_peak_bytes=scenario.server.rss_peak_bytes,
+        p50_us=scenario.latency_us.p50,
+        p99_us=scenario.latency_us.p99,
+        saturated=scenario.generator.saturated if scenario.generator else False,
+        flavor=flavor_of(scenario),
+    )
+
+
+#: What uvicorn's ``--ws auto`` runs when the ``websockets`` package is installed (it is a
+#: dependency of pushbench): ``uvicorn/protocols/websockets/auto.py``.
+_AUTO_WS_IMPL = "websockets-sansio"
+
+
+def _idle_ws(
+    serverbenches: Sequence[tuple[str, ResultsDocument]], ws_impls: set[str], inputs: Inputs
+) -> None:
+    """The idle subscriber memory measured for the WebSocket implementation the compare runs
+    used; the dearest measured one when they used several or serverbench did not measure theirs,
+    so that memory is not under-planned."""
+    values = [
+        (
+            float(s.params["idle_rss_bytes_per_connection"]),
+            s.params.get("idle_connections"),
+            s.params.get("ws_impl"),
+            f"{source}: {s.name}",
+        )
+        for source, document in serverbenches
+        for s in document.scenarios
+        # Room subscribers of the reference server (fan-out scenarios), not the bare echo floor.
+        if s.transport == "ws"
+        and isinstance(s.params.get("idle_rss_bytes_per_connection"), int | float)
+    ]
+    wanted = {_AUTO_WS_IMPL if impl == "auto" else impl for impl in ws_impls}
+    matching = [v for v in values if len(wanted) == 1 and v[2] in wanted]
+    if not values:
+        return
+    per_connection, count, impl, name = max(matching or values, key=lambda v: v[0])
+    inputs.idle_ws_bytes_per_connection = per_connection
+    why = "the implementation the compare runs used" if matching else "the dearest measured"
+    inputs.idle_ws_source = f"{name}, {count} idle subscribers ({impl}: {why})"
+
+
+def _one_flavor(inputs: Inputs, flavor: str | None) -> None:
+    """Keep the points of ``flavor`` (the only one found, when None).
+
+    Raises:
+        MixedFlavors: ``flavor`` is None and the points were measured under several.
+    """
+    found = list(dict.fromkeys(p.flavor for p in inputs.points))
+    if flavor is None:
+        if len(found) > 1:
+            raise MixedFlavors(found)
+        inputs.flavor = found[0] if found else None
+    else:
+        others = [p for p in inputs.points if p.flavor != flavor]
+        inputs.notes += [
+            f"{p.source}: the {p.flavor or 'unrecorded'} flavor, not {flavor}; skipped"
+            for p in others
+        ]
+        inputs.points = [p for p in inputs.points if p.flavor == flavor]
+        inputs.flavor = flavor
+    if inputs.flavor is not None:
+        inputs.notes.append(
+            f"flavor: {inputs.flavor} (every CPU and memory figure was measured on the "
+            f"reference server's {inputs.flavor} flavor)"
+        )
+
+
+def read_inputs(
+    documents: Sequence[tuple[str, ResultsDocument]], flavor: str | None = None
+) -> Inputs:
+    """The model's inputs from ``(source name, document)`` pairs, of one server flavor.
+
+    ``compare`` documents give points; a ``serverbench`` document gives the idle memory of a
+    WebSocket subscriber; other kinds are noted and skipped (a sweep runs several workers,
+    Locust runs sample no server). ``flavor``: use that flavor's scenarios only (the others
+    are noted); None: the inputs must hold one flavor.
+
+    Raises:
+        MixedFlavors: No ``flavor`` given, and the scenarios were measured under several.
+    """
+    inputs = Inputs()
+    serverbenches: list[tuple[str, ResultsDocument]] = []
+    ws_impls: set[str] = set()
+    for source, document in documents:
+        if document.kind == "serverbench":
+            serverbenches.append((source, document))
+            inputs.notes.append(f"{source}: serverbench run: used for idle WebSocket memory only")
+            continue
+        if document.kind != "compare":
+            inputs.notes.append(f"{source}: a {document.kind} run, not a compare run; skipped")
+            continue
+        if document.interrupted:
+            inputs.notes.append(f"{source}: interrupted run: its complete scenarios are used")
+        for scenario in document.scenarios:
+            point = _point(document, scenario, source)
+            if isinstance(point, str):
+                inputs.notes.append(point)
+                continue
+            inputs.points.append(point)
+            if scenario.errors:
+                inputs.notes.append(f"{point.source}: used, but it reported errors")
+            if scenario.transport == "ws":
+                server = document.config.get("server")
+                ws_impls.add(
+                    str(server.get("ws_impl", "auto")) if isinstance(server, dict) else "auto"
+                )
+    _one_flavor(inputs, flavor)
+    _idle_ws(serverbenches, ws_impls, inputs)
+    return inputs

@@ -1,0 +1,299 @@
+"""A capacity plan as text: the table every output shares, ``plan.md``, and ``plan.json``'s data.
+
+Each cell of the table is a figure and, beside it, the inputs it came from, so the terminal,
+Markdown and HTML show the same numbers with the same provenance.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Final
+
+from pushbench.core.units import NOT_APPLICABLE, format_duration_us, format_ratio, format_value
+from pushbench.plan.figures import format_bytes, format_number
+from pushbench.plan.fit import UNITS, Term
+from pushbench.plan.model import ASSUMPTIONS, Figure, Plan, TransportPlan
+
+__all__ = [
+    "MODEL",
+    "PLAN_COLUMNS",
+    "PLAN_VERSION",
+    "POINT_COLUMNS",
+    "Cell",
+    "cost_rows",
+    "grouped_notes",
+    "plan_document",
+    "plan_rows",
+    "plan_title",
+    "point_rows",
+    "render_plan_markdown",
+]
+
+#: Version of ``plan.json``'s layout.
+PLAN_VERSION: Final = 1
+
+#: Column headings of :func:`plan_rows`.
+PLAN_COLUMNS: Final = (
+    "transport",
+    "CPU cores",
+    "workers",
+    "memory",
+    "HTTP requests/s",
+    "bytes/s on the wire",
+    "p50 latency",
+    "p99 latency",
+    "beyond measured",
+)
+
+#: The model in a few lines, for reports.
+MODEL: Final = """\
+fit, per transport, one equation per measured scenario (least squares, every cost >= 0):
+  server CPU s = fixed + c_req x requests + c_del x deliveries + c_pub x publishes + c_conn x conns
+  peak RSS     = base + bytes_per_conn x connections
+plan, steady state of N connected clients (r msgs/client/s, fan-out F):
+  deliveries/s = N r      publishes/s = N r / F
+  requests/s   = short poll: N / T;  long poll: N / ((1 - e^(-r w)) / r + rtt), w = 30 s
+  keep-alives  = WebSocket: N / 20 s pings;  SSE: comments after 15 s idle
+  CPU cores    = c_del x (deliveries/s + keep-alives/s) + c_req x requests/s + c_pub x publishes/s
+  workers      = ceil(cores / headroom)      memory = workers x base + N x bytes_per_conn
+latency: short poll p50 = T/2 + rtt, p99 = 0.99 T + rtt (model); others measured at the closest
+CPU load. fixed and c_conn are one-off costs (start-up, connect): not in the steady state."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Cell:
+    """A figure as text, and the inputs behind it."""
+
+    text: str
+    basis: str
+
+
+def _figure(figure: Figure, show: str) -> Cell:
+    return Cell(show if figure.value is not None else NOT_APPLICABLE, figure.basis)
+
+
+def _row(plan: TransportPlan) -> list[Cell]:
+    cores, memory, requests = plan.cpu_cores, plan.memory_bytes, plan.requests_per_s
+    wire = plan.wire_bytes_per_s
+    rate = requests.value or 0.0
+    beyond = format_ratio(plan.beyond) if plan.beyond > 1 else NOT_APPLICABLE
+    return [
+        Cell(plan.name, _label(plan)),
+        _figure(cores, format_value(cores.value or 0.0)),
+        _figure(plan.workers, format_number(plan.workers.value or 0.0)),
+        _figure(memory, format_bytes(memory.value or 0.0)),
+        _figure(requests, format_value(rate) if rate else NOT_APPLICABLE),
+        _figure(wire, format_bytes(wire.value or 0.0) + "/s"),
+        _figure(plan.p50_us, format_duration_us(plan.p50_us.value or 0.0)),
+        _figure(plan.p99_us, format_duration_us(plan.p99_us.value or 0.0)),
+        Cell(beyond, f"in {len(plan.extrapolation)} figures" if plan.extrapolation else ""),
+    ]
+
+
+def _label(plan: TransportPlan) -> str:
+    labels = {"ws": "WebSocket push", "sse": "Server-Sent Events", "long-poll": "long polling"}
+    if plan.poll_interval_s:
+        return f"short polling every {plan.poll_interval_s:g} s"
+    return labels.get(plan.transport, plan.transport)
+
+
+def plan_rows(plan: Plan) -> list[list[Cell]]:
+    """One row per planned transport, cells in :data:`PLAN_COLUMNS` order."""
+    return [_row(t) for t in plan.transports]
+
+
+def grouped_notes(plan: Plan) -> list[tuple[str, str]]:
+    """(scope, note) for every transport note; one every transport shares is listed once."""
+    per_transport = [t.notes + t.extrapolation for t in plan.transports]
+    shared: list[str] = []
+    if len(per_transport) > 1:
+        shared = [n for n in per_transport[0] if all(n in notes for notes in per_transport)]
+    grouped = [("all transports", note) for note in shared]
+    for transport, notes in zip(plan.transports, per_transport, strict=True):
+        grouped += [(transport.name, note) for note in notes if note not in shared]
+    return grouped + [("inputs", note) for note in plan.notes]
+
+
+def plan_title(plan: Plan) -> str:
+    """``100,000 clients, 0.1 messages/s each, fan-out 1, 64 B payloads`` (``, asgi flavor``
+    when the inputs record one)."""
+    request = plan.request
+    flavor = f", {plan.flavor} flavor" if plan.flavor else ""
+    return (
+        f"{request.clients:,} clients, {format_value(request.msgs_per_client_per_s)} messages/s "
+        f"each, fan-out {format_number(request.fanout)}, {plan.payload_bytes} B payloads{flavor}"
+    )
+
+
+def cost_rows(plan: TransportPlan) -> list[tuple[str, str, str]]:
+    """The fitted costs of a transport: (term, value, unit), absent terms with the reason."""
+    rows = []
+    for term in Term:
+        unit = UNITS[term]
+        if term in plan.fit.costs:
+            cost = plan.fit.costs[term]
+            value = cost * 1e3 if term is Term.FIXED else cost * 1e6
+            rows.append((term.value, format_value(value), unit))
+        elif term in plan.fit.absent:
+            rows.append((term.value, NOT_APPLICABLE, plan.fit.absent[term]))
+    memory = plan.memory
+    per_connection = memory.bytes_per_connection
+    rows.append(("memory base", format_bytes(memory.base_bytes), f"peak RSS ({memory.source})"))
+    rows.append(
+        (
+            "memory per connection",
+            NOT_APPLICABLE if per_connection is None else format_bytes(per_connection),
+            memory.source,
+        )
+    )
+    return rows
+
+
+def point_rows(plan: TransportPlan) -> list[list[str]]:
+    """The measured scenarios a transport was fitted to, with how well the fit reproduces them."""
+    fit = plan.fit
+    held = fit.holdout_errors_pct or (None,) * len(fit.points)
+    rows = []
+    for point, error, holdout in zip(fit.points, fit.errors_pct, held, strict=True):
+        rows.append(
+            [
+                point.source,
+                format_number(point.subscribers),
+                format_value(point.publishes_per_s),
+                format_number(point.delivered),
+                format_number(point.requests),
+                f"{point.cpu_s:.2f}",
+                f"{error:+.0f} %",
+                NOT_APPLICABLE if holdout is None else f"{holdout:+.0f} %",
+                format_bytes(point.rss_peak_bytes),
+                format_duration_us(point.p50_us),
+                format_duration_us(point.p99_us),
+            ]
+        )
+    return rows
+
+
+#: Column headings of :func:`point_rows`.
+POINT_COLUMNS: Final = (
+    "scenario",
+    "subscribers",
+    "publishes/s",
+    "delivered",
+    "HTTP requests",
+    "server CPU s",
+    "fit error",
+    "held-out error",
+    "peak RSS",
+    "p50",
+    "p99",
+)
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _md_table(
+    headings: tuple[str, ...], rows: list[list[str]], text_columns: tuple[int, ...] = (0,)
+) -> list[str]:
+    rule = ["---" if i in text_columns else "---:" for i in range(len(headings))]
+    return [
+        "| " + " | ".join(_md(h) for h in headings) + " |",
+        "| " + " | ".join(rule) + " |",
+        *("| " + " | ".join(_md(c) for c in row) + " |" for row in rows),
+    ]
+
+
+def render_plan_markdown(plan: Plan, run_id: str) -> str:
+    """``plan.md``: the table with each figure's inputs, the model, the fits and every note."""
+    rows = [
+        [f"{c.text}<br><sub>{c.basis}</sub>" if c.basis else c.text for c in row]
+        for row in plan_rows(plan)
+    ]
+    lines = [
+        f"## pushbench plan: `{run_id}`",
+        "",
+        f"**{plan_title(plan)}**, CPU headroom {plan.request.cpu_headroom:.0%}.",
+        "",
+        *_md_table(PLAN_COLUMNS, rows),
+        "",
+        f"Round trip used by the latency model: {format_duration_us(plan.rtt_us)} "
+        f"({plan.rtt_source}).",
+        "",
+        "### Model",
+        "",
+        "```",
+        MODEL,
+        "```",
+    ]
+    for transport in plan.transports:
+        lines += ["", f"### {transport.name}", ""]
+        lines += [f"- CPU: {transport.cpu_cores.derivation or transport.cpu_cores.basis}"]
+        lines += [f"- memory: {transport.memory_bytes.derivation or transport.memory_bytes.basis}"]
+        lines += [f"- bytes on the wire: {transport.wire_bytes_per_s.derivation}"]
+        lines += [f"- latency: {transport.p50_us.derivation or transport.p50_us.basis}"]
+        costs = [list(row) for row in cost_rows(transport)]
+        headings = ("cost", "value", "unit, or why it is not in the fit")
+        lines += ["", *_md_table(headings, costs, text_columns=(0, 2))]
+        lines += ["", *_md_table(POINT_COLUMNS, point_rows(transport))]
+        notes = transport.notes + [f"beyond measured: {e}" for e in transport.extrapolation]
+        if notes:
+            lines += ["", *(f"- ⚠️ {_md(n)}" for n in notes)]
+    lines += ["", "### Assumptions", "", *(f"- {a}" for a in ASSUMPTIONS)]
+    if plan.notes:
+        lines += ["", "### Inputs", "", *(f"- {_md(n)}" for n in plan.notes)]
+    return "\n".join(lines) + "\n"
+
+
+def _figure_dict(figure: Figure) -> dict[str, Any]:
+    return dataclasses.asdict(figure)
+
+
+def _transport_dict(plan: TransportPlan) -> dict[str, Any]:
+    fit = plan.fit
+    return {
+        "name": plan.name,
+        "transport": plan.transport,
+        "poll_interval_s": plan.poll_interval_s,
+        "rates_per_s": plan.rates,
+        "cpu_cores": _figure_dict(plan.cpu_cores),
+        "workers": _figure_dict(plan.workers),
+        "memory_bytes": _figure_dict(plan.memory_bytes),
+        "http_requests_per_s": _figure_dict(plan.requests_per_s),
+        "wire_bytes_per_s": _figure_dict(plan.wire_bytes_per_s),
+        "latency_p50_us": _figure_dict(plan.p50_us),
+        "latency_p99_us": _figure_dict(plan.p99_us),
+        "beyond_measured_factor": plan.beyond,
+        "extrapolation": plan.extrapolation,
+        "notes": plan.notes,
+        "cpu_model": {
+            "proportional": fit.proportional,
+            "cpu_s_per_unit": {term.value: cost for term, cost in fit.costs.items()},
+            "absent": {term.value: why for term, why in fit.absent.items()},
+            "fit_errors_pct": list(fit.errors_pct),
+            "holdout_errors_pct": list(fit.holdout_errors_pct),
+            "points": [dataclasses.asdict(p) for p in fit.points],
+        },
+        "memory_model": dataclasses.asdict(plan.memory),
+    }
+
+
+def plan_document(plan: Plan, run_id: str, sources: list[str]) -> dict[str, Any]:
+    """``plan.json``'s content: the request, every figure with its basis, the fits, the notes.
+
+    Units are in the names (``_s`` seconds, ``_us`` µs, ``_bytes``, ``_per_s``); the fitted
+    costs are CPU seconds per unit (``cpu_s_per_unit``).
+    """
+    return {
+        "plan_version": PLAN_VERSION,
+        "run_id": run_id,
+        "sources": sources,
+        "flavor": plan.flavor,
+        "request": dataclasses.asdict(plan.request) | {"payload_bytes": plan.payload_bytes},
+        "rtt_us": plan.rtt_us,
+        "rtt_source": plan.rtt_source,
+        "model": MODEL,
+        "assumptions": list(ASSUMPTIONS),
+        "transports": [_transport_dict(t) for t in plan.transports],
+        "notes": plan.notes,
+    }

@@ -1,0 +1,102 @@
+"""``summary.md``: a compact Markdown summary that reads well as a GitHub Actions job summary.
+
+GitHub renders tables, blockquotes and ``<details>`` in ``$GITHUB_STEP_SUMMARY``; the summary
+uses nothing else, so it also reads fine as plain text.
+"""
+
+from __future__ import annotations
+
+import json
+
+from pushbench.core.schema import ResultsDocument
+from pushbench.report.sweep import sweep_markdown
+from pushbench.report.table import (
+    NUMERIC_COLUMNS,
+    SUMMARY_COLUMNS,
+    TAX_COLUMNS,
+    cpu_clock_note,
+    summary_table,
+    tax_table,
+)
+from pushbench.report.verdict import Severity, findings, verdict_lines
+
+__all__ = ["render_markdown"]
+
+_ICONS = {Severity.ERROR: "❌", Severity.WARNING: "⚠️"}
+
+
+def _cell(text: str) -> str:
+    # A pipe would end the cell; a newline would end the table.
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _table(
+    headings: tuple[str, ...], rows: list[list[str]], numeric: frozenset[int] = frozenset()
+) -> list[str]:
+    rule = ["---:" if i in numeric else "---" for i in range(len(headings))]
+    return [
+        "| " + " | ".join(_cell(h) for h in headings) + " |",
+        "| " + " | ".join(rule) + " |",
+        *("| " + " | ".join(_cell(c) for c in row) + " |" for row in rows),
+    ]
+
+
+def _verdict(document: ResultsDocument) -> list[str]:
+    said = verdict_lines(document)
+    if len(said) == 1:
+        return [f"**Verdict:** {said[0]}"]
+    return ["**Verdict:**", "", *(f"- {_cell(line)}" for line in said)]
+
+
+def _framework_tax(document: ResultsDocument) -> list[str]:
+    rows = tax_table(document)
+    if not rows:
+        return []
+    numeric = frozenset(range(1, len(TAX_COLUMNS)))
+    return [
+        "",
+        "### Framework tax: the same transport under `fastapi` and `asgi`",
+        "",
+        *_table(TAX_COLUMNS, rows, numeric),
+        "",
+        "Server CPU per delivered message and per HTTP request under each flavor of the "
+        "reference server; the tax is `fastapi` minus `asgi` (the transport's lean-ASGI floor).",
+    ]
+
+
+def render_markdown(document: ResultsDocument) -> str:
+    """The Markdown summary of ``document``: verdict, comparison table, framework tax,
+    warnings, run details."""
+    clock = cpu_clock_note(document)
+    lines = [
+        f"## pushbench {document.kind}: `{document.run_id}`",
+        "",
+        *_verdict(document),
+        "",
+        *_table(SUMMARY_COLUMNS, summary_table(document), NUMERIC_COLUMNS),
+        "",
+        "Latency in ms from the *scheduled* send time (open loop); percentiles from HdrHistogram.",
+        *([clock] if clock else []),
+        *_framework_tax(document),
+        *sweep_markdown(document),
+    ]
+    found = findings(document)
+    if found:
+        lines += ["", f"### Warnings ({len(found)})", ""]
+        lines += [f"- {_ICONS[f.severity]} {_cell(f.text)}" for f in found]
+    env = document.environment
+    details = [
+        ("run id", f"`{document.run_id}`"),
+        ("started", document.started_at.isoformat()),
+        ("finished", document.finished_at.isoformat() if document.finished_at else "—"),
+        ("python", env.python),
+        ("platform", env.platform),
+        ("CPUs", str(env.cpu_count) if env.cpu_count else "—"),
+        ("git commit", f"`{env.git_commit[:12]}`" if env.git_commit else "—"),
+        ("packages", ", ".join(f"{name} {version}" for name, version in env.packages.items())),
+        ("config", f"`{json.dumps(document.config, separators=(',', ':'))}`"),
+    ]
+    lines += ["", "<details><summary>Run details</summary>", ""]
+    lines += _table(("", ""), [[name, value] for name, value in details])
+    lines += ["", "</details>", ""]
+    return "\n".join(lines)

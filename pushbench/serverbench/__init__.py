@@ -1,0 +1,1 @@
+"""``pushbench serverbench``: what one server can do per uvicorn WebSocket implementation."""

@@ -1,0 +1,183 @@
+"""The ``pushbench serverbench`` command: server capacity per uvicorn WebSocket implementation."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from pushbench.cli.console import EXIT_UNUSABLE
+from pushbench.cli.options import Flavor, HttpImpl, Loop, Out, err, server_config
+from pushbench.core.schema import ResultsDocument, Scenario
+from pushbench.core.server_config import WS_IMPLS
+from pushbench.harness.processes import raise_open_files
+from pushbench.report import write_report
+from pushbench.serverbench.run import ServerBenchConfig, run_serverbench
+
+__all__ = ["serverbench", "serverbench_poll_table", "serverbench_table"]
+
+
+def _by_name(document: ResultsDocument) -> dict[str, Scenario]:
+    return {s.name: s for s in document.scenarios}
+
+
+def serverbench_table(document: ResultsDocument) -> Table:
+    """One row per WebSocket implementation, ratios against the bare ASGI app included."""
+    flavor = document.config.get("flavor")
+    said = f" (reference server: {flavor} flavor)" if isinstance(flavor, str) else ""
+    table = Table(title=f"pushbench serverbench: {document.run_id}{said}", title_justify="left")
+    for column in (
+        "ws impl",
+        "echo rt/s",
+        "bare ASGI rt/s",
+        "reference / bare",
+        "echo p50 µs",
+        "echo p99 µs",
+        "fan-out deliveries/s",
+        "server CPU µs/delivery",
+        "idle RSS/conn",
+        "bare idle RSS/conn",
+    ):
+        impl_column = column == "ws impl"
+        table.add_column(column, justify="left" if impl_column else "right", no_wrap=impl_column)
+    scenarios = _by_name(document)
+    for impl in document.config.get("ws_impls", []):
+        echo = scenarios.get(f"echo/{impl}/reference")
+        bare = scenarios.get(f"echo/{impl}/bare")
+        fanout = scenarios.get(f"fanout/{impl}")
+        if echo is None:
+            continue
+        ratio = (
+            f"{echo.throughput_msgs_per_s / bare.throughput_msgs_per_s:.2f}"
+            if bare and bare.throughput_msgs_per_s
+            else "—"
+        )
+        idle = fanout.params.get("idle_rss_bytes_per_connection") if fanout else None
+        bare_idle = bare.params.get("idle_rss_bytes_per_connection") if bare else None
+        cpu = fanout.server.cpu_us_per_delivered_msg if fanout and fanout.server else None
+        table.add_row(
+            impl,
+            f"{echo.throughput_msgs_per_s:,.0f}",
+            f"{bare.throughput_msgs_per_s:,.0f}" if bare else "—",
+            ratio,
+            f"{echo.latency_us.p50:,}",
+            f"{echo.latency_us.p99:,}",
+            f"{fanout.throughput_msgs_per_s:,.0f}" if fanout else "—",
+            "—" if cpu is None else f"{cpu:.1f}",
+            "—" if idle is None else f"{idle / 1024:.1f} KiB",
+            "—" if bare_idle is None else f"{bare_idle / 1024:.1f} KiB",
+        )
+    return table
+
+
+def serverbench_poll_table(document: ResultsDocument) -> Table | None:
+    """Short polls per second on the reference server and on the bare ASGI poll app."""
+    scenarios = _by_name(document)
+    reference, bare = scenarios.get("poll/reference"), scenarios.get("poll/bare")
+    if reference is None:
+        return None
+    table = Table(title="short polls of a room's head", title_justify="left")
+    for column in ("app", "requests/s", "reference / bare", "server CPU µs/request"):
+        table.add_column(column, justify="left" if column == "app" else "right")
+    for name, scenario in (("reference", reference), ("bare ASGI", bare)):
+        if scenario is None:
+            continue
+        ratio = (
+            f"{reference.throughput_msgs_per_s / bare.throughput_msgs_per_s:.2f}"
+            if name == "reference" and bare and bare.throughput_msgs_per_s
+            else ""
+        )
+        cpu = scenario.server.cpu_us_per_delivered_msg if scenario.server else None
+        table.add_row(
+            name,
+            f"{scenario.throughput_msgs_per_s:,.0f}",
+            ratio,
+            "—" if cpu is None else f"{cpu:.1f}",
+        )
+    return table
+
+
+def serverbench(
+    ws_impl: Annotated[
+        str, typer.Option("--ws-impl", help="Comma-separated uvicorn WebSocket implementations.")
+    ] = "websockets-sansio,websockets,wsproto",
+    connections: Annotated[int, typer.Option("--connections", min=1, help="Echo sockets.")] = 50,
+    subscribers: Annotated[
+        int, typer.Option("--subscribers", min=1, help="Fan-out sockets.")
+    ] = 100,
+    payload_bytes: Annotated[int, typer.Option("--payload-bytes", min=0)] = 64,
+    duration: Annotated[
+        float, typer.Option("--duration", min=0.1, help="Seconds measured per round.")
+    ] = 3.0,
+    repeat: Annotated[
+        int,
+        typer.Option(
+            "--repeat", min=1, help="Rounds per throughput figure, apps alternating; best kept."
+        ),
+    ] = 3,
+    warmup: Annotated[float, typer.Option("--warmup", min=0.0)] = 1.0,
+    idle: Annotated[
+        int, typer.Option("--idle", min=0, help="Idle sockets for the RSS/connection figures.")
+    ] = 10_000,
+    pollers: Annotated[
+        int,
+        typer.Option(
+            "--pollers", min=0, help="Keep-alive connections short-polling (0: no poll figure)."
+        ),
+    ] = 50,
+    no_pin: Annotated[bool, typer.Option("--no-pin", help="Do not pin server and client.")] = False,
+    out: Out = "reports",
+    loop: Loop = "auto",
+    http_impl: HttpImpl = "auto",
+    flavor: Flavor = "asgi",
+) -> None:
+    """Echo round trips/s, fan-out deliveries/s and idle memory, per WebSocket implementation;
+    then short polls/s, each against a bare ASGI app (--flavor: the reference app's)."""
+    impls = tuple(part.strip() for part in ws_impl.split(",") if part.strip())
+    unknown = [impl for impl in impls if impl not in WS_IMPLS or impl == "auto"]
+    if unknown or not impls:
+        err.print(f"[red]error:[/red] unknown --ws-impl {', '.join(unknown) or '(none)'}")
+        raise typer.Exit(EXIT_UNUSABLE)
+    try:
+        # The harness holds one socket per connection, the server another: both need the room.
+        raise_open_files(max(idle, subscribers, connections) + 256)
+    except OSError as exc:
+        err.print(f"[red]error:[/red] --idle {idle}: {exc}")
+        raise typer.Exit(EXIT_UNUSABLE) from None
+    server = server_config(
+        host="127.0.0.1",
+        port=0,
+        workers=1,
+        loop=loop,
+        ws_impl="auto",
+        http_impl=http_impl,
+        broker="memory",
+        flavor=flavor,
+    )
+    config = ServerBenchConfig(
+        ws_impls=impls,
+        connections=connections,
+        subscribers=subscribers,
+        payload_bytes=payload_bytes,
+        duration_s=duration,
+        repeat=repeat,
+        warmup_s=warmup,
+        idle_connections=idle,
+        pollers=pollers,
+        server=server,
+        pin=not no_pin,
+    )
+    document, run_dir = run_serverbench(config, Path(out), lambda text: err.print(text))
+    console = Console() if sys.stdout.isatty() else Console(width=200)
+    console.print(serverbench_table(document))
+    polls = serverbench_poll_table(document)
+    if polls is not None:
+        console.print(polls)
+    write_report(document, run_dir)
+    err.print(f"results: {run_dir / 'results.json'}")
+    if document.interrupted:
+        raise typer.Exit(130)

@@ -1,0 +1,1 @@
+"""``pushbench sweep``: uvicorn configurations (workers × loop × ws × http) and a recommendation."""

@@ -1,0 +1,248 @@
+"""Which server configurations a sweep runs, in which order, and which it leaves out (pure).
+
+The matrix is the product of the option lists (workers × loop × WebSocket implementation × HTTP
+implementation × broker × server flavor). Combinations that cannot work are skipped with the
+reason (the memory broker with several workers keeps one set of rooms per worker), configurations
+run cheapest first, and a time budget shortens the measured intervals and then drops the most
+expensive configurations that still do not fit — every one of them recorded with why.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Final
+
+from pushbench.core.server_config import FLAVORS, HTTP_IMPLS, LOOPS, WS_IMPLS
+
+__all__ = [
+    "BROKER_MODES",
+    "WORKLOADS",
+    "Skipped",
+    "SweepConfig",
+    "SweepPlan",
+    "Timing",
+    "expand",
+    "parse_names",
+    "parse_workers",
+    "plan_sweep",
+]
+
+#: Workloads run against every configuration, in this order.
+WORKLOADS: Final = ("echo", "fanout", "poll", "push")
+#: ``auto``: the memory broker for one worker, Redis for several (what a deployment would do).
+BROKER_MODES: Final = ("auto", "memory", "redis")
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class SweepConfig:
+    """One way of running uvicorn that the sweep measures."""
+
+    workers: int
+    loop: str
+    ws_impl: str
+    http_impl: str
+    broker: str
+    """``memory`` or ``redis`` (the URL is the sweep's, not the configuration's)."""
+    flavor: str = "asgi"
+    """The reference server's flavor (``--flavor``)."""
+
+    @property
+    def label(self) -> str:
+        """``w2 uvloop websockets-sansio httptools`` (plus ``redis`` when it is not implied,
+        and the flavor when it is not ``asgi``: names of sweeps before flavors stay as they
+        were)."""
+        text = f"w{self.workers} {self.loop} {self.ws_impl} {self.http_impl}"
+        implied = "memory" if self.workers == 1 else "redis"
+        text = text if self.broker == implied else f"{text} {self.broker}"
+        return text if self.flavor == "asgi" else f"{text} {self.flavor}"
+
+    @property
+    def slug(self) -> str:
+        """``w2/uvloop/websockets-sansio/httptools``: the label without spaces, for scenario
+        names that gate SLOs can address (``push/w1/....latency_us.p99<=50000``)."""
+        return self.label.replace(" ", "/")
+
+    def params(self) -> dict[str, Any]:
+        """The fields as a sweep scenario's params record them."""
+        return {
+            "workers": self.workers,
+            "loop": self.loop,
+            "ws_impl": self.ws_impl,
+            "http_impl": self.http_impl,
+            "broker": self.broker,
+            "flavor": self.flavor,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A configuration the sweep does not run, and why."""
+
+    label: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """How long one configuration takes, to fit a sweep into a budget. Estimates, in seconds."""
+
+    duration_s: float = 5.0
+    warmup_s: float = 1.0
+    startup_s: float = 2.0
+    """Launching uvicorn and waiting for ``/healthz``."""
+    per_worker_s: float = 0.8
+    """Each extra worker process (import + start-up) on top of ``startup_s``."""
+    overhead_s: float = 1.5
+    """Per workload: connecting clients, draining, closing."""
+
+    def config_s(self, config: SweepConfig) -> float:
+        """Estimated wall time of one configuration, every workload included."""
+        per_workload = self.warmup_s + self.duration_s + self.overhead_s
+        return (
+            self.startup_s
+            + self.per_worker_s * (config.workers - 1)
+            + per_workload * len(WORKLOADS)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SweepPlan:
+    """What will run (in order), with which timing, and what will not."""
+
+    configs: tuple[SweepConfig, ...]
+    skipped: tuple[Skipped, ...]
+    timing: Timing
+    estimate_s: float
+    notes: tuple[str, ...] = ()
+
+
+def parse_workers(text: str) -> tuple[int, ...]:
+    """``"1,2,4"`` → ``(1, 2, 4)``; duplicates dropped, order kept.
+
+    Raises:
+        ValueError: Not positive integers separated by commas.
+    """
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(f"--workers takes integers separated by commas, not {text!r}") from None
+    if not values or any(v < 1 for v in values):
+        raise ValueError(f"--workers needs at least one value, all >= 1 (got {text!r})")
+    return tuple(dict.fromkeys(values))
+
+
+def parse_names(text: str, option: str, allowed: Sequence[str]) -> tuple[str, ...]:
+    """``"asyncio,uvloop"`` → ``("asyncio", "uvloop")``, checked against ``allowed``.
+
+    Raises:
+        ValueError: Empty, or a name that is not allowed (``auto`` is not: a sweep names what
+            it measures).
+    """
+    names = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+    unknown = [n for n in names if n not in allowed or n == "auto"]
+    if unknown or not names:
+        choices = ", ".join(a for a in allowed if a != "auto")
+        raise ValueError(
+            f"{option}: unknown {', '.join(unknown) or '(none)'}; choose from {choices}"
+        )
+    return names
+
+
+def expand(
+    workers: Sequence[int],
+    loops: Sequence[str],
+    ws_impls: Sequence[str],
+    http_impls: Sequence[str],
+    brokers: Sequence[str] = ("auto",),
+    flavors: Sequence[str] = ("asgi",),
+) -> tuple[list[SweepConfig], list[Skipped]]:
+    """Every valid combination (matrix order) and the invalid ones with their reason.
+
+    Raises:
+        ValueError: A name outside uvicorn's choices or :data:`BROKER_MODES`.
+    """
+    for option, values, allowed in (
+        ("--loop", loops, LOOPS),
+        ("--ws-impl", ws_impls, WS_IMPLS),
+        ("--http-impl", http_impls, HTTP_IMPLS),
+        ("--flavor", flavors, FLAVORS),
+    ):
+        parse_names(",".join(values), option, allowed)
+    unknown = [b for b in brokers if b not in BROKER_MODES]
+    if unknown or not brokers:
+        raise ValueError(
+            f"--brokers: unknown {', '.join(unknown) or '(none)'}; choose from "
+            + ", ".join(BROKER_MODES)
+        )
+    configs: dict[SweepConfig, None] = {}
+    skipped: dict[Skipped, None] = {}
+    matrix = itertools.product(workers, brokers, loops, ws_impls, http_impls, flavors)
+    for w, mode, loop, ws, http, flavor in matrix:
+        broker = ("memory" if w == 1 else "redis") if mode == "auto" else mode
+        config = SweepConfig(w, loop, ws, http, broker, flavor)
+        if broker == "memory" and w > 1:
+            reason = (
+                "the memory broker keeps one set of rooms per worker process, so with "
+                f"{w} workers most broadcasts would never reach their subscribers"
+            )
+            skipped[Skipped(config.label, reason)] = None
+        else:
+            configs[config] = None
+    return list(configs), list(skipped)
+
+
+def plan_sweep(
+    configs: Sequence[SweepConfig],
+    timing: Timing,
+    budget_s: float | None = None,
+    min_duration_s: float = 1.0,
+) -> SweepPlan:
+    """Order ``configs`` cheapest first and fit them into ``budget_s`` (``None``: no budget).
+
+    Over budget, the measured interval (and the warm-up with it) shrinks first, down to
+    ``min_duration_s`` (or the asked duration if shorter); then the most expensive
+    configurations are dropped until the rest fit.
+    """
+    ordered = sorted(configs, key=lambda c: (timing.config_s(c), c.workers))
+    notes: list[str] = []
+
+    def total(t: Timing, chosen: Sequence[SweepConfig]) -> float:
+        return sum(t.config_s(c) for c in chosen)
+
+    if budget_s is not None and total(timing, ordered) > budget_s:
+        floor = min(min_duration_s, timing.duration_s)
+        shrunk = _shrink(timing, ordered, budget_s, floor)
+        if shrunk.duration_s < timing.duration_s:
+            notes.append(
+                f"budget {budget_s:g} s: measured interval shortened from "
+                f"{timing.duration_s:g} s to {shrunk.duration_s:.2g} s per workload"
+            )
+        timing = shrunk
+    kept: list[SweepConfig] = []
+    skipped: list[Skipped] = []
+    spent = 0.0
+    for config in ordered:
+        cost = timing.config_s(config)
+        if budget_s is not None and spent + cost > budget_s + 1e-6:
+            left = max(budget_s - spent, 0.0)
+            reason = f"budget: needs ~{cost:.0f} s, {left:.0f} s of {budget_s:g} s left"
+            skipped.append(Skipped(config.label, reason))
+            continue
+        kept.append(config)
+        spent += cost
+    return SweepPlan(tuple(kept), tuple(skipped), timing, spent, tuple(notes))
+
+
+def _shrink(
+    timing: Timing, configs: Sequence[SweepConfig], budget_s: float, floor_s: float
+) -> Timing:
+    """The longest measured interval (>= ``floor_s``) with which ``configs`` fit the budget."""
+    fixed = sum(replace(timing, duration_s=0.0, warmup_s=0.0).config_s(c) for c in configs)
+    # Warm-up keeps its share of the interval: (warmup + duration) scales as one.
+    share = timing.warmup_s / timing.duration_s if timing.duration_s else 0.0
+    per_second = len(configs) * len(WORKLOADS) * (1 + share)
+    duration = (budget_s - fixed) / per_second if per_second else timing.duration_s
+    duration = max(floor_s, min(timing.duration_s, duration))
+    return replace(timing, duration_s=duration, warmup_s=duration * share)

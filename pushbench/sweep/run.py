@@ -1,0 +1,370 @@
+"""``pushbench sweep``: measure every planned uvicorn configuration with the same workloads.
+
+This module is the I/O edge (server processes, Redis, pinning, drivers, sampling); what to run
+comes from :mod:`pushbench.sweep.matrix` and what it means from :mod:`pushbench.sweep.recommend`.
+Per configuration, against one fresh server: closed-loop echo, room fan-out, closed-loop short
+polling (all at saturation) and WebSocket push at a fixed open-loop rate, during which
+``/metrics`` shows how the connections spread over the workers. ``results.json`` is rewritten
+after every configuration, so Ctrl-C keeps everything measured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from pushbench.core.schema import (
+    ResultsDocument,
+    Scenario,
+    Transport,
+    write_results_atomic,
+)
+from pushbench.core.server_config import ServerConfig
+from pushbench.drivers.capacity import echo_capacity, fanout_capacity, poll_capacity
+from pushbench.drivers.scenario import ScenarioRun, ScenarioSpec, run_scenario
+from pushbench.harness.client_auth import auth_headers
+from pushbench.harness.environment import environment
+from pushbench.harness.launcher import ServerProcess, ServerStartError
+from pushbench.harness.processes import cpu_plan, generator_affinity, pin_server, run_uvloop
+from pushbench.harness.redis_local import redis_for_run
+from pushbench.harness.resources import TreeSampler
+from pushbench.harness.run_dir import new_run_dir, new_run_id
+from pushbench.sweep.matrix import WORKLOADS, Skipped, SweepConfig, SweepPlan
+from pushbench.workloads import capacity_scenario, measure_capacity, push_scenario
+
+__all__ = ["SweepProgress", "SweepSettings", "run_sweep", "scrape_connections"]
+
+_LABEL = re.compile(r'(\w+)="([^"]*)"')
+
+
+@dataclass(frozen=True, slots=True)
+class SweepSettings:
+    """The planned configurations and the fixed workload set they all run."""
+
+    plan: SweepPlan
+    matrix: dict[str, list[Any]]
+    skipped: tuple[Skipped, ...] = ()
+    """Invalid combinations left out of the matrix (the plan adds budget skips)."""
+    broker_url: str | None = None
+    """Redis for several workers; ``None``: 127.0.0.1:6379 if it answers, else one started."""
+    p99_slo_ms: float = 50.0
+    budget_s: float | None = None
+    echo_connections: int = 50
+    fanout_subscribers: int = 100
+    pollers: int = 20
+    push_rate_per_s: float = 500.0
+    push_publishers: int = 2
+    push_subscribers: int = 50
+    payload_bytes: int = 64
+    pin: bool = True
+
+
+class SweepProgress:
+    """Callbacks the CLI implements; all optional."""
+
+    def config_started(self, index: int, total: int, label: str, eta_s: float) -> None:
+        """A configuration begins; ``eta_s`` estimates the rest of the sweep, this one included."""
+
+    def workload_started(self, workload: str) -> None:
+        """One of :data:`WORKLOADS` begins on the current configuration."""
+
+    def config_finished(self, label: str, scenarios: list[Scenario], errors: list[str]) -> None:
+        """A configuration's scenarios are in (``errors``: it failed, perhaps part-way)."""
+
+    def config_skipped(self, label: str, reason: str) -> None:
+        """A planned configuration did not run."""
+
+
+@dataclass(slots=True)
+class _State:
+    document: ResultsDocument
+    config: dict[str, Any]
+    scenarios: list[Scenario] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    interrupted: bool = False
+
+    def snapshot(self, finished: bool = False) -> ResultsDocument:
+        update: dict[str, Any] = {
+            "config": dict(self.config),
+            "scenarios": list(self.scenarios),
+            "warnings": list(self.warnings),
+            "errors": list(self.errors),
+            "interrupted": self.interrupted,
+        }
+        if finished:
+            update["finished_at"] = datetime.now(UTC)
+        return self.document.model_copy(update=update)
+
+
+def run_sweep(
+    settings: SweepSettings, out: Path, progress: SweepProgress | None = None
+) -> tuple[ResultsDocument, Path]:
+    """Run the plan; returns the document (as last written) and the run directory."""
+    progress = progress or SweepProgress()
+    run_id = new_run_id("sweep")
+    run_dir = new_run_dir(out, run_id)
+    server_cpus, generator_cpus = cpu_plan(settings.pin)
+    plan = settings.plan
+    timing = plan.timing
+    config: dict[str, Any] = {
+        "matrix": settings.matrix,
+        "configurations": [c.label for c in plan.configs],
+        "skipped": [
+            {"label": s.label, "reason": s.reason} for s in (*settings.skipped, *plan.skipped)
+        ],
+        "workloads": list(WORKLOADS),
+        "duration_s": round(timing.duration_s, 3),
+        "warmup_s": round(timing.warmup_s, 3),
+        "budget_s": settings.budget_s,
+        "estimate_s": round(plan.estimate_s, 1),
+        "plan_notes": list(plan.notes),
+        "p99_slo_ms": settings.p99_slo_ms,
+        "echo_connections": settings.echo_connections,
+        "fanout_subscribers": settings.fanout_subscribers,
+        "pollers": settings.pollers,
+        "push_rate_per_s": settings.push_rate_per_s,
+        "push_publishers": settings.push_publishers,
+        "push_subscribers": settings.push_subscribers,
+        "payload_bytes": settings.payload_bytes,
+        "pinned": server_cpus is not None,
+        "server_cpus": server_cpus,
+        "generator_cpus": generator_cpus,
+        "broker_url": None,
+        "redis_started": False,
+    }
+    document = ResultsDocument(
+        kind="sweep",
+        run_id=run_id,
+        started_at=datetime.now(UTC),
+        environment=environment(),
+        config=config,
+        scenarios=[],
+    )
+    state = _State(document, config)
+    state.warnings += list(plan.notes)
+    write_results_atomic(state.snapshot(), run_dir / "results.json")
+    try:
+        with contextlib.ExitStack() as stack:
+            redis_url = None
+            if any(c.broker == "redis" for c in plan.configs):
+                redis_url, started = stack.enter_context(
+                    redis_for_run(settings.broker_url, run_dir / "redis")
+                )
+                config["broker_url"], config["redis_started"] = redis_url, started
+            stack.enter_context(generator_affinity(generator_cpus))
+            _run_all(settings, run_dir, server_cpus, redis_url, progress, state)
+    except KeyboardInterrupt:
+        state.interrupted = True
+    except RuntimeError as exc:  # RedisUnavailable: nothing with several workers can run
+        state.errors.append(str(exc))
+    finally:
+        document = state.snapshot(finished=True)
+        write_results_atomic(document, run_dir / "results.json")
+    return document, run_dir
+
+
+def _run_all(
+    settings: SweepSettings,
+    run_dir: Path,
+    server_cpus: list[int] | None,
+    redis_url: str | None,
+    progress: SweepProgress,
+    state: _State,
+) -> None:
+    plan = settings.plan
+    started = time.monotonic()
+    remaining = plan.estimate_s
+    for index, sweep_config in enumerate(plan.configs):
+        estimate = plan.timing.config_s(sweep_config)
+        elapsed = time.monotonic() - started
+        if settings.budget_s is not None and elapsed + estimate > settings.budget_s * 1.1:
+            # The plan fitted on estimates; slower start-ups than estimated eat the margin.
+            reason = (
+                f"budget: {elapsed:.0f} s of {settings.budget_s:g} s spent, needs ~{estimate:.0f} s"
+            )
+            state.config["skipped"].append({"label": sweep_config.label, "reason": reason})
+            progress.config_skipped(sweep_config.label, reason)
+            remaining -= estimate
+            continue
+        progress.config_started(index, len(plan.configs), sweep_config.label, remaining)
+        remaining -= estimate
+        server_config = ServerConfig(
+            workers=sweep_config.workers,
+            loop=sweep_config.loop,
+            ws_impl=sweep_config.ws_impl,
+            http_impl=sweep_config.http_impl,
+            broker=redis_url if sweep_config.broker == "redis" and redis_url else "memory",
+            flavor=sweep_config.flavor,
+            # A fresh key space per configuration: no room history left over from the last.
+            settings={"redis_prefix": f"pbsweep-{state.document.run_id}-{index}:"},
+        )
+        log = run_dir / f"server-{index:02d}-{sweep_config.label.replace(' ', '-')}.log"
+        scenarios: list[Scenario] = []
+        errors: list[str] = []
+        try:
+            with ServerProcess(server_config, log) as server:
+                pin_server(server.pid, server_cpus)
+                _wait_workers(server, sweep_config.workers)
+                stop = _measure_config(settings, sweep_config, server, progress, scenarios)
+                if server.exited():
+                    errors.append(f"{sweep_config.label}: the server died:\n{server.log_tail(10)}")
+        except ServerStartError as exc:
+            errors.append(f"{sweep_config.label}: {exc}")
+            stop = False
+        finally:
+            state.scenarios += scenarios
+            state.errors += errors
+            write_results_atomic(state.snapshot(), run_dir / "results.json")
+        progress.config_finished(sweep_config.label, scenarios, errors)
+        if stop:
+            state.interrupted = True
+            return
+
+
+def _wait_workers(server: ServerProcess, workers: int, timeout_s: float = 20.0) -> None:
+    """Return once every worker reports its broker (or after ``timeout_s``): ``/healthz``
+    answers as soon as one worker is up, and connections made before the others are would all
+    land on it."""
+    if workers == 1:
+        return
+    deadline = time.monotonic() + timeout_s
+    delay = 0.02
+    while time.monotonic() < deadline:
+        scrape = urllib.request.Request(server.url + "/metrics", headers=auth_headers())
+        with contextlib.suppress(OSError), urllib.request.urlopen(scrape) as r:
+            text = r.read().decode()
+            pids = {
+                dict(_LABEL.findall(line)).get("pid")
+                for line in text.splitlines()
+                if line.startswith("pushbench_broker_healthy{")
+            }
+            if len(pids - {None}) >= workers:
+                return
+        # Readiness probe back-off: the metric is the condition, the sleep only paces it.
+        time.sleep(delay)
+        delay = min(delay * 2, 0.25)
+
+
+def _measure_config(
+    settings: SweepSettings,
+    config: SweepConfig,
+    server: ServerProcess,
+    progress: SweepProgress,
+    scenarios: list[Scenario],
+) -> bool:
+    """Run every workload; scenarios are appended as they finish. True when interrupted."""
+    timing = settings.plan.timing
+    duration, warmup, payload = timing.duration_s, timing.warmup_s, settings.payload_bytes
+    base = {
+        **config.params(),
+        "duration_s": round(duration, 3),
+        "warmup_s": round(warmup, 3),
+        "payload_bytes": payload,
+    }
+    capacity: list[tuple[str, Transport, dict[str, Any], Callable[[], Any]]] = [
+        (
+            "echo",
+            "echo",
+            {"connections": settings.echo_connections},
+            lambda: echo_capacity(
+                server.ws_url, settings.echo_connections, payload, duration, warmup
+            ),
+        ),
+        (
+            "fanout",
+            "ws",
+            {"subscribers": settings.fanout_subscribers},
+            lambda: fanout_capacity(
+                server.ws_url, settings.fanout_subscribers, payload, duration, warmup
+            ),
+        ),
+        (
+            "poll",
+            "short-poll",
+            {"pollers": settings.pollers},
+            lambda: poll_capacity(server.url, settings.pollers, duration, warmup),
+        ),
+    ]
+    for workload, transport, extra, factory in capacity:
+        progress.workload_started(workload)
+        run, usage, generator_s = measure_capacity(server, factory)
+        params = {**base, "workload": workload, **extra}
+        name = f"{workload}/{config.slug}"
+        requests = run.messages if workload == "poll" else None
+        scenarios.append(
+            capacity_scenario(name, transport, params, run, usage, generator_s, requests)
+        )
+        if server.exited():
+            return False
+    progress.workload_started("push")
+    spec = ScenarioSpec(
+        "ws",
+        rate_per_s=settings.push_rate_per_s,
+        publishers=settings.push_publishers,
+        subscribers=settings.push_subscribers,
+        payload_bytes=payload,
+        duration_s=duration,
+        warmup_s=warmup,
+    )
+    sampler = TreeSampler(server.pid)
+    sampler.start()
+    try:
+        push_run, spread = run_uvloop(lambda: _push_with_spread(server.url, spec))
+    finally:
+        usage = sampler.stop()
+    scenario = push_scenario(
+        spec,
+        push_run,
+        usage,
+        push_run.generator_cpu_s,
+        push_run.generator_wall_s,
+        list(push_run.errors),
+    )
+    counts = sorted(spread.values(), reverse=True)
+    counts += [0] * (config.workers - len(counts))
+    params = {**scenario.params, **base, "workload": "push", "connections_per_worker": counts}
+    scenarios.append(scenario.model_copy(update={"name": f"push/{config.slug}", "params": params}))
+    return push_run.interrupted
+
+
+async def _push_with_spread(base_url: str, spec: ScenarioSpec) -> tuple[ScenarioRun, Counter[str]]:
+    """The push scenario, with ``/metrics`` scraped while it runs: the busiest scrape wins."""
+    task = asyncio.create_task(run_scenario(base_url, spec))
+    best: Counter[str] = Counter()
+    async with aiohttp.ClientSession() as http:
+        while not task.done():
+            with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError):
+                spread = await scrape_connections(http, base_url)
+                if sum(spread.values()) > sum(best.values()):
+                    best = spread
+            # Sampling cadence of the scrape, not a synchronisation: the task is awaited below.
+            await asyncio.wait({task}, timeout=0.5)
+    return await task, best
+
+
+async def scrape_connections(http: aiohttp.ClientSession, base_url: str) -> Counter[str]:
+    """Open connections per worker pid, from ``pushbench_connections_open{pid,transport}``."""
+    async with http.get(
+        f"{base_url}/metrics", timeout=aiohttp.ClientTimeout(total=2), headers=auth_headers()
+    ) as r:
+        text = await r.text()
+    per_pid: Counter[str] = Counter()
+    for line in text.splitlines():
+        if not line.startswith("pushbench_connections_open{"):
+            continue
+        labels, _, value = line.rpartition("}")
+        pid = dict(_LABEL.findall(labels)).get("pid", "?")
+        per_pid[pid] += round(float(value))
+    return per_pid
