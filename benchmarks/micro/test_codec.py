@@ -1,13 +1,16 @@
-"""Pure encode/format paths: the envelope (stdlib json vs orjson), a poll page, SSE records."""
+"""Pure encode/format paths: the envelope (stdlib json vs orjson), a poll page, SSE records, and
+finding payload tokens in a frame."""
 
 from __future__ import annotations
 
 import json
+import re
 
 import orjson
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
+from pushbench.core.payload_token import Token, find_tokens, make_token
 from target_app.broker import Page
 from target_app.envelope import Envelope, PublishRequest, encode_envelope, parse_publish
 from target_app.rooms_http import page_body
@@ -78,3 +81,31 @@ def test_sse_format(benchmark: BenchmarkFixture, payload: str, messages: int) ->
     batch = [(envelope.id, envelope.text) for envelope in envelopes]
     chunk = benchmark(format_events, batch)
     assert chunk.count(b"\n\n") == messages
+
+
+# The payload token (pushbench.core.payload_token): what a receiver of an arbitrary app pays per
+# frame to find the publisher's tokens, against one regex pass with a look-behind (the obvious
+# way, which tests every position of the frame).
+_TOKEN_FRAME = orjson.dumps(
+    {"user": "bench", "text": "x" * 120 + " " + make_token("w1u3", 123_456, 9_876_543_210_123)}
+)
+_LOOKBEHIND = re.compile(
+    rb"(?<![A-Za-z0-9_.-])pb1\.([A-Za-z0-9_-]{1,32})\.([0-9]{1,19})\.([0-9]{1,19})(?![0-9])"
+)
+
+
+@pytest.mark.benchmark(group="token")
+def test_find_tokens_marker_scan(benchmark: BenchmarkFixture) -> None:
+    found = benchmark(find_tokens, _TOKEN_FRAME)
+    assert [t.seq for t in found] == [123_456]
+
+
+@pytest.mark.benchmark(group="token")
+def test_find_tokens_one_regex_with_lookbehind(benchmark: BenchmarkFixture) -> None:
+    def scan(frame: bytes) -> list[Token]:
+        return [
+            Token(m[1].decode("ascii"), int(m[2]), int(m[3])) for m in _LOOKBEHIND.finditer(frame)
+        ]
+
+    found = benchmark(scan, _TOKEN_FRAME)
+    assert found == find_tokens(_TOKEN_FRAME)

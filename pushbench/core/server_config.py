@@ -64,7 +64,15 @@ class ServerConfig:
     broker: str = "memory"
     #: The reference server's flavor (ignored by apps that are not ``target_app``).
     flavor: str = "asgi"
+    #: The ASGI app in uvicorn's ``module:attr`` form (``--app``); the reference server's default.
     app: str = "target_app.main:app"
+    #: uvicorn ``--app-dir``: where ``app``'s module is imported from (None: the working directory).
+    app_dir: str | None = None
+    #: uvicorn ``--factory``: ``app`` names a callable that returns the app.
+    factory: bool = False
+    #: Readiness: the launcher GETs this path until it answers 200. None, for an app with no
+    #: health endpoint: until any HTTP answer at all (a 404 of ``/`` says the app is serving).
+    health_path: str | None = "/healthz"
     #: Extra ``PUSHBENCH_*`` settings for the server process (see ``target_app.settings``).
     settings: dict[str, str] = field(default_factory=dict)
     log_level: str = "warning"
@@ -117,4 +125,8 @@ class ServerConfig:
         ]
         if not self.access_log:
             args.append("--no-access-log")
+        if self.app_dir is not None:
+            args += ["--app-dir", self.app_dir]
+        if self.factory:
+            args.append("--factory")
         return args

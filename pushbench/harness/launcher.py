@@ -128,12 +128,8 @@ class ServerProcess:
                     f"server exited with code {self._process.returncode} during start-up:\n"
                     + self.log_tail()
                 )
-            with (
-                contextlib.suppress(OSError, urllib.error.URLError),
-                urllib.request.urlopen(self.url + "/healthz", timeout=2) as response,
-            ):
-                if response.status == 200:
-                    return
+            if self._answers():
+                return
             if time.monotonic() > deadline:
                 raise ServerStartError(
                     f"server not healthy after {self.startup_timeout_s:.0f}s:\n" + self.log_tail()
@@ -141,6 +137,19 @@ class ServerProcess:
             # Readiness probe back-off: the condition is re-checked, the sleep only paces it.
             time.sleep(backoff)
             backoff = min(backoff * 2, 0.1)
+
+    def _answers(self) -> bool:
+        """Whether the app serves: ``health_path`` answers 200, or (no health path) anything
+        answers ``GET /`` over HTTP, an error status included."""
+        path = self.config.health_path
+        try:
+            with urllib.request.urlopen(self.url + (path or "/"), timeout=2) as response:
+                return path is None or response.status == 200
+        except urllib.error.HTTPError as exc:
+            exc.close()
+            return path is None  # an HTTP answer: the app is up, whatever it thinks of "/"
+        except (OSError, urllib.error.URLError):
+            return False
 
     def exited(self) -> bool:
         """Whether the server process has exited (crashed or was killed)."""
