@@ -12,7 +12,8 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from pushbench.core.histogram import LatencyHistogram
-from pushbench.core.schema import GeneratorCost, Scenario, Transport, latency_summary
+from pushbench.core.kinds import Transport
+from pushbench.core.schema import GeneratorCost, Scenario, latency_summary
 from pushbench.core.thresholds import SATURATED_CPU_PERCENT, SATURATED_LAG_NS
 from pushbench.drivers.capacity import CapacityRun
 from pushbench.drivers.scenario import ScenarioRun, ScenarioSpec
@@ -47,7 +48,7 @@ def push_scenario(
     params["publisher_max_schedule_lag_ms"] = round(run.publish.max_lag_ns / 1e6, 3)
     return Scenario(
         name=spec.name,
-        transport=spec.transport,  # type: ignore[arg-type]
+        transport=spec.transport,
         params=params,
         latency_us=latency_summary(run.histogram),
         sent=run.integrity.sent,

@@ -25,9 +25,10 @@ from pushbench.cli.options import (
     parse_flavors,
     server_config,
 )
-from pushbench.compare.run import TRANSPORTS, CompareConfig, run_compare
+from pushbench.compare.run import CompareConfig, run_compare
 from pushbench.compare.run import Progress as CompareProgress
 from pushbench.core.completeness import is_complete
+from pushbench.core.kinds import PUSH_TRANSPORTS, Transport
 from pushbench.core.schema import ResultsDocument, Scenario
 from pushbench.core.server_config import FLAVORS
 from pushbench.report import write_report
@@ -50,15 +51,15 @@ def _floats(text: str, option: str) -> tuple[float, ...]:
     return values
 
 
-def _transports(text: str) -> tuple[str, ...]:
+def _transports(text: str) -> tuple[Transport, ...]:
     names = tuple(part.strip() for part in text.split(",") if part.strip())
-    unknown = [n for n in names if n not in TRANSPORTS]
+    unknown = [n for n in names if n not in PUSH_TRANSPORTS]
     if unknown or not names:
         raise typer.BadParameter(
             f"unknown transport(s) {', '.join(unknown) or '(none)'}; "
-            f"choose from {', '.join(TRANSPORTS)}"
+            f"choose from {', '.join(PUSH_TRANSPORTS)}"
         )
-    return names
+    return tuple(Transport(name) for name in names)
 
 
 class _Bar(CompareProgress):
@@ -123,8 +124,9 @@ def compare(
         typer.Option("--target", help="URL of a running server; default: launch one per scenario."),
     ] = None,
     transports: Annotated[
-        str, typer.Option("--transports", help="Comma-separated: ws,short-poll,long-poll,sse.")
-    ] = ",".join(TRANSPORTS),
+        str,
+        typer.Option("--transports", help=f"Comma-separated: {','.join(PUSH_TRANSPORTS)}."),
+    ] = ",".join(PUSH_TRANSPORTS),
     poll_interval: Annotated[
         str, typer.Option("--poll-interval", help="Short-poll intervals in seconds, e.g. 0.1,1.0.")
     ] = "0.1,1.0",

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pushbench.core.framework_tax import framework_tax
+from pushbench.core.kinds import PUSH_TRANSPORTS, Transport
 from pushbench.core.scenario_flavor import flavored_name
 from pushbench.core.schema import (
     ResultsDocument,
@@ -29,14 +30,12 @@ from pushbench.workloads import push_scenario
 
 __all__ = ["CompareConfig", "CompareOutcome", "PlannedScenario", "run_compare"]
 
-TRANSPORTS = ("ws", "short-poll", "long-poll", "sse")
-
 
 @dataclass(frozen=True, slots=True)
 class CompareConfig:
     """A whole comparison: the scenarios to run and where the server comes from."""
 
-    transports: tuple[str, ...] = TRANSPORTS
+    transports: tuple[Transport, ...] = PUSH_TRANSPORTS
     poll_intervals_s: tuple[float, ...] = (0.1, 1.0)
     rate_per_s: float = 200.0
     publishers: int = 2
@@ -62,7 +61,7 @@ class CompareConfig:
     def specs(self) -> list[ScenarioSpec]:
         """One scenario per transport, short-poll once per interval."""
         base = ScenarioSpec(
-            "ws",
+            Transport.WS,
             rate_per_s=self.rate_per_s,
             publishers=self.publishers,
             subscribers=self.subscribers,
@@ -72,7 +71,7 @@ class CompareConfig:
         )
         specs = []
         for transport in self.transports:
-            if transport == "short-poll":
+            if transport == Transport.SHORT_POLL:
                 specs += [
                     replace(base, transport=transport, poll_interval_s=interval)
                     for interval in self.poll_intervals_s

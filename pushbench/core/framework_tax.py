@@ -12,23 +12,27 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
+from pushbench.core.kinds import POLLING_TRANSPORTS
 from pushbench.core.scenario_flavor import base_name, flavor_of
 from pushbench.core.schema import FrameworkTax, Scenario
 
-__all__ = ["FRAMEWORK", "LEAN", "POLLING", "cpu_us_per_http_request", "framework_tax"]
+__all__ = ["FRAMEWORK", "LEAN", "cpu_us_per_http_request", "framework_tax"]
 
 #: The flavor that is each transport's floor, and the one whose extra cost is the tax.
 LEAN: Final = "asgi"
 FRAMEWORK: Final = "fastapi"
-#: Transports whose HTTP requests are round trips, each priced on its own. An SSE scenario's
-#: "requests" are its few stream opens: all its CPU over them would read as a price per request.
-POLLING: Final = frozenset({"short-poll", "long-poll"})
 
 
 def cpu_us_per_http_request(scenario: Scenario) -> float | None:
     """Server CPU µs per HTTP request the subscribers made; None without requests or server,
-    and for transports other than :data:`POLLING`."""
-    if scenario.transport not in POLLING or scenario.server is None or not scenario.http_requests:
+    and for transports other than :data:`~pushbench.core.kinds.POLLING_TRANSPORTS` (their
+    requests are round trips, each priced on its own; an SSE scenario's "requests" are its few
+    stream opens: all its CPU over them would read as a price per request)."""
+    if (
+        scenario.transport not in POLLING_TRANSPORTS
+        or scenario.server is None
+        or not scenario.http_requests
+    ):
         return None
     return scenario.server.cpu_s * 1e6 / scenario.http_requests
 

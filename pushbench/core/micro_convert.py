@@ -24,13 +24,13 @@ from pathlib import Path
 from typing import Any, Final
 
 from pushbench.core.histogram import LatencyHistogram
+from pushbench.core.kinds import Transport
 from pushbench.core.schema import (
     Environment,
     LatencySummary,
     ResultsDocument,
     Scenario,
     SchemaError,
-    Transport,
     load_results,
 )
 
@@ -51,18 +51,19 @@ LATENCY_FROM_STATS: Final = (
 _NS_PER_S = 1_000_000_000
 
 # Looked for in a benchmark's parameters, then its group, then its name: the first hit names
-# the transport the benchmark exercises.
+# the transport the benchmark exercises (the keywords are how benchmarks are named, e.g.
+# ``test_long_poll[...]``, not transports).
 _TRANSPORT_KEYWORDS: Final[tuple[tuple[str, Transport], ...]] = (
-    ("echo", "echo"),
-    ("sse", "sse"),
-    ("long-poll", "long-poll"),
-    ("long_poll", "long-poll"),
-    ("short-poll", "short-poll"),
-    ("short_poll", "short-poll"),
-    ("http-poll", "short-poll"),
-    ("ws-push", "ws"),
-    ("ws-fanout", "ws"),
-    ("ws_fanout", "ws"),
+    ("echo", Transport.ECHO),
+    ("sse", Transport.SSE),
+    ("long-poll", Transport.LONG_POLL),
+    ("long_poll", Transport.LONG_POLL),
+    ("short-poll", Transport.SHORT_POLL),
+    ("short_poll", Transport.SHORT_POLL),
+    ("http-poll", Transport.SHORT_POLL),
+    ("ws-push", Transport.WS),
+    ("ws-fanout", Transport.WS),
+    ("ws_fanout", Transport.WS),
 )
 
 
@@ -86,7 +87,7 @@ def micro_transport(benchmark: dict[str, Any]) -> Transport:
     for keyword, transport in _TRANSPORT_KEYWORDS:
         if keyword in name.partition("[")[0]:
             return transport
-    return "micro"
+    return Transport.MICRO
 
 
 def _ns(seconds: float) -> float:

@@ -37,8 +37,7 @@ def flavored_name(name: str, flavor: str) -> str:
 
 def flavor_of(scenario: Scenario) -> str | None:
     """The flavor the scenario's params record, or None."""
-    flavor = scenario.params.get("flavor")
-    return flavor if isinstance(flavor, str) else None
+    return scenario.typed_params.flavor
 
 
 def split_flavor(text: str) -> tuple[str, str | None]:

@@ -12,6 +12,9 @@ keep ``tests/fixtures/results-v<N>.json`` for every version the loader still acc
   read, and at which resolution) and ``framework_tax`` (per transport, server CPU under the
   ``asgi`` and ``fastapi`` flavors and their difference); both optional, older documents load.
   A scenario's ``params.flavor`` says which flavor of the reference server it measured.
+  Later in version 1 (issue 16): the ``params`` keys pushbench reads back
+  (:class:`~pushbench.core.scenario_params.ScenarioParams`) are checked for their type when a
+  document loads; every pushbench before wrote them with these types, so older documents load.
 
 Units are in the field names: ``_us`` microseconds, ``_s`` seconds, ``_bytes`` bytes. Latency
 percentiles come from the HdrHistogram blob stored next to them, so reports can merge scenarios
@@ -31,11 +34,14 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
 from pushbench.core.atomic_write import write_atomic
 from pushbench.core.histogram import LatencyHistogram
+from pushbench.core.kinds import Transport
+from pushbench.core.scenario_params import ScenarioParams
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -52,7 +58,6 @@ __all__ = [
     "Scenario",
     "SchemaError",
     "ServerCost",
-    "Transport",
     "dump_results",
     "latency_summary",
     "load_results",
@@ -65,7 +70,8 @@ SCHEMA_VERSION: Final = 1
 SUPPORTED_VERSIONS: tuple[int, ...] = (1,)
 
 Kind = Literal["compare", "sweep", "locust", "micro", "serverbench"]
-Transport = Literal["ws", "short-poll", "long-poll", "sse", "echo", "micro"]
+#: A transport field: the enum's value in JSON; from Python, a member or its string (``"ws"``).
+TransportField = Annotated[Transport, Field(strict=False)]
 
 Count = Annotated[int, Field(ge=0)]
 NonNegativeFloat = Annotated[float, Field(ge=0.0)]
@@ -140,9 +146,10 @@ class Scenario(_Model):
     """One transport under one load, and everything measured about it."""
 
     name: Annotated[str, Field(min_length=1)]
-    transport: Transport
+    transport: TransportField
     params: dict[str, Any] = Field(
-        description="poll_interval_s, rate, publishers, subscribers, payload_bytes, duration_s..."
+        description="poll_interval_s, rate, publishers, subscribers, payload_bytes, duration_s... "
+        "Read them through typed_params: the keys pushbench reads must hold their declared type."
     )
     latency_us: LatencySummary
     sent: Count = Field(
@@ -169,6 +176,26 @@ class Scenario(_Model):
     http_requests: Count | None = Field(description="None for transports without requests.")
     http_requests_per_delivered_msg: NonNegativeFloat | None
     errors: list[str] = Field(default_factory=list)
+
+    @field_validator("params")
+    @classmethod
+    def _params_typed(cls, params: dict[str, Any]) -> dict[str, Any]:
+        """The params as written, once the keys :class:`ScenarioParams` declares type-check."""
+        try:
+            ScenarioParams.model_validate(params)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
+                for error in exc.errors(include_url=False)
+            )
+            raise ValueError(f"params of the wrong type: {problems}") from None
+        return params
+
+    @property
+    def typed_params(self) -> ScenarioParams:
+        """``params`` through its typed view (validated on each read: ``model_copy`` may have
+        replaced ``params`` without validation, so nothing derived from them is cached)."""
+        return ScenarioParams.model_validate(self.params)
 
     @model_validator(mode="after")
     def _publishes_add_up(self) -> Scenario:
@@ -223,7 +250,7 @@ class FrameworkTax(_Model):
     scenario: Annotated[str, Field(min_length=1)] = Field(
         description='The scenario without its flavor, e.g. "ws", "short-poll@0.1".'
     )
-    transport: Transport
+    transport: TransportField
     asgi_scenario: str
     fastapi_scenario: str
     asgi_cpu_us_per_delivered_msg: NonNegativeFloat | None

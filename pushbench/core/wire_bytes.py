@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from pushbench.core.kinds import POLLING_TRANSPORTS, Transport
+
 __all__ = [
     "ENVELOPE_OVERHEAD",
     "FORMULAS",
@@ -56,13 +58,13 @@ SSE_KEEPALIVE: Final = 14 + 7 + TCP_IP_HEADERS
 
 #: The formula behind each estimate, in words, for reports.
 FORMULAS: Final = {
-    "ws": "per delivery: envelope (payload + 120 B) + 2–4 B frame + 52 B TCP/IP; "
+    Transport.WS: "per delivery: envelope (payload + 120 B) + 2–4 B frame + 52 B TCP/IP; "
     "per ping + pong: 112 B",
-    "sse": "per delivery: envelope (payload + 120 B) + 26 B SSE record + 52 B TCP/IP; "
+    Transport.SSE: "per delivery: envelope (payload + 120 B) + 26 B SSE record + 52 B TCP/IP; "
     "per keep-alive: 73 B",
-    "short-poll": "per request: 190 B request + 126 B response headers + 70 B body "
+    Transport.SHORT_POLL: "per request: 190 B request + 126 B response headers + 70 B body "
     "+ 2 × 52 B TCP/IP; per delivery: envelope (payload + 120 B) + 1 B",
-    "long-poll": "per request: 198 B request + 126 B response headers + 70 B body "
+    Transport.LONG_POLL: "per request: 198 B request + 126 B response headers + 70 B body "
     "+ 2 × 52 B TCP/IP; per delivery: envelope (payload + 120 B) + 1 B",
     "publish": "per publish: payload + 75 B + 6–8 B masked frame + 52 B TCP/IP",
 }
@@ -73,21 +75,21 @@ def _frame_header(length: int, masked: bool) -> int:
     return size + (4 if masked else 0)
 
 
-def delivery_bytes(transport: str, payload_bytes: int) -> int:
+def delivery_bytes(transport: Transport, payload_bytes: int) -> int:
     """Bytes one delivered message adds on the wire (estimated; see the module docstring)."""
     envelope = payload_bytes + ENVELOPE_OVERHEAD
-    if transport == "ws":
+    if transport == Transport.WS:
         return envelope + _frame_header(envelope, masked=False) + TCP_IP_HEADERS
-    if transport == "sse":
+    if transport == Transport.SSE:
         return envelope + SSE_RECORD_OVERHEAD + TCP_IP_HEADERS
     return envelope + 1  # inside a poll response whose headers request_bytes counts
 
 
-def request_bytes(transport: str) -> int:
+def request_bytes(transport: Transport) -> int:
     """Bytes of one HTTP poll and its response headers and empty body (0 for push transports)."""
-    if transport not in ("short-poll", "long-poll"):
+    if transport not in POLLING_TRANSPORTS:
         return 0
-    query = LONG_POLL_QUERY if transport == "long-poll" else 0
+    query = LONG_POLL_QUERY if transport == Transport.LONG_POLL else 0
     return REQUEST_HEADERS + query + RESPONSE_HEADERS + POLL_BODY_OVERHEAD + 2 * TCP_IP_HEADERS
 
 
@@ -97,6 +99,6 @@ def publish_bytes(payload_bytes: int) -> int:
     return frame + _frame_header(frame, masked=True) + TCP_IP_HEADERS
 
 
-def keepalive_bytes(transport: str) -> int:
+def keepalive_bytes(transport: Transport) -> int:
     """Bytes of one keep-alive exchange: WebSocket ping + pong, or an SSE comment."""
-    return {"ws": WS_PING_PONG, "sse": SSE_KEEPALIVE}.get(transport, 0)
+    return {Transport.WS: WS_PING_PONG, Transport.SSE: SSE_KEEPALIVE}.get(transport, 0)

@@ -16,9 +16,10 @@ from websockets.exceptions import InvalidHandshake
 
 from pushbench.core.histogram import LatencyHistogram
 from pushbench.core.integrity import IntegrityCounts
+from pushbench.core.kinds import Transport
 from pushbench.drivers.publisher import PublishStats, connect_publishers, publish_open_loop
 from pushbench.drivers.recorder import Recorder, Window, fold, now_ns
-from pushbench.drivers.subscribers import SUBSCRIBERS
+from pushbench.drivers.subscribers import SUBSCRIBERS, PollTiming
 from pushbench.harness.client_auth import auth_headers
 
 __all__ = ["ScenarioRun", "ScenarioSpec", "run_scenario"]
@@ -31,7 +32,8 @@ READY_TIMEOUT_S = 30.0
 class ScenarioSpec:
     """What to run. Only ``transport`` (and its poll interval) differs between compared runs."""
 
-    transport: str
+    transport: Transport
+    """A push transport (a member, or its string: it is made a member)."""
     rate_per_s: float = 100.0
     publishers: int = 2
     subscribers: int = 50
@@ -45,7 +47,8 @@ class ScenarioSpec:
             raise ValueError(
                 f"unknown transport {self.transport!r}; choose from {', '.join(SUBSCRIBERS)}"
             )
-        if self.transport == "short-poll" and not self.poll_interval_s:
+        object.__setattr__(self, "transport", Transport(self.transport))  # frozen: once, here
+        if self.transport == Transport.SHORT_POLL and not self.poll_interval_s:
             raise ValueError("short-poll needs a poll interval > 0")
         for name in ("rate_per_s", "duration_s"):
             if not getattr(self, name) > 0:
@@ -58,9 +61,9 @@ class ScenarioSpec:
     @property
     def name(self) -> str:
         """``ws``, ``sse``, ``long-poll``, or ``short-poll@<interval>``."""
-        if self.transport == "short-poll":
-            return f"short-poll@{self.poll_interval_s:g}"
-        return self.transport
+        if self.transport == Transport.SHORT_POLL:
+            return f"{self.transport}@{self.poll_interval_s:g}"
+        return str(self.transport)
 
     def params(self) -> dict[str, Any]:
         """The scenario's parameters as the results document records them."""
@@ -72,7 +75,7 @@ class ScenarioSpec:
             "duration_s": self.duration_s,
             "warmup_s": self.warmup_s,
         }
-        if self.poll_interval_s is not None and self.transport == "short-poll":
+        if self.poll_interval_s is not None and self.transport == Transport.SHORT_POLL:
             params["poll_interval_s"] = self.poll_interval_s
         return params
 
@@ -123,7 +126,7 @@ async def run_scenario(
     usage = [0.0, 0.0]
     interrupted = False
     subscribe = SUBSCRIBERS[spec.transport]
-    params = {"poll_interval_s": spec.poll_interval_s}
+    timing = PollTiming(poll_interval_s=spec.poll_interval_s)
     connector = aiohttp.TCPConnector(limit=0, force_close=False)
     tasks: list[asyncio.Task[None]] = []
     publishers: list[Any] = []
@@ -131,7 +134,7 @@ async def run_scenario(
         try:
             readies = [asyncio.Event() for _ in recorders]
             tasks = [
-                asyncio.create_task(subscribe(base_url, room, rec, http, ready, params))
+                asyncio.create_task(subscribe(base_url, room, rec, http, ready, timing))
                 for rec, ready in zip(recorders, readies, strict=True)
             ]
             await _all_ready(readies, tasks)
@@ -188,7 +191,9 @@ async def run_scenario(
         )
     for recorder in recorders:
         errors.extend(e for e in recorder.errors if e not in errors)
-    http_requests = None if spec.transport == "ws" else sum(r.http_requests for r in recorders)
+    http_requests = (
+        None if spec.transport == Transport.WS else sum(r.http_requests for r in recorders)
+    )
     return ScenarioRun(
         spec,
         window,

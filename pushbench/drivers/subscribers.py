@@ -9,19 +9,40 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 import orjson
 
+from pushbench.core.kinds import Transport
 from pushbench.drivers.rawws import open_raw
 from pushbench.drivers.recorder import Recorder, now_ns
 
-__all__ = ["SUBSCRIBERS", "Subscriber", "long_poll", "short_poll", "sse", "ws_push"]
+__all__ = [
+    "SUBSCRIBERS",
+    "PollTiming",
+    "Subscriber",
+    "long_poll",
+    "short_poll",
+    "sse",
+    "ws_push",
+]
 
-#: A subscriber coroutine: (base http URL, room, recorder, http session, ready event, params).
+
+@dataclass(frozen=True, slots=True)
+class PollTiming:
+    """How the polling subscribers pace their requests (the push transports ignore it)."""
+
+    poll_interval_s: float | None = None
+    """Short polling: seconds between one client's polls (required for it)."""
+    long_poll_wait_s: float = 30.0
+    """Long polling: how long the server may hold a request (its ``wait`` query parameter)."""
+
+
+#: A subscriber coroutine: (base http URL, room, recorder, http session, ready event, timing).
 Subscriber = Callable[
-    [str, str, Recorder, aiohttp.ClientSession, asyncio.Event, dict[str, Any]],
+    [str, str, Recorder, aiohttp.ClientSession, asyncio.Event, PollTiming],
     Coroutine[Any, Any, None],
 ]
 
@@ -39,7 +60,7 @@ async def ws_push(
     recorder: Recorder,
     http: aiohttp.ClientSession,
     ready: asyncio.Event,
-    params: dict[str, Any],
+    timing: PollTiming,
 ) -> None:
     """WebSocket push: the server sends every message as soon as it is published."""
     url = "ws" + base.removeprefix("http") + f"/ws/rooms/{room}"
@@ -66,7 +87,7 @@ async def sse(
     recorder: Recorder,
     http: aiohttp.ClientSession,
     ready: asyncio.Event,
-    params: dict[str, Any],
+    timing: PollTiming,
 ) -> None:
     """Server-Sent Events: one long response, one ``data:`` line per message."""
     recorder.http_requests += 1
@@ -87,12 +108,12 @@ async def long_poll(
     recorder: Recorder,
     http: aiohttp.ClientSession,
     ready: asyncio.Event,
-    params: dict[str, Any],
+    timing: PollTiming,
 ) -> None:
     """Long polling: a request waits at the server until a message exists, then comes back."""
     cursor = 0
     url = f"{base}/rooms/{room}/messages"
-    wait = str(params.get("wait_s", 30))
+    wait = f"{timing.long_poll_wait_s:g}"
     ready.set()  # the cursor starts at 0: nothing published from now on can be missed
     while True:
         recorder.http_requests += 1
@@ -105,10 +126,12 @@ async def short_poll(
     recorder: Recorder,
     http: aiohttp.ClientSession,
     ready: asyncio.Event,
-    params: dict[str, Any],
+    timing: PollTiming,
 ) -> None:
     """Short polling every ``poll_interval_s``, each client at its own random phase."""
-    interval_ns = round(params["poll_interval_s"] * 1e9)
+    if not timing.poll_interval_s:
+        raise ValueError("short polling needs a poll interval > 0")
+    interval_ns = round(timing.poll_interval_s * 1e9)
     url = f"{base}/rooms/{room}/messages"
     cursor = 0
     ready.set()
@@ -153,9 +176,11 @@ def _no_timeout() -> aiohttp.ClientTimeout:
     return aiohttp.ClientTimeout(total=None, sock_connect=10)
 
 
-SUBSCRIBERS: dict[str, Subscriber] = {
-    "ws": ws_push,
-    "sse": sse,
-    "long-poll": long_poll,
-    "short-poll": short_poll,
+#: The subscriber of every push transport (``kinds.PUSH_TRANSPORTS``; a test checks none is
+#: missing).
+SUBSCRIBERS: dict[Transport, Subscriber] = {
+    Transport.WS: ws_push,
+    Transport.SSE: sse,
+    Transport.LONG_POLL: long_poll,
+    Transport.SHORT_POLL: short_poll,
 }

@@ -14,6 +14,7 @@ from typing import Any
 
 from pushbench.core.histogram import LatencyHistogram
 from pushbench.core.integrity import IntegrityCounts
+from pushbench.core.kinds import SWARM_TRANSPORTS, TRANSPORTS_WITHOUT_REQUESTS, Transport
 from pushbench.core.schema import (
     Environment,
     GeneratorCost,
@@ -25,9 +26,6 @@ from pushbench.core.thresholds import SATURATED_CPU_PERCENT
 from pushbench.locust.recording import REPORT_VERSION, NameReport, NodeReport
 
 __all__ = ["NameTotals", "SwarmAggregate", "WorkerTotals"]
-
-_TRANSPORTS = ("ws", "short-poll", "long-poll", "sse", "echo")
-_WITHOUT_REQUESTS = ("ws", "echo")
 
 
 @dataclass(slots=True)
@@ -207,7 +205,7 @@ class SwarmAggregate:
         return [
             _scenario(name, self.names[name], duration_s, generator)
             for name in sorted(self.names)
-            if self.names[name].transport in _TRANSPORTS
+            if self.names[name].transport in SWARM_TRANSPORTS
         ]
 
     def document(
@@ -243,7 +241,7 @@ class SwarmAggregate:
 def _scenario(
     name: str, totals: NameTotals, duration_s: float, generator: GeneratorCost | None
 ) -> Scenario:
-    if totals.transport == "echo":
+    if totals.transport == Transport.ECHO:
         counts = IntegrityCounts(
             sent=totals.attempts,
             delivered=totals.messages,
@@ -251,14 +249,14 @@ def _scenario(
         )
     else:
         counts = totals.integrity
-    requests = None if totals.transport in _WITHOUT_REQUESTS else totals.http_requests
+    requests = None if totals.transport in TRANSPORTS_WITHOUT_REQUESTS else totals.http_requests
     delivered = counts.delivered
     params = {**totals.params, "users": totals.users, "duration_s": round(duration_s, 3)}
     if totals.cross_clock:
         params["cross_clock_messages"] = totals.cross_clock
     return Scenario(
         name=name,
-        transport=totals.transport,  # type: ignore[arg-type]
+        transport=Transport(totals.transport),  # a worker's report names it by its string
         params=params,
         latency_us=latency_summary(totals.histogram),
         sent=counts.sent,

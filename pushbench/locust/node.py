@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pushbench.core.integrity import Arrival
+from pushbench.core.kinds import Transport
 from pushbench.locust.envelopes import Envelope, Notice, clock_id
 from pushbench.locust.options import LoadOptions
 from pushbench.locust.recording import NameStats, NodeRecorder, NodeReport, Phase
@@ -157,7 +158,7 @@ class Node:
         self._publishers += 1
         return self._publishers - 1
 
-    def subscribe(self, name: str, transport: str, fire: Fire) -> Subscription:
+    def subscribe(self, name: str, transport: Transport, fire: Fire) -> Subscription:
         """A subscriber user starts: its :class:`Subscription`, counted under ``name``."""
         stats = self.recorder.stats(name, transport, self.scenario_params(transport))
         stats.users += 1
@@ -165,18 +166,18 @@ class Node:
         self.subscriptions.add(subscription)
         return subscription
 
-    def scenario_params(self, transport: str) -> dict[str, Any]:
+    def scenario_params(self, transport: Transport) -> dict[str, Any]:
         """The parameters a scenario of ``transport`` records (besides users and duration)."""
         options = self.options
         params: dict[str, Any] = {"payload_bytes": options.payload_bytes}
-        if transport == "echo":
+        if transport == Transport.ECHO:
             params["echo_rate_per_s"] = options.echo_rate or None
             return params
         params["publish_rate_per_s"] = options.publish_rate
         params["publishers"] = options.publishers
-        if transport == "short-poll":
+        if transport == Transport.SHORT_POLL:
             params["poll_interval_s"] = options.poll_interval
-        elif transport == "long-poll":
+        elif transport == Transport.LONG_POLL:
             params["long_poll_wait_s"] = options.long_poll_wait
         return params
 

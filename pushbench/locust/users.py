@@ -22,6 +22,7 @@ from locust import User, constant, task
 from locust.env import Environment
 from locust.exception import LocustError
 
+from pushbench.core.kinds import Transport
 from pushbench.harness.client_auth import auth_headers
 from pushbench.locust.envelopes import (
     Envelope,
@@ -129,7 +130,8 @@ class WebSocketEchoUser(PushbenchUser):
     ``wait``) is paid once per burst instead of once per round trip."""
 
     def on_start(self) -> None:
-        self._stats = self.recorder.stats(self.name, "echo", self.node.scenario_params("echo"))
+        echo = Transport.ECHO
+        self._stats = self.recorder.stats(self.name, echo, self.node.scenario_params(echo))
         self._stats.users += 1
         self._payload = "x" * self.options.payload_bytes
         prefix = self.expected_prefix
@@ -281,7 +283,7 @@ class RoomPublisherUser(PushbenchUser):
         self._ws = self.open_ws(f"/ws/rooms/{room}", "/ws/rooms/[room]")
         if self._ws is not None:
             if self._round_trip is None:
-                self._round_trip = self.node.subscribe("ws-round-trip", "ws", self.fire)
+                self._round_trip = self.node.subscribe("ws-round-trip", Transport.WS, self.fire)
             self._reader = gevent.spawn(self._read_own, self._ws, self._round_trip)
         return self._ws
 
@@ -306,10 +308,10 @@ class WebSocketSubscriberUser(PushbenchUser):
     from history (or says how many it cannot), as a real client would.
     """
 
-    name: ClassVar[str] = "ws"
+    name: ClassVar[str] = Transport.WS
 
     def on_start(self) -> None:
-        self.subscription = self.node.subscribe(self.name, "ws", self.fire)
+        self.subscription = self.node.subscribe(self.name, Transport.WS, self.fire)
 
     def on_stop(self) -> None:
         self.subscription.finish(None)

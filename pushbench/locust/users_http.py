@@ -22,6 +22,7 @@ from locust.contrib.fasthttp import FastHttpUser
 from locust.env import Environment
 from locust.exception import LocustError
 
+from pushbench.core.kinds import Transport
 from pushbench.harness.client_auth import auth_headers
 from pushbench.locust.envelopes import Envelope, Notice, now_ns, parse_object
 from pushbench.locust.node import Fire, Node, Subscription
@@ -50,7 +51,7 @@ class PollingUser(FastHttpUser):
     page_limit: ClassVar[int] = 1000
     """``limit`` of every poll (the reference server allows up to 1000)."""
     name: ClassVar[str] = "poll"
-    transport: ClassVar[str] = "short-poll"
+    transport: ClassVar[Transport] = Transport.SHORT_POLL
 
     def __init__(self, environment: Environment) -> None:
         self.node: Node = node_of(environment)
@@ -153,7 +154,7 @@ class PollingUser(FastHttpUser):
 class ShortPollUser(PollingUser):
     """Polls every ``--poll-interval`` seconds (fixed schedule, random phase per user)."""
 
-    transport: ClassVar[str] = "short-poll"
+    transport: ClassVar[Transport] = Transport.SHORT_POLL
 
     def scenario_name(self) -> str:
         return self.options.short_poll_name
@@ -175,8 +176,8 @@ class ShortPollUser(PollingUser):
 class LongPollUser(PollingUser):
     """Long polls: each request waits up to ``--long-poll-wait`` s for the next message."""
 
-    name: ClassVar[str] = "long-poll"
-    transport: ClassVar[str] = "long-poll"
+    name: ClassVar[str] = Transport.LONG_POLL
+    transport: ClassVar[Transport] = Transport.LONG_POLL
 
     @task
     def poll_forever(self) -> None:
@@ -189,10 +190,10 @@ class LongPollUser(PollingUser):
 class SseUser(PushbenchUser):
     """Reads ``/rooms/{room}/events``; resumes with ``Last-Event-ID`` after a disconnect."""
 
-    name: ClassVar[str] = "sse"
+    name: ClassVar[str] = Transport.SSE
 
     def on_start(self) -> None:
-        self.subscription = self.node.subscribe(self.name, "sse", self.fire)
+        self.subscription = self.node.subscribe(self.name, Transport.SSE, self.fire)
 
     def on_stop(self) -> None:
         self.subscription.finish(None)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from pushbench.core import wire_bytes
+from pushbench.core.kinds import Transport
 from pushbench.core.units import format_value
 from pushbench.plan.fit import CpuFit, MemoryFit, Term
 from pushbench.plan.inputs import Point
@@ -134,24 +135,26 @@ def memory_figure(memory: MemoryFit, clients: int, workers: int) -> Figure:
     return Figure(total, "bytes", per, derivation)
 
 
-def requests_figure(transport: str, interval: float | None, rates: dict[str, float]) -> Figure:
+def requests_figure(
+    transport: Transport, interval: float | None, rates: dict[str, float]
+) -> Figure:
     """HTTP requests per second, from the transport's own rule."""
     requests = rates["requests"]
-    if transport == "short-poll":
+    if transport == Transport.SHORT_POLL:
         rule = "one poll per client per interval, new messages or not"
         return Figure(requests, "requests/s", f"N / {interval:g} s", rule)
-    if transport == "long-poll":
+    if transport == Transport.LONG_POLL:
         rule = (
             f"N / ((1 − e^(−r·{LONG_POLL_WAIT_S:g} s)) / r + rtt): a poll per message, or per "
             f"{LONG_POLL_WAIT_S:g} s wait"
         )
         return Figure(requests, "requests/s", "≈ deliveries", rule)
-    if transport == "sse":
+    if transport == Transport.SSE:
         return Figure(0.0, "requests/s", "1 per connect", "one long response per client")
     return Figure(0.0, "requests/s", "", "WebSocket frames only")
 
 
-def wire_figure(transport: str, payload: int, rates: dict[str, float]) -> Figure:
+def wire_figure(transport: Transport, payload: int, rates: dict[str, float]) -> Figure:
     """Bytes per second on the wire, both directions, estimated (:mod:`.wire_bytes`)."""
     sizes = {
         "deliveries": wire_bytes.delivery_bytes(transport, payload),
@@ -177,14 +180,14 @@ def _closest(points: Sequence[Point], utilisation: float) -> Point:
 
 
 def latency_figures(
-    transport: str,
+    transport: Transport,
     interval: float | None,
     points: Sequence[Point],
     utilisation: float,
     rtt_us: float,
 ) -> tuple[Figure, Figure]:
     """p50 and p99: short poll from the model, the others measured at the closest CPU load."""
-    if transport == "short-poll" and interval:
+    if transport == Transport.SHORT_POLL and interval:
         why = f"model: the wait for the next poll is uniform over T = {interval:g} s, plus rtt"
         return (
             Figure(interval * 5e5 + rtt_us, "µs", f"T/2 + {_ms(rtt_us)}", why),

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from pushbench.core.kinds import Transport
 from pushbench.core.least_squares import independent_columns, nnls
 from pushbench.core.units import format_value
 from pushbench.plan.inputs import Point
@@ -53,10 +54,10 @@ _COUNTS: Final[dict[Term, Callable[[Point], float]]] = {
 #: Candidate terms per transport, most important first: a term that moves with earlier ones in
 #: the runs is not fitted, and its cost stays in them.
 _TERMS: Final = {
-    "ws": (Term.DELIVERY, Term.PUBLISH, Term.CONNECTION),
-    "sse": (Term.DELIVERY, Term.PUBLISH, Term.CONNECTION),
-    "long-poll": (Term.REQUEST, Term.DELIVERY, Term.PUBLISH, Term.CONNECTION),
-    "short-poll": (Term.REQUEST, Term.DELIVERY, Term.PUBLISH, Term.CONNECTION),
+    Transport.WS: (Term.DELIVERY, Term.PUBLISH, Term.CONNECTION),
+    Transport.SSE: (Term.DELIVERY, Term.PUBLISH, Term.CONNECTION),
+    Transport.LONG_POLL: (Term.REQUEST, Term.DELIVERY, Term.PUBLISH, Term.CONNECTION),
+    Transport.SHORT_POLL: (Term.REQUEST, Term.DELIVERY, Term.PUBLISH, Term.CONNECTION),
 }
 #: The unit each cost is shown in.
 UNITS: Final = {
@@ -83,7 +84,7 @@ def span(values: Sequence[float], unit: str = "") -> str:
 class CpuFit:
     """The fitted CPU costs of one transport, and how well they reproduce the runs."""
 
-    transport: str
+    transport: Transport
     costs: dict[Term, float]
     """CPU seconds per unit of each fitted term; absent terms cost 0."""
     proportional: bool

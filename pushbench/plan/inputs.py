@@ -17,13 +17,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
+from pushbench.core.kinds import PUSH_TRANSPORTS, Transport
 from pushbench.core.scenario_flavor import flavor_of
 from pushbench.core.schema import ResultsDocument, Scenario
 
 __all__ = ["PLANNED_TRANSPORTS", "Inputs", "MixedFlavors", "Point", "read_inputs"]
 
-#: The transports the plan covers, in table order.
-PLANNED_TRANSPORTS: Final = ("ws", "short-poll", "long-poll", "sse")
+#: The transports the plan covers, in table order: every push transport (the ones ``compare``
+#: measures).
+PLANNED_TRANSPORTS: Final = PUSH_TRANSPORTS
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +38,7 @@ class Point:
 
     source: str
     """``file.json: scenario``, for notes and the report."""
-    transport: str
+    transport: Transport
     poll_interval_s: float | None
     subscribers: int
     published: float
@@ -109,11 +111,14 @@ class MixedFlavors(ValueError):
         )
 
 
-def _number(params: dict[str, object], config: dict[str, object], name: str) -> float | None:
-    for where in (params, config):
-        value = where.get(name)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
+def _number(recorded: float | None, config: dict[str, object], name: str) -> float | None:
+    """The scenario's own figure, else the run configuration's (older compare runs recorded
+    the duration there only)."""
+    if recorded is not None:
+        return float(recorded)
+    value = config.get(name)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
     return None
 
 
@@ -124,26 +129,27 @@ def _point(document: ResultsDocument, scenario: Scenario, source: str) -> Point 
         return f"{where}: transport {scenario.transport!r} is not planned; skipped"
     if scenario.server is None:
         return f"{where}: no server CPU measured (--target run); skipped"
-    subscribers = _number(scenario.params, {}, "subscribers")
-    duration = _number(scenario.params, document.config, "duration_s")
+    params = scenario.typed_params
+    subscribers = params.subscribers
+    duration = _number(params.duration_s, document.config, "duration_s")
     if not subscribers or subscribers < 1 or not duration:
         return f"{where}: no subscribers or duration_s in its params; skipped"
     if scenario.delivered == 0 or scenario.sent == 0:
         return f"{where}: nothing delivered; skipped"
-    interval = _number(scenario.params, {}, "poll_interval_s")
-    if scenario.transport == "short-poll" and not interval:
+    interval = params.poll_interval_s
+    if scenario.transport == Transport.SHORT_POLL and not interval:
         return f"{where}: short-poll without poll_interval_s in its params; skipped"
-    warmup = _number(scenario.params, document.config, "warmup_s") or 0.0
-    payload = _number(scenario.params, document.config, "payload_bytes") or 0.0
+    warmup = _number(params.warmup_s, document.config, "warmup_s") or 0.0
+    payload = _number(params.payload_bytes, document.config, "payload_bytes") or 0.0
     requests = scenario.http_requests or 0
     return Point(
         source=where,
         transport=scenario.transport,
-        poll_interval_s=interval if scenario.transport == "short-poll" else None,
+        poll_interval_s=interval if scenario.transport == Transport.SHORT_POLL else None,
         subscribers=int(subscribers),
         published=scenario.sent / subscribers,
         delivered=scenario.delivered,
-        requests=0 if scenario.transport == "ws" else requests,
+        requests=0 if scenario.transport == Transport.WS else requests,
         span_s=duration + warmup,
         payload_bytes=int(payload),
         cpu_s=scenario.server.cpu_s,
@@ -166,19 +172,15 @@ def _idle_ws(
     """The idle subscriber memory measured for the WebSocket implementation the compare runs
     used; the dearest measured one when they used several or serverbench did not measure theirs,
     so that memory is not under-planned."""
-    values = [
-        (
-            float(s.params["idle_rss_bytes_per_connection"]),
-            s.params.get("idle_connections"),
-            s.params.get("ws_impl"),
-            f"{source}: {s.name}",
-        )
-        for source, document in serverbenches
-        for s in document.scenarios
-        # Room subscribers of the reference server (fan-out scenarios), not the bare echo floor.
-        if s.transport == "ws"
-        and isinstance(s.params.get("idle_rss_bytes_per_connection"), int | float)
-    ]
+    values: list[tuple[float, int | None, str | None, str]] = []
+    for source, document in serverbenches:
+        for s in document.scenarios:
+            params = s.typed_params
+            per_connection = params.idle_rss_bytes_per_connection
+            # Room subscribers of the reference server (fan-out scenarios), not the echo floor.
+            if s.transport == Transport.WS and per_connection is not None:
+                where = f"{source}: {s.name}"
+                values.append((per_connection, params.idle_connections, params.ws_impl, where))
     wanted = {_AUTO_WS_IMPL if impl == "auto" else impl for impl in ws_impls}
     matching = [v for v in values if len(wanted) == 1 and v[2] in wanted]
     if not values:
@@ -249,7 +251,7 @@ def read_inputs(
             inputs.points.append(point)
             if scenario.errors:
                 inputs.notes.append(f"{point.source}: used, but it reported errors")
-            if scenario.transport == "ws":
+            if scenario.transport == Transport.WS:
                 server = document.config.get("server")
                 ws_impls.add(
                     str(server.get("ws_impl", "auto")) if isinstance(server, dict) else "auto"

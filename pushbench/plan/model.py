@@ -31,6 +31,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
+from pushbench.core.kinds import Transport
 from pushbench.core.units import format_value
 from pushbench.plan.figures import (
     LONG_POLL_WAIT_S,
@@ -108,7 +109,7 @@ class TransportPlan:
     """The prediction for one transport (short poll: one per interval)."""
 
     name: str
-    transport: str
+    transport: Transport
     poll_interval_s: float | None
     rates: dict[str, float]
     """Per second, whole fleet: connections, deliveries, publishes, requests, keep-alives."""
@@ -152,7 +153,7 @@ def _rtt(points: Sequence[Point]) -> tuple[float, str]:
     waits = [p.p50_us - p.poll_interval_s * 5e5 for p in points if p.poll_interval_s]
     if waits:
         return max(0.0, statistics.median(waits)), f"short-poll p50 − T/2, {len(waits)} scenarios"
-    for transport in ("long-poll", "ws", "sse"):
+    for transport in (Transport.LONG_POLL, Transport.WS, Transport.SSE):
         same = [p.p50_us for p in points if p.transport == transport]
         if same:
             return float(statistics.median(same)), f"{transport} p50 (no short poll measured)"
@@ -160,17 +161,17 @@ def _rtt(points: Sequence[Point]) -> tuple[float, str]:
 
 
 def _rates(
-    transport: str, interval: float | None, request: PlanRequest, rtt_s: float
+    transport: Transport, interval: float | None, request: PlanRequest, rtt_s: float
 ) -> dict[str, float]:
     n, r = float(request.clients), request.msgs_per_client_per_s
     requests = keepalives = 0.0
-    if transport == "short-poll" and interval:
+    if transport == Transport.SHORT_POLL and interval:
         requests = n / interval
-    elif transport == "long-poll":
+    elif transport == Transport.LONG_POLL:
         requests = n / ((1 - math.exp(-r * LONG_POLL_WAIT_S)) / r + rtt_s)
-    elif transport == "ws":
+    elif transport == Transport.WS:
         keepalives = n / WS_PING_INTERVAL_S
-    elif transport == "sse":
+    elif transport == Transport.SSE:
         quiet = math.exp(-r * SSE_KEEPALIVE_S)  # chance of 15 s without a message
         keepalives = n * r * quiet / (1 - quiet)
     return {
@@ -255,7 +256,7 @@ def _extrapolation(
                 format_number,
             )
         )
-    if plan.transport != "short-poll":  # a measured latency holds at its own CPU load
+    if plan.transport != Transport.SHORT_POLL:  # a measured latency holds at its own CPU load
         checks.append(
             (
                 "server CPU per worker (latency)",
@@ -300,7 +301,7 @@ class _Planned:
     """One transport (and poll interval) to plan, with its fits."""
 
     name: str
-    transport: str
+    transport: Transport
     interval: float | None
     points: Sequence[Point]
     fit: CpuFit
@@ -371,14 +372,14 @@ def make_plan(inputs: Inputs, request: PlanRequest) -> Plan:
             notes.append(f"{transport}: not measured in the inputs, so not planned")
             continue
         fit = fit_cpu(points)
-        idle = inputs.idle_ws_bytes_per_connection if transport == "ws" else None
+        idle = inputs.idle_ws_bytes_per_connection if transport == Transport.WS else None
         memory = fit_memory(points, idle, inputs.idle_ws_source or "")
         intervals: Sequence[float | None] = [None]
-        if transport == "short-poll":
+        if transport == Transport.SHORT_POLL:
             measured = sorted({p.poll_interval_s for p in points if p.poll_interval_s})
             intervals = request.poll_intervals_s or measured
         for interval in intervals:
-            name = f"short-poll@{interval:g}" if interval else transport
+            name = f"{Transport.SHORT_POLL}@{interval:g}" if interval else transport
             plans.append(
                 _plan_one(
                     _Planned(
@@ -386,6 +387,8 @@ def make_plan(inputs: Inputs, request: PlanRequest) -> Plan:
                     )
                 )
             )
-    if request.poll_intervals_s and not any(p.transport == "short-poll" for p in inputs.points):
+    if request.poll_intervals_s and not any(
+        p.transport == Transport.SHORT_POLL for p in inputs.points
+    ):
         notes.append("--poll-interval given, but no short-poll scenario was measured")
     return Plan(request, payload, plans, rtt_us, rtt_source, notes, inputs.flavor)

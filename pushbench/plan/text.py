@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Final
 
+from pushbench.core.kinds import Transport
 from pushbench.core.units import NOT_APPLICABLE, format_duration_us, format_ratio, format_value
 from pushbench.plan.figures import format_bytes, format_number
 from pushbench.plan.fit import UNITS, Term
@@ -91,7 +92,11 @@ def _row(plan: TransportPlan) -> list[Cell]:
 
 
 def _label(plan: TransportPlan) -> str:
-    labels = {"ws": "WebSocket push", "sse": "Server-Sent Events", "long-poll": "long polling"}
+    labels = {
+        Transport.WS: "WebSocket push",
+        Transport.SSE: "Server-Sent Events",
+        Transport.LONG_POLL: "long polling",
+    }
     if plan.poll_interval_s:
         return f"short polling every {plan.poll_interval_s:g} s"
     return labels.get(plan.transport, plan.transport)

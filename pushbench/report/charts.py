@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from pushbench.core.framework_tax import FRAMEWORK, LEAN, framework_tax
+from pushbench.core.kinds import Transport, Workload
 from pushbench.core.schema import FrameworkTax, ResultsDocument, Scenario
 from pushbench.core.units import format_count, format_value
 from pushbench.report.sweep import is_workload_sweep
@@ -39,18 +40,18 @@ __all__ = [
     "sweep_chart",
 ]
 
-_TRANSPORT_COLORS: Final = {
-    "ws": ["#2563eb", "#60a5fa", "#1e3a8a"],
-    "sse": ["#16a34a", "#4ade80", "#14532d"],
-    "long-poll": ["#d97706", "#fbbf24", "#92400e"],
-    "short-poll": ["#dc2626", "#f87171", "#7f1d1d", "#fb923c"],
-    "echo": ["#7c3aed", "#a78bfa"],
+_TRANSPORT_COLORS: Final[dict[str, list[str]]] = {
+    Transport.WS: ["#2563eb", "#60a5fa", "#1e3a8a"],
+    Transport.SSE: ["#16a34a", "#4ade80", "#14532d"],
+    Transport.LONG_POLL: ["#d97706", "#fbbf24", "#92400e"],
+    Transport.SHORT_POLL: ["#dc2626", "#f87171", "#7f1d1d", "#fb923c"],
+    Transport.ECHO: ["#7c3aed", "#a78bfa"],
 }
-_TRANSPORT_NAMES: Final = {
-    "ws": "WebSocket",
-    "sse": "SSE",
-    "long-poll": "long poll",
-    "short-poll": "short poll",
+_TRANSPORT_NAMES: Final[dict[str, str]] = {
+    Transport.WS: "WebSocket",
+    Transport.SSE: "SSE",
+    Transport.LONG_POLL: "long poll",
+    Transport.SHORT_POLL: "short poll",
 }
 _GREY: Final = "#6b7280"
 #: One colour per server flavor in the framework-tax chart: the lean floor dark, FastAPI teal.
@@ -360,28 +361,29 @@ def sweep_chart(document: ResultsDocument) -> Chart | None:
 
 
 _WORKLOAD_COLORS: Final = {
-    "echo": _TRANSPORT_COLORS["echo"],
-    "fanout": _TRANSPORT_COLORS["ws"],
-    "poll": _TRANSPORT_COLORS["short-poll"],
-    "push": _TRANSPORT_COLORS["sse"],
+    Workload.ECHO: _TRANSPORT_COLORS[Transport.ECHO],
+    Workload.FANOUT: _TRANSPORT_COLORS[Transport.WS],
+    Workload.POLL: _TRANSPORT_COLORS[Transport.SHORT_POLL],
+    Workload.PUSH: _TRANSPORT_COLORS[Transport.SSE],
 }
 
 
 def _workload_sweep_chart(document: ResultsDocument) -> Chart | None:
     """``pushbench sweep``: capacity per workload (log scale) and push p99 against workers, one
     line per (workload, loop / WebSocket / HTTP implementation)."""
-    groups: dict[tuple[str, str], list[tuple[int, Scenario]]] = defaultdict(list)
+    groups: dict[tuple[Workload, str], list[tuple[int, Scenario]]] = defaultdict(list)
     for s in document.scenarios:
-        workers, workload = sweep_workers(s), s.params.get("workload")
-        if workers is None or not isinstance(workload, str):
+        params = s.typed_params
+        workers, workload = sweep_workers(s), params.workload
+        if workers is None or workload is None:
             continue
-        series = " ".join(str(s.params.get(key, "?")) for key in ("loop", "ws_impl", "http_impl"))
-        flavor = s.params.get("flavor")
-        series += f" {flavor}" if isinstance(flavor, str) and flavor != "asgi" else ""
+        series = " ".join(v or "?" for v in (params.loop, params.ws_impl, params.http_impl))
+        flavor = params.flavor
+        series += f" {flavor}" if flavor is not None and flavor != "asgi" else ""
         groups[(workload, series)].append((workers, s))
     if not groups:
         return None
-    used: dict[str, int] = defaultdict(int)
+    used: dict[Workload, int] = defaultdict(int)
     with _figure("sweep", 10.0, 4.2, ncols=2) as figure:
         tput_ax, p99_ax = _axes(figure)
         for (workload, series), points in groups.items():
@@ -390,7 +392,7 @@ def _workload_sweep_chart(document: ResultsDocument) -> Chart | None:
             color = palette[used[workload] % len(palette)]
             used[workload] += 1
             xs = [w for w, _ in points]
-            if workload == "push":
+            if workload == Workload.PUSH:
                 ys = [s.latency_us.p99 / 1000 for _, s in points]
                 p99_ax.plot(xs, ys, marker="o", color=color, linewidth=2, label=series)
             else:

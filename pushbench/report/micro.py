@@ -28,13 +28,12 @@ def format_ns(ns: float) -> str:
 
 
 def _mean_ns(scenario: Scenario) -> float:
-    mean = scenario.params.get("mean_ns")
-    return float(mean) if isinstance(mean, int | float) else scenario.latency_us.mean * 1_000
+    mean = scenario.typed_params.mean_ns
+    return mean if mean is not None else scenario.latency_us.mean * 1_000
 
 
 def _short(scenario: Scenario) -> str:
-    name = scenario.params.get("benchmark")
-    return name if isinstance(name, str) else scenario.name
+    return scenario.typed_params.benchmark or scenario.name
 
 
 def micro_verdict(document: ResultsDocument) -> str:
@@ -48,8 +47,7 @@ def micro_verdict(document: ResultsDocument) -> str:
         return "No micro-benchmark was measured."
     groups: dict[str, list[Scenario]] = defaultdict(list)
     for scenario in document.scenarios:
-        group = scenario.params.get("group")
-        groups[group if isinstance(group, str) else "ungrouped"].append(scenario)
+        groups[scenario.typed_params.group or "ungrouped"].append(scenario)
     parts = []
     for group, members in groups.items():
         fastest = min(members, key=_mean_ns)

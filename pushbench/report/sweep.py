@@ -11,6 +11,7 @@ from __future__ import annotations
 from html import escape
 from typing import Final
 
+from pushbench.core.kinds import Workload
 from pushbench.core.schema import ResultsDocument, Scenario
 from pushbench.core.units import NOT_APPLICABLE
 from pushbench.sweep.recommend import recommend_document
@@ -41,7 +42,7 @@ SWEEP_COLUMNS: Final = (
 def is_workload_sweep(document: ResultsDocument) -> bool:
     """Whether ``document`` is a ``pushbench sweep`` run (scenarios tagged by workload)."""
     return document.kind == "sweep" and any(
-        "workload" in scenario.params for scenario in document.scenarios
+        scenario.typed_params.workload is not None for scenario in document.scenarios
     )
 
 
@@ -58,31 +59,31 @@ def _push_lost(push: Scenario) -> str:
 
 def sweep_rows(document: ResultsDocument) -> tuple[tuple[str, ...], list[list[str]]]:
     """Headings and one row per configuration, in the order the sweep ran them."""
-    grouped: dict[str, dict[str, Scenario]] = {}
+    grouped: dict[str, dict[Workload, Scenario]] = {}
     for scenario in document.scenarios:
-        workload = scenario.params.get("workload")
-        if isinstance(workload, str):
+        workload = scenario.typed_params.workload
+        if workload is not None:
             grouped.setdefault(_label(scenario), {})[workload] = scenario
     recommendation = recommend_document(document)
     scores = recommendation.scores if recommendation else {}
     rows = []
     for label, by_workload in grouped.items():
-        push = by_workload.get("push")
+        push = by_workload.get(Workload.PUSH)
 
-        def rate(workload: str, group: dict[str, Scenario] = by_workload) -> str:
+        def rate(workload: Workload, group: dict[Workload, Scenario] = by_workload) -> str:
             found = group.get(workload)
             return f"{found.throughput_msgs_per_s:,.0f}" if found else NOT_APPLICABLE
 
         rss = max((s.server.rss_peak_bytes for s in by_workload.values() if s.server), default=None)
         cpu = push.server.cpu_us_per_delivered_msg if push and push.server else None
-        spread = push.params.get("connections_per_worker") if push else None
+        spread = push.typed_params.connections_per_worker if push else None
         score = scores.get(label)
         rows.append(
             [
                 label,
-                rate("echo"),
-                rate("fanout"),
-                rate("poll"),
+                rate(Workload.ECHO),
+                rate(Workload.FANOUT),
+                rate(Workload.POLL),
                 f"{push.latency_us.p99 / 1000:.2f}" if push and push.latency_us.count else "—",
                 _push_lost(push) if push else NOT_APPLICABLE,
                 f"{cpu:.0f}" if cpu is not None else NOT_APPLICABLE,

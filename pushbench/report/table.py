@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Final
 
 from pushbench.core.framework_tax import FRAMEWORK, LEAN, framework_tax
+from pushbench.core.kinds import Transport
 from pushbench.core.scenario_flavor import flavor_of
 from pushbench.core.schema import CpuClock, FrameworkTax, ResultsDocument, Scenario
 from pushbench.core.units import (
@@ -49,18 +50,17 @@ SUMMARY_COLUMNS: Final = (
 NUMERIC_COLUMNS: Final = frozenset(range(1, len(SUMMARY_COLUMNS)))
 
 _TRANSPORT_LABELS: Final = {
-    "ws": "WebSocket push",
-    "short-poll": "short polling",
-    "long-poll": "long polling",
-    "sse": "Server-Sent Events",
-    "echo": "WebSocket echo",
+    Transport.WS: "WebSocket push",
+    Transport.SHORT_POLL: "short polling",
+    Transport.LONG_POLL: "long polling",
+    Transport.SSE: "Server-Sent Events",
+    Transport.ECHO: "WebSocket echo",
 }
 
 
 def sweep_workers(scenario: Scenario) -> int | None:
     """The uvicorn worker count a sweep scenario ran with, if its params say so."""
-    workers = scenario.params.get("workers")
-    return workers if isinstance(workers, int) and not isinstance(workers, bool) else None
+    return scenario.typed_params.workers
 
 
 def scenario_label(scenario: Scenario, *, flavor: bool = True) -> str:
@@ -70,8 +70,8 @@ def scenario_label(scenario: Scenario, *, flavor: bool = True) -> str:
     ``long polling, 4 workers``.
     """
     label = _TRANSPORT_LABELS.get(scenario.transport, scenario.transport)
-    interval = scenario.params.get("poll_interval_s")
-    if scenario.transport == "short-poll" and isinstance(interval, int | float):
+    interval = scenario.typed_params.poll_interval_s
+    if scenario.transport == Transport.SHORT_POLL and interval is not None:
         label += f" every {interval:g} s"
     workers = sweep_workers(scenario)
     if workers is not None:
@@ -113,8 +113,8 @@ def _published(scenario: Scenario) -> str:
 
 def _server_cpu_percent(scenario: Scenario) -> float | None:
     """Server CPU seconds over the scenario's schedule (warm-up + measured), in % of one core."""
-    params = scenario.params
-    span = float(params.get("duration_s", 0)) + float(params.get("warmup_s", 0))
+    params = scenario.typed_params
+    span = (params.duration_s or 0.0) + (params.warmup_s or 0.0)
     if scenario.server is None or span <= 0:
         return None
     return 100.0 * scenario.server.cpu_s / span

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from pushbench.core.completeness import incomplete_reasons
 from pushbench.core.framework_tax import FRAMEWORK, LEAN, framework_tax
+from pushbench.core.kinds import Transport
 from pushbench.core.scenario_flavor import flavor_of
 from pushbench.core.schema import FrameworkTax, ResultsDocument, Scenario
 from pushbench.core.units import (
@@ -213,7 +214,7 @@ def _cpu(scenario: Scenario) -> float | None:
 
 
 def _compare_verdict(measured: list[Scenario]) -> str:
-    pushes = [s for s in measured if s.transport == "ws"]
+    pushes = [s for s in measured if s.transport == Transport.WS]
     ref = pushes[0] if pushes else min(measured, key=lambda s: s.latency_us.p99)
     delivered = (
         "every message"

@@ -56,8 +56,8 @@ def serverbench_table(document: ResultsDocument) -> Table:
             if bare and bare.throughput_msgs_per_s
             else "—"
         )
-        idle = fanout.params.get("idle_rss_bytes_per_connection") if fanout else None
-        bare_idle = bare.params.get("idle_rss_bytes_per_connection") if bare else None
+        idle = fanout.typed_params.idle_rss_bytes_per_connection if fanout else None
+        bare_idle = bare.typed_params.idle_rss_bytes_per_connection if bare else None
         cpu = fanout.server.cpu_us_per_delivered_msg if fanout and fanout.server else None
         table.add_row(
             impl,

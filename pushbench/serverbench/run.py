@@ -22,6 +22,7 @@ from typing import Any
 
 import psutil
 
+from pushbench.core.kinds import Transport, Workload
 from pushbench.core.schema import (
     ResultsDocument,
     Scenario,
@@ -209,7 +210,7 @@ def _poll_floor(
         params = {
             "app": app_name,
             **_flavor(config, app_name),
-            "workload": "poll",
+            "workload": Workload.POLL,
             "pollers": config.pollers,
             "http_impl": config.server.http_impl,
             "rounds": len(app_runs),
@@ -218,7 +219,7 @@ def _poll_floor(
         run, usage, gen = _best(app_runs)
         measured.append(
             capacity_scenario(
-                f"poll/{app_name}", "short-poll", params, run, usage, gen, run.messages
+                f"poll/{app_name}", Transport.SHORT_POLL, params, run, usage, gen, run.messages
             )
         )
     return measured
@@ -303,7 +304,7 @@ def _measure_impl(
         }
         run, usage, gen = _best(runs)
         measured.append(
-            capacity_scenario(f"echo/{impl}/{app_name}", "echo", params, run, usage, gen)
+            capacity_scenario(f"echo/{impl}/{app_name}", Transport.ECHO, params, run, usage, gen)
         )
     fanout_params = {
         **base,
@@ -315,5 +316,7 @@ def _measure_impl(
         **idle.get("reference", {}),
     }
     run, usage, gen = _best(fanout_runs)
-    measured.append(capacity_scenario(f"fanout/{impl}", "ws", fanout_params, run, usage, gen))
+    measured.append(
+        capacity_scenario(f"fanout/{impl}", Transport.WS, fanout_params, run, usage, gen)
+    )
     return measured

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Final
 
 import typer
 from rich.console import Console
@@ -17,13 +18,13 @@ from rich.table import Table
 from pushbench.cli.console import EXIT_FAILED, EXIT_UNUSABLE
 from pushbench.cli.options import Out, err
 from pushbench.core.completeness import is_complete, scenario_reasons
+from pushbench.core.kinds import WORKLOADS, Workload
 from pushbench.core.schema import ResultsDocument, Scenario
 from pushbench.core.server_config import BROKER_SCHEMES, FLAVORS, HTTP_IMPLS, LOOPS, WS_IMPLS
 from pushbench.gate.config import find_pyproject, load_gate_config
 from pushbench.report.sweep import sweep_rows
 from pushbench.sweep.matrix import (
     BROKER_MODES,
-    WORKLOADS,
     Timing,
     expand,
     parse_names,
@@ -33,27 +34,50 @@ from pushbench.sweep.matrix import (
 from pushbench.sweep.recommend import Recommendation, recommend_document
 from pushbench.sweep.run import SweepProgress, SweepSettings, run_sweep
 
-__all__ = ["CI_PRESET", "FULL_MATRIX", "default_p99_slo_ms", "sweep", "sweep_table"]
+__all__ = [
+    "CI_PRESET",
+    "FULL_MATRIX",
+    "SweepPreset",
+    "default_p99_slo_ms",
+    "sweep",
+    "sweep_table",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class SweepPreset:
+    """What a sweep measures when an option is not given: the matrix as the options spell it
+    (comma-separated, parsed like them) and the timing."""
+
+    workers: str
+    loop: str
+    ws_impl: str
+    http_impl: str
+    flavor: str = "asgi"
+    duration_s: float = 3.0
+    """Measured seconds per workload."""
+    warmup_s: float = 1.0
+    budget_s: float | None = None
+    """Fit the sweep in this many seconds; None: no budget."""
+
 
 #: The whole matrix the issue asks about (``--budget`` keeps it in time).
-FULL_MATRIX = {
-    "workers": "1,2,4",
-    "loop": "asyncio,uvloop",
-    "ws_impl": "websockets-sansio,websockets,wsproto",
-    "http_impl": "h11,httptools",
-    "flavor": "asgi",
-}
+FULL_MATRIX: Final = SweepPreset(
+    workers="1,2,4",
+    loop="asyncio,uvloop",
+    ws_impl="websockets-sansio,websockets,wsproto",
+    http_impl="h11,httptools",
+)
 #: ``--ci``: four configurations, short intervals, a couple of minutes at most.
-CI_PRESET = {
-    "workers": "1,2",
-    "loop": "asyncio,uvloop",
-    "ws_impl": "websockets-sansio",
-    "http_impl": "httptools",
-    "flavor": "asgi",
-    "duration": 2.0,
-    "warmup": 0.5,
-    "budget": 150.0,
-}
+CI_PRESET: Final = SweepPreset(
+    workers="1,2",
+    loop="asyncio,uvloop",
+    ws_impl="websockets-sansio",
+    http_impl="httptools",
+    duration_s=2.0,
+    warmup_s=0.5,
+    budget_s=150.0,
+)
 _P99_SLO = re.compile(r"\.latency_us\.p99\s*<=?\s*([0-9.]+)\s*$")
 
 
@@ -94,11 +118,11 @@ class _Bar(SweepProgress):
     def config_finished(self, label: str, scenarios: list[Scenario], errors: list[str]) -> None:
         self.progress.advance(self.task, len(WORKLOADS))
         figures = "  ".join(
-            f"{s.params.get('workload')} {s.throughput_msgs_per_s:,.0f}/s"
+            f"{s.typed_params.workload} {s.throughput_msgs_per_s:,.0f}/s"
             for s in scenarios
-            if s.params.get("workload") != "push"
+            if s.typed_params.workload != Workload.PUSH
         )
-        push = [s for s in scenarios if s.params.get("workload") == "push"]
+        push = [s for s in scenarios if s.typed_params.workload == Workload.PUSH]
         if push and push[0].latency_us.count:
             figures += f"  push p99 {push[0].latency_us.p99 / 1000:.2f} ms"
         self.console.print(f"  {escape(label)}: {figures}", soft_wrap=True)
@@ -232,13 +256,13 @@ def sweep(
     server on another machine, run `pushbench serve` there with each configuration and point
     `pushbench compare --target` at it: only round trips are comparable across hosts.
     """
-    preset = CI_PRESET if ci else {**FULL_MATRIX, "duration": 3.0, "warmup": 1.0, "budget": None}
+    preset = CI_PRESET if ci else FULL_MATRIX
     try:
-        worker_counts = parse_workers(workers or str(preset["workers"]))
-        loops = parse_names(loop or str(preset["loop"]), "--loop", LOOPS)
-        ws_impls = parse_names(ws_impl or str(preset["ws_impl"]), "--ws-impl", WS_IMPLS)
-        http_impls = parse_names(http_impl or str(preset["http_impl"]), "--http-impl", HTTP_IMPLS)
-        flavors = parse_names(flavor or str(preset["flavor"]), "--flavor", FLAVORS)
+        worker_counts = parse_workers(workers or preset.workers)
+        loops = parse_names(loop or preset.loop, "--loop", LOOPS)
+        ws_impls = parse_names(ws_impl or preset.ws_impl, "--ws-impl", WS_IMPLS)
+        http_impls = parse_names(http_impl or preset.http_impl, "--http-impl", HTTP_IMPLS)
+        flavors = parse_names(flavor or preset.flavor, "--flavor", FLAVORS)
         broker_modes = tuple(part.strip() for part in brokers.split(",") if part.strip())
         configs, invalid = expand(worker_counts, loops, ws_impls, http_impls, broker_modes, flavors)
     except ValueError as exc:
@@ -247,14 +271,12 @@ def sweep(
         raise _fail(f"--broker takes a Redis URL such as redis://127.0.0.1:6379/0, not {broker!r}")
     if not configs:
         raise _fail("no valid configuration: " + "; ".join(s.reason for s in invalid))
-    budget_s = budget if budget is not None else preset["budget"]
+    budget_s = budget if budget is not None else preset.budget_s
     timing = Timing(
-        duration_s=duration if duration is not None else float(str(preset["duration"])),
-        warmup_s=warmup if warmup is not None else float(str(preset["warmup"])),
+        duration_s=duration if duration is not None else preset.duration_s,
+        warmup_s=warmup if warmup is not None else preset.warmup_s,
     )
-    plan = plan_sweep(
-        configs, timing, float(str(budget_s)) if budget_s is not None else None, min_duration_s=1.0
-    )
+    plan = plan_sweep(configs, timing, budget_s, min_duration_s=1.0)
     if not plan.configs:
         raise _fail(f"--budget {budget_s}: not even one configuration fits")
     settings = SweepSettings(
@@ -270,7 +292,7 @@ def sweep(
         skipped=tuple(invalid),
         broker_url=broker,
         p99_slo_ms=p99_slo_ms if p99_slo_ms is not None else default_p99_slo_ms(),
-        budget_s=float(str(budget_s)) if budget_s is not None else None,
+        budget_s=budget_s,
         push_rate_per_s=push_rate,
         pin=not no_pin,
     )
@@ -327,7 +349,7 @@ def _gate(
     own = ["*.lost==0"] + [
         f"{s.name}.latency_us.p99<={limit}"
         for s in document.scenarios
-        if s.params.get("workload") == "push"
+        if s.typed_params.workload == Workload.PUSH
     ]
     code = run_gate_command(document, baseline=baseline, slos=[*own, *slos], config=config)
     raise typer.Exit(code)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
+from pushbench.core.kinds import WORKLOADS
 from pushbench.core.server_config import FLAVORS, HTTP_IMPLS, LOOPS, WS_IMPLS
 
 __all__ = [
@@ -29,8 +30,6 @@ __all__ = [
     "plan_sweep",
 ]
 
-#: Workloads run against every configuration, in this order.
-WORKLOADS: Final = ("echo", "fanout", "poll", "push")
 #: ``auto``: the memory broker for one worker, Redis for several (what a deployment would do).
 BROKER_MODES: Final = ("auto", "memory", "redis")
 

@@ -20,6 +20,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from pushbench.core.kinds import Workload
+from pushbench.core.scenario_params import ScenarioParams
 from pushbench.core.schema import ResultsDocument
 from pushbench.sweep.matrix import SweepConfig
 
@@ -42,9 +44,9 @@ NOISE: Final = 0.05
 KNEE_GAIN: Final = 0.10
 #: Workloads that measure throughput at saturation, and how their unit reads.
 CAPACITY_WORKLOADS: Final = {
-    "echo": "echo round trips/s",
-    "fanout": "fan-out deliveries/s",
-    "poll": "short-poll requests/s",
+    Workload.ECHO: "echo round trips/s",
+    Workload.FANOUT: "fan-out deliveries/s",
+    Workload.POLL: "short-poll requests/s",
 }
 _DIMENSIONS: Final = ("loop", "ws_impl", "http_impl", "flavor")
 
@@ -339,28 +341,27 @@ def _not_concluded(measurements: Sequence[Measurement], context: Context) -> lis
 # --- from a results document ----------------------------------------------------------------
 
 
-def _config_of(params: dict[str, Any]) -> SweepConfig | None:
-    try:
-        return SweepConfig(
-            int(params["workers"]),
-            str(params["loop"]),
-            str(params["ws_impl"]),
-            str(params["http_impl"]),
-            str(params["broker"]),
-            # A sweep written before flavors ran what is now the asgi flavor.
-            str(params.get("flavor", "asgi")),
-        )
-    except (KeyError, TypeError, ValueError):
+def _config_of(params: ScenarioParams) -> SweepConfig | None:
+    workers, loop, ws_impl, http_impl, broker = (
+        params.workers,
+        params.loop,
+        params.ws_impl,
+        params.http_impl,
+        params.broker,
+    )
+    if workers is None or loop is None or ws_impl is None or http_impl is None or broker is None:
         return None
+    # A sweep written before flavors ran what is now the asgi flavor.
+    return SweepConfig(workers, loop, ws_impl, http_impl, broker, params.flavor or "asgi")
 
 
 def measurements_from_document(document: ResultsDocument) -> list[Measurement]:
     """One :class:`Measurement` per configuration of a ``pushbench sweep`` document."""
     grouped: dict[SweepConfig, dict[str, Any]] = {}
     for scenario in document.scenarios:
-        config = _config_of(scenario.params)
-        workload = scenario.params.get("workload")
-        if config is None or not isinstance(workload, str):
+        params = scenario.typed_params
+        config, workload = _config_of(params), params.workload
+        if config is None or workload is None:
             continue
         slot = grouped.setdefault(config, {"throughput": {}, "saturated": [], "errors": 0})
         slot["errors"] += len(scenario.errors)
@@ -368,13 +369,12 @@ def measurements_from_document(document: ResultsDocument) -> list[Measurement]:
             slot["saturated"].append(workload)
         if workload in CAPACITY_WORKLOADS and scenario.throughput_msgs_per_s > 0:
             slot["throughput"][workload] = scenario.throughput_msgs_per_s
-        elif workload == "push":
+        elif workload == Workload.PUSH:
             slot["push_p99_us"] = scenario.latency_us.p99 if scenario.latency_us.count else None
             slot["push_lost"] = scenario.lost
             if scenario.server is not None:
                 slot["cpu_us_per_msg"] = scenario.server.cpu_us_per_delivered_msg
-            spread = scenario.params.get("connections_per_worker", [])
-            slot["connections_per_worker"] = tuple(int(n) for n in spread)
+            slot["connections_per_worker"] = tuple(params.connections_per_worker or ())
     return [
         Measurement(
             config,

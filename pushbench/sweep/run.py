@@ -24,10 +24,10 @@ from typing import Any
 
 import aiohttp
 
+from pushbench.core.kinds import WORKLOADS, Transport, Workload
 from pushbench.core.schema import (
     ResultsDocument,
     Scenario,
-    Transport,
     write_results_atomic,
 )
 from pushbench.core.server_config import ServerConfig
@@ -40,7 +40,7 @@ from pushbench.harness.processes import cpu_plan, generator_affinity, pin_server
 from pushbench.harness.redis_local import redis_for_run
 from pushbench.harness.resources import TreeSampler
 from pushbench.harness.run_dir import new_run_dir, new_run_id
-from pushbench.sweep.matrix import WORKLOADS, Skipped, SweepConfig, SweepPlan
+from pushbench.sweep.matrix import Skipped, SweepConfig, SweepPlan
 from pushbench.workloads import capacity_scenario, measure_capacity, push_scenario
 
 __all__ = ["SweepProgress", "SweepSettings", "run_sweep", "scrape_connections"]
@@ -273,26 +273,26 @@ def _measure_config(
         "warmup_s": round(warmup, 3),
         "payload_bytes": payload,
     }
-    capacity: list[tuple[str, Transport, dict[str, Any], Callable[[], Any]]] = [
+    capacity: list[tuple[Workload, Transport, dict[str, Any], Callable[[], Any]]] = [
         (
-            "echo",
-            "echo",
+            Workload.ECHO,
+            Transport.ECHO,
             {"connections": settings.echo_connections},
             lambda: echo_capacity(
                 server.ws_url, settings.echo_connections, payload, duration, warmup
             ),
         ),
         (
-            "fanout",
-            "ws",
+            Workload.FANOUT,
+            Transport.WS,
             {"subscribers": settings.fanout_subscribers},
             lambda: fanout_capacity(
                 server.ws_url, settings.fanout_subscribers, payload, duration, warmup
             ),
         ),
         (
-            "poll",
-            "short-poll",
+            Workload.POLL,
+            Transport.SHORT_POLL,
             {"pollers": settings.pollers},
             lambda: poll_capacity(server.url, settings.pollers, duration, warmup),
         ),
@@ -302,15 +302,15 @@ def _measure_config(
         run, usage, generator_s = measure_capacity(server, factory)
         params = {**base, "workload": workload, **extra}
         name = f"{workload}/{config.slug}"
-        requests = run.messages if workload == "poll" else None
+        requests = run.messages if workload == Workload.POLL else None
         scenarios.append(
             capacity_scenario(name, transport, params, run, usage, generator_s, requests)
         )
         if server.exited():
             return False
-    progress.workload_started("push")
+    progress.workload_started(Workload.PUSH)
     spec = ScenarioSpec(
-        "ws",
+        Transport.WS,
         rate_per_s=settings.push_rate_per_s,
         publishers=settings.push_publishers,
         subscribers=settings.push_subscribers,
@@ -334,7 +334,12 @@ def _measure_config(
     )
     counts = sorted(spread.values(), reverse=True)
     counts += [0] * (config.workers - len(counts))
-    params = {**scenario.params, **base, "workload": "push", "connections_per_worker": counts}
+    params = {
+        **scenario.params,
+        **base,
+        "workload": Workload.PUSH,
+        "connections_per_worker": counts,
+    }
     scenarios.append(scenario.model_copy(update={"name": f"push/{config.slug}", "params": params}))
     return push_run.interrupted
 
