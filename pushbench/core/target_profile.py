@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal, Self
 
@@ -49,6 +49,8 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
+
+from pushbench.core.kinds import Transport
 
 __all__ = [
     "BUILTIN_PROFILES",
@@ -229,25 +231,25 @@ class TargetProfile(_Spec):
             raise ValueError("the profile offers no transport: add echo, ws, polls or sse")
         return self
 
-    def offered(self) -> dict[str, str]:
-        """Transport name (as in results, e.g. ``short-poll``) → what offers it, for reports."""
-        names = {
-            "echo": "echo",
-            "ws": "ws",
-            "short_poll": "short-poll",
-            "long_poll": "long-poll",
-            "sse": "sse",
-        }
-        return {names[key]: key for key in names if getattr(self, key) is not None}
+    def offered(self) -> dict[Transport, str]:
+        """The transports this app offers → the profile section that offers each."""
+        return {transport: key for transport, key in _SECTIONS if getattr(self, key) is not None}
 
-    def skipped(self, transports: tuple[str, ...]) -> dict[str, str]:
+    def skipped(self, transports: Iterable[str]) -> dict[str, str]:
         """Of ``transports``, the ones this app does not offer, each with the reason."""
-        offered = self.offered()
-        return {
-            t: f"profile {self.name!r} offers no {t} endpoint"
-            for t in transports
-            if t not in offered
-        }
+        offered, name = self.offered(), self.name
+        missing = [t for t in transports if t not in offered]
+        return {t: f"profile {name!r} offers no {t} endpoint" for t in missing}
+
+
+#: Each transport and the profile section that describes it.
+_SECTIONS: Final = (
+    (Transport.ECHO, "echo"),
+    (Transport.WS, "ws"),
+    (Transport.SHORT_POLL, "short_poll"),
+    (Transport.LONG_POLL, "long_poll"),
+    (Transport.SSE, "sse"),
+)
 
 
 #: The built-in profiles, by ``--profile`` name.
