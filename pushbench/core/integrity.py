@@ -177,13 +177,16 @@ class IntegrityTracker:
         IntegrityCounts(sent=4, delivered=3, lost=1, duplicated=1, reordered=1, unexpected=0)
     """
 
-    __slots__ = ("_sent", "_streams", "received")
+    __slots__ = ("_sent", "_streams", "first_arrivals", "received")
 
     def __init__(self) -> None:
         self._streams: dict[str, _Stream] = {}
         self._sent: dict[str, int] = {}
         self.received = 0
         """Every arrival so far, duplicates included (cheap live progress)."""
+        self.first_arrivals = 0
+        """Arrivals of a message not seen before: what a drain waits for (a duplicate is not
+        the message still missing)."""
 
     def receive(self, publisher: str, seq: int) -> Arrival:
         """Account for one received message.
@@ -204,7 +207,10 @@ class IntegrityTracker:
         if stream is None:
             stream = self._streams[publisher] = _Stream()
         self.received += 1
-        return stream.receive(seq)
+        arrival = stream.receive(seq)
+        if arrival is not Arrival.DUPLICATE:
+            self.first_arrivals += 1
+        return arrival
 
     def expect(self, publisher: str, sent_count: int) -> None:
         """Declare that ``publisher`` sent seqs ``0 .. sent_count - 1`` (replaces an earlier call).

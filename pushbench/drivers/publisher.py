@@ -8,7 +8,9 @@ latency instead of silently lowering the offered load (coordinated omission).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
@@ -16,7 +18,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from pushbench.drivers.recorder import now_ns
 from pushbench.harness.client_auth import auth_headers
 
-__all__ = ["PublishStats", "connect_publishers", "publish_open_loop"]
+__all__ = ["PublishStats", "Sender", "connect_publishers", "envelope_frame", "publish_open_loop"]
 
 
 @dataclass(slots=True)
@@ -68,15 +70,35 @@ async def connect_publishers(ws_base: str, room: str, count: int) -> list[Client
     )
 
 
+class Sender(Protocol):
+    """Where a publisher's messages go: a WebSocket, or an HTTP request per message."""
+
+    async def send(self, message: str, /) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+def envelope_frame(publisher: str, seq: int, scheduled_ns: int, payload: str) -> str:
+    """The reference server's publish envelope (its receivers read these fields back)."""
+    return orjson.dumps(
+        {"publisher": publisher, "seq": seq, "sent_ns": scheduled_ns, "payload": payload}
+    ).decode()
+
+
 async def publish_open_loop(
-    sockets: list[ClientConnection],
+    sockets: Sequence[Sender],
     rate_per_s: float,
     start_ns: int,
     end_ns: int,
     payload: str,
     stats: PublishStats,
+    make_frame: Callable[[str, int, int, str], str] = envelope_frame,
 ) -> None:
-    """Send message k at ``start_ns + k / rate`` until ``end_ns``, round-robin over ``sockets``."""
+    """Send message k at ``start_ns + k / rate`` until ``end_ns``, round-robin over ``sockets``.
+
+    ``make_frame(publisher, seq, scheduled_ns, payload)`` writes each message: the reference
+    envelope, or a target profile's template with the payload token in it.
+    """
     interval_ns = round(1e9 / rate_per_s)
     names = [f"pub-{index}" for index in range(len(sockets))]
     for name in names:
@@ -95,9 +117,7 @@ async def publish_open_loop(
             index = k % len(sockets)
             name = names[index]
             seq = stats.sent[name]
-            frame = orjson.dumps(
-                {"publisher": name, "seq": seq, "sent_ns": scheduled, "payload": payload}
-            ).decode()
+            frame = make_frame(name, seq, scheduled, payload)
             stats.attempted += 1
             try:
                 await sockets[index].send(frame)

@@ -43,6 +43,9 @@ class Recorder:
     integrity: IntegrityTracker = field(default_factory=IntegrityTracker)
     http_requests: int = 0
     errors: list[str] = field(default_factory=list)
+    #: Arrivals that carried no message of any publisher: a frame, poll item or event of an app
+    #: (``--profile``) with no payload token in it. They count as ``unexpected``.
+    unexpected_arrivals: int = 0
 
     def deliver(self, publisher: str, seq: int, sent_ns: int, received_ns: int) -> None:
         """Record one received message (``sent_ns`` is its scheduled send time)."""
@@ -71,5 +74,8 @@ def fold(
         histogram.record_all_ns(recorder.latencies_ns)
         for publisher, count in sent.items():
             recorder.integrity.expect(publisher, count)
-        totals.append(recorder.integrity.counts())
+        counts = recorder.integrity.counts()
+        if recorder.unexpected_arrivals:
+            counts += IntegrityCounts(unexpected=recorder.unexpected_arrivals)
+        totals.append(counts)
     return histogram, IntegrityCounts.total(totals)

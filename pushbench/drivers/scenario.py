@@ -17,7 +17,14 @@ from websockets.exceptions import InvalidHandshake
 from pushbench.core.histogram import LatencyHistogram
 from pushbench.core.integrity import IntegrityCounts
 from pushbench.core.kinds import Transport
-from pushbench.drivers.publisher import PublishStats, connect_publishers, publish_open_loop
+from pushbench.core.target_profile import TargetProfile
+from pushbench.drivers.profiled import FrameMaker, ProfiledPublishers, profiled_subscriber
+from pushbench.drivers.publisher import (
+    PublishStats,
+    connect_publishers,
+    envelope_frame,
+    publish_open_loop,
+)
 from pushbench.drivers.recorder import Recorder, Window, fold, now_ns
 from pushbench.drivers.subscribers import SUBSCRIBERS, PollTiming
 from pushbench.harness.client_auth import auth_headers
@@ -41,6 +48,9 @@ class ScenarioSpec:
     duration_s: float = 10.0
     warmup_s: float = 2.0
     poll_interval_s: float | None = None
+    profile: TargetProfile | None = None
+    """How to drive an app of the user's own (``--profile``); None or ``reference``: the
+    reference server, whose receivers read its envelope."""
 
     def __post_init__(self) -> None:
         if self.transport not in SUBSCRIBERS:
@@ -57,6 +67,15 @@ class ScenarioSpec:
             raise ValueError("publishers and subscribers must be at least 1")
         if self.warmup_s < 0 or self.payload_bytes < 0:
             raise ValueError("warmup_s and payload_bytes must be >= 0")
+        profile = self.profile
+        skipped = profile.skipped((self.transport,)) if profile and not profile.reference else {}
+        if skipped:
+            raise ValueError(skipped[self.transport])
+
+    @property
+    def custom_profile(self) -> bool:
+        """Whether the target is a user's app (tokens in payloads), not the reference server."""
+        return self.profile is not None and not self.profile.reference
 
     @property
     def name(self) -> str:
@@ -77,6 +96,8 @@ class ScenarioSpec:
         }
         if self.poll_interval_s is not None and self.transport == Transport.SHORT_POLL:
             params["poll_interval_s"] = self.poll_interval_s
+        if self.profile is not None and self.custom_profile:
+            params["profile"] = self.profile.name
         return params
 
     @property
@@ -125,11 +146,17 @@ async def run_scenario(
     lag = [0]
     usage = [0.0, 0.0]
     interrupted = False
-    subscribe = SUBSCRIBERS[spec.transport]
+    subscribe = (
+        profiled_subscriber(spec.profile, spec.transport)
+        if spec.profile is not None and spec.custom_profile
+        else SUBSCRIBERS[spec.transport]
+    )
     timing = PollTiming(poll_interval_s=spec.poll_interval_s)
     connector = aiohttp.TCPConnector(limit=0, force_close=False)
     tasks: list[asyncio.Task[None]] = []
     publishers: list[Any] = []
+    profiled: ProfiledPublishers | None = None
+    make_frame: FrameMaker = envelope_frame
     async with aiohttp.ClientSession(connector=connector, headers=auth_headers()) as http:
         try:
             readies = [asyncio.Event() for _ in recorders]
@@ -138,8 +165,16 @@ async def run_scenario(
                 for rec, ready in zip(recorders, readies, strict=True)
             ]
             await _all_ready(readies, tasks)
-            ws_base = "ws" + base_url.removeprefix("http")
-            publishers = await connect_publishers(ws_base, room, spec.publishers)
+            if spec.profile is not None and spec.custom_profile:
+                # Client numbers after the subscribers' (1..S): {client} is one per connection.
+                first = spec.subscribers + 1
+                profiled = await ProfiledPublishers.open(
+                    spec.profile, base_url, room, spec.publishers, first, http
+                )
+                publishers, make_frame = profiled.senders, profiled.make_frame
+            else:
+                ws_base = "ws" + base_url.removeprefix("http")
+                publishers = await connect_publishers(ws_base, room, spec.publishers)
             start = now_ns() + 50_000_000
             window.start_ns = start + round(spec.warmup_s * 1e9)
             window.end_ns = window.start_ns + round(spec.duration_s * 1e9)
@@ -151,7 +186,13 @@ async def run_scenario(
             try:
                 await _with_progress(
                     publish_open_loop(
-                        publishers, spec.rate_per_s, start, window.end_ns, payload, stats
+                        publishers,
+                        spec.rate_per_s,
+                        start,
+                        window.end_ns,
+                        payload,
+                        stats,
+                        make_frame,
                     ),
                     start,
                     window.end_ns,
@@ -177,9 +218,12 @@ async def run_scenario(
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
                 errors.extend(_task_error(task))
-            for ws in publishers:
-                with contextlib.suppress(Exception):
-                    await ws.close()
+            if profiled is not None:
+                await profiled.close()
+            else:
+                for ws in publishers:
+                    with contextlib.suppress(Exception):
+                        await ws.close()
     if window.end_ns == 0:  # never started publishing
         window.start_ns = window.end_ns = now_ns()
     histogram, integrity = fold(recorders, stats.sent)
@@ -263,7 +307,9 @@ async def _drain(
     total = sum(stats.sent.values())
     deadline = now_ns() + round(drain_s * 1e9)
     while now_ns() < deadline:
-        if all(r.integrity.received >= total for r in recorders) or any(t.done() for t in tasks):
+        if all(r.integrity.first_arrivals >= total for r in recorders) or any(
+            t.done() for t in tasks
+        ):
             return
         # A harness-side completion check: the condition is re-tested, the sleep only paces it.
         await asyncio.sleep(0.02)

@@ -269,3 +269,11 @@ def test_random_streams_match_the_reference(seed: int) -> None:
     assert counts.delivered + counts.lost == counts.sent
     assert arrivals[Arrival.DUPLICATE] == counts.duplicated
     assert arrivals[Arrival.REORDERED] == counts.reordered
+
+
+def test_first_arrivals_leave_duplicates_out() -> None:
+    """What a drain waits for: duplicates must not make the stream look complete."""
+    tracker = IntegrityTracker()
+    for seq in (0, 0, 2, 2, 1):
+        tracker.receive("p", seq)
+    assert (tracker.received, tracker.first_arrivals) == (5, 3)
