@@ -1,5 +1,6 @@
 """Minimal loopback clients for the live push-vs-poll benchmarks: a keep-alive HTTP/1.1 client
-and a raw WebSocket subscriber/publisher (``pushbench.drivers.rawws``).
+and a raw WebSocket subscriber/publisher (``pushbench.drivers.rawws``, frames by
+``pushbench.drivers.wsframes``).
 
 They cost little and the same for every transport, so the group's differences are the server's
 and the transport's, not a client library's.
@@ -8,11 +9,11 @@ and the transport's, not a client library's.
 from __future__ import annotations
 
 import asyncio
-import struct
 
 from pushbench.drivers.rawws import RawClient, open_raw
+from pushbench.drivers.wsframes import ZERO_MASK, Opcode, encode_frame
 
-__all__ = ["HttpClient", "Publisher", "Subscriber", "zero_masked_text_frame"]
+__all__ = ["HttpClient", "Publisher", "Subscriber"]
 
 
 class HttpClient:
@@ -85,26 +86,6 @@ class Subscriber:
             self.client.close()
 
 
-_ZERO_MASK = b"\x00\x00\x00\x00"
-
-
-def zero_masked_text_frame(text: str) -> bytes:
-    """A client text frame masked with key 0 (valid: the key is the client's choice).
-
-    :func:`pushbench.drivers.rawws.masked_text_frame` XORs in Python, ~5 ms for 64 KiB: that
-    would be the client's cost, not the server's or the transport's.
-    """
-    data = text.encode()
-    length = len(data)
-    if length < 126:
-        header = struct.pack("!BB", 0x81, 0x80 | length)
-    elif length < 1 << 16:
-        header = struct.pack("!BBH", 0x81, 0x80 | 126, length)
-    else:
-        header = struct.pack("!BBQ", 0x81, 0x80 | 127, length)
-    return header + _ZERO_MASK + data
-
-
 class Publisher:
     """A publish-only room socket (``?receive=false``) sending prebuilt frames."""
 
@@ -116,8 +97,13 @@ class Publisher:
         return cls(await open_raw(url))
 
     def publish(self, texts: list[str]) -> None:
-        """Send one text frame per text, in one write."""
-        self.client.send(b"".join(zero_masked_text_frame(text) for text in texts))
+        """Send one text frame per text, in one write.
+
+        Masked with a zero key: even C masking of a 64 KiB payload would be the client's cost,
+        not the server's or the transport's.
+        """
+        frames = (encode_frame(Opcode.TEXT, text.encode(), mask=ZERO_MASK) for text in texts)
+        self.client.send(b"".join(frames))
 
     def close(self) -> None:
         self.client.close()

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 import orjson
 
 from pushbench.drivers.rawhttp import open_raw_http
-from pushbench.drivers.rawws import RawClient, masked_text_frame, open_raw
+from pushbench.drivers.rawws import RawClient, open_raw
+from pushbench.drivers.wsframes import encode_text
 from pushbench.harness.client_auth import auth_headers
 
 __all__ = ["CapacityRun", "echo_capacity", "fanout_capacity", "idle_connections", "poll_capacity"]
@@ -51,7 +52,7 @@ async def echo_capacity(
     warmup_s: float = 1.0,
 ) -> CapacityRun:
     """Closed-loop echo on ``connections`` sockets: each sends again as soon as its echo lands."""
-    frame = masked_text_frame("x" * payload_bytes)
+    frame = encode_text(b"x" * payload_bytes)
     round_trips: array[int] = array("q")
     record = round_trips.append
     clock = time.perf_counter_ns
@@ -91,8 +92,8 @@ async def fanout_capacity(
     runs flat out without queues growing until slow-subscriber drops kick in.
     """
     room = f"capacity-{uuid.uuid4().hex[:8]}"
-    body = orjson.dumps({"publisher": "cap", "payload": "x" * payload_bytes}).decode()
-    frame = masked_text_frame(body)
+    body = orjson.dumps({"publisher": "cap", "payload": "x" * payload_bytes})
+    frame = encode_text(body)
     publisher = await open_raw(f"{ws_base}/ws/rooms/{room}?receive=false")
     sent = [0]
 

@@ -3,44 +3,41 @@
 A load generator must cost far less than the server per message, or it measures itself. A general
 client (``websockets``) validates, queues and hands every message through a task switch: ~25k
 frames/s per core here, which saturated the generator before the server. This one parses frames
-straight out of ``data_received`` and calls back (counting, or handing the payload over), answers
-pings and closes. It relies on what the reference server sends: unfragmented, uncompressed
-frames (no extension is negotiated).
+straight out of ``data_received`` with the shared codec (:mod:`pushbench.drivers.wsframes`) and
+calls back (counting, or handing the payload over), answers pings and closes. No extension is
+negotiated; a server breaking the protocol gets its connection failed (close code 1002).
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import os
-import struct
 from collections.abc import Callable
 from typing import cast
 from urllib.parse import urlsplit
 
+from pushbench.drivers.wsframes import (
+    CloseCode,
+    FrameReader,
+    Opcode,
+    ProtocolError,
+    encode_close,
+    encode_frame,
+    parse_close,
+)
+from pushbench.drivers.wshandshake import (
+    HandshakeError,
+    handshake_request,
+    new_key,
+    parse_handshake,
+)
 from pushbench.harness.client_auth import auth_headers
 
-__all__ = ["RawClient", "masked_frame", "masked_text_frame", "open_raw"]
+__all__ = ["RawClient", "open_raw"]
 
-
-def masked_text_frame(text: str) -> bytes:
-    """One complete masked text frame, as a client must send it."""
-    return masked_frame(0x1, text.encode())
-
-
-def masked_frame(opcode: int, payload: bytes) -> bytes:
-    """One complete masked frame (FIN set) with ``opcode``."""
-    mask = os.urandom(4)
-    length = len(payload)
-    first = 0x80 | opcode
-    if length < 126:
-        header = struct.pack("!BB", first, 0x80 | length)
-    elif length < 1 << 16:
-        header = struct.pack("!BBH", first, 0x80 | 126, length)
-    else:
-        header = struct.pack("!BBQ", first, 0x80 | 127, length)
-    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-    return header + mask + masked
+_TEXT = Opcode.TEXT
+_BINARY = Opcode.BINARY
+_PING = Opcode.PING
+_CLOSE = Opcode.CLOSE
 
 
 class RawClient(asyncio.Protocol):
@@ -55,8 +52,10 @@ class RawClient(asyncio.Protocol):
     ) -> None:
         self.frames = 0
         self.closed = False
-        #: The close code the server sent, if it closed the connection.
+        #: The close code the server sent, if it closed the connection (1005: without a code).
         self.close_code: int | None = None
+        #: What the server did wrong, if this client failed the connection for breaking RFC 6455.
+        self.protocol_error: str | None = None
         self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._on_message = on_message
         #: Set by a closed-loop sender: when its one outstanding frame left (perf_counter_ns).
@@ -64,15 +63,11 @@ class RawClient(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._on_frame = on_frame
-        self._buffer = bytearray()
-        self._handshake_done = False
-        key = base64.b64encode(os.urandom(16)).decode()
-        extra = "".join(f"{name}: {value}\r\n" for name, value in auth_headers().items())
-        self._request = (
-            f"GET {target} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-            f"{extra}\r\n"
-        ).encode()
+        self._reader = FrameReader()
+        #: The handshake answer received so far; None once the upgrade is accepted.
+        self._handshake: bytes | None = b""
+        self._key = new_key()
+        self._request = handshake_request(host, target, self._key, auth_headers())
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports are not asyncio.Transport subclasses, but behave as one.
@@ -84,65 +79,83 @@ class RawClient(asyncio.Protocol):
             self.transport.write(frame)
 
     def data_received(self, data: bytes) -> None:
-        buffer = self._buffer
-        buffer += data
-        if not self._handshake_done:
-            end = buffer.find(b"\r\n\r\n")
-            if end < 0:
+        if self._handshake is not None:
+            data = self._finish_handshake(self._handshake + data)
+            if not data:
                 return
-            status_line = bytes(buffer[: buffer.find(b"\r\n")])
-            del buffer[: end + 4]
-            # ``opened`` is already done (cancelled) when the task awaiting it was cancelled:
-            # a scenario giving up on its other subscribers, say.
-            if b" 101 " not in status_line:
-                if not self.opened.done():
-                    self.opened.set_exception(
-                        ConnectionError(f"handshake refused: {status_line!r}")
-                    )
-                self.close()
-                return
-            self._handshake_done = True
-            if not self.opened.done():
-                self.opened.set_result(None)
-        # Walk complete frames; keep a partial one for the next chunk.
-        offset = 0
-        size = len(buffer)
+        reader = self._reader
         frames = 0
         on_frame = self._on_frame
         on_message = self._on_message
-        while size - offset >= 2:
-            opcode = buffer[offset] & 0x0F
-            length = buffer[offset + 1] & 0x7F
-            start = offset + 2
-            if length == 126:
-                if size - offset < 4:
-                    break
-                length = (buffer[start] << 8) | buffer[start + 1]
-                start += 2
-            elif length == 127:
-                if size - offset < 10:
-                    break
-                length = int.from_bytes(buffer[start : start + 8], "big")
-                start += 8
-            if start + length > size:
-                break
-            offset = start + length
-            if opcode in (0x1, 0x2):
-                frames += 1
-                if on_message is not None:
-                    on_message(bytes(buffer[start:offset]))
-                if on_frame is not None:
-                    on_frame(self)
-            elif opcode == 0x9:  # ping: uvicorn closes peers that never answer its keep-alive
-                self.send(masked_frame(0xA, bytes(buffer[start:offset])))
-            elif opcode == 0x8:  # close: answer it, then hang up
-                if length >= 2:
-                    self.close_code = (buffer[start] << 8) | buffer[start + 1]
-                self.send(masked_frame(0x8, bytes(buffer[start : start + 2])))
-                self.close()
-                break
-        del buffer[:offset]
-        self.frames += frames
+        try:
+            if on_message is None:
+                # Counting only: whole data frames are skipped, not sliced out (the common case).
+                while True:
+                    count = reader.skip_data(data)
+                    data = b""
+                    frames += count
+                    if on_frame is not None:
+                        while count:
+                            on_frame(self)
+                            count -= 1
+                    message = reader.next()
+                    if message is None:
+                        break
+                    opcode, payload = message
+                    if opcode is _TEXT or opcode is _BINARY:  # reassembled from fragments
+                        frames += 1
+                        if on_frame is not None:
+                            on_frame(self)
+                    elif not self._control(opcode, payload):
+                        break
+            else:
+                reader.feed(data)
+                while (message := reader.next()) is not None:
+                    opcode, payload = message
+                    if opcode is _TEXT or opcode is _BINARY:
+                        frames += 1
+                        on_message(payload)
+                        if on_frame is not None:
+                            on_frame(self)
+                    elif not self._control(opcode, payload):
+                        break
+        except ProtocolError as exc:
+            self.protocol_error = str(exc)
+            self.send(encode_close(CloseCode.PROTOCOL_ERROR, self.protocol_error))
+            self.close()
+        finally:
+            # Added per read, after the callbacks: a fan-out pacer reads it to top its window up.
+            self.frames += frames
+
+    def _control(self, opcode: Opcode, payload: bytes) -> bool:
+        """Answer a control frame; False once the connection is closing."""
+        if opcode is _PING:  # uvicorn closes peers that never answer its keep-alive
+            self.send(encode_frame(Opcode.PONG, payload))
+        elif opcode is _CLOSE:  # answer it (echoing the code), then hang up
+            self.close_code = parse_close(payload)[0]
+            self.send(encode_frame(Opcode.CLOSE, payload[:2]))
+            self.close()
+            return False
+        return True
+
+    def _finish_handshake(self, received: bytes) -> bytes:
+        """Check the upgrade answer; the bytes after it (frames), or b"" while incomplete."""
+        # ``opened`` is already done (cancelled) when the task awaiting it was cancelled:
+        # a scenario giving up on its other subscribers, say.
+        try:
+            result = parse_handshake(received, self._key)
+        except HandshakeError as exc:
+            if not self.opened.done():
+                self.opened.set_exception(ConnectionError(f"handshake refused: {exc}"))
+            self.close()  # and stay in handshake mode: nothing after a refusal is a frame
+            return b""
+        if result is None:
+            self._handshake = received
+            return b""
+        self._handshake = None
+        if not self.opened.done():
+            self.opened.set_result(None)
+        return result[1]
 
     def close(self) -> None:
         self.closed = True

@@ -73,7 +73,9 @@ async def ws_push(
     try:
         ready.set()
         await client.lost  # the scenario's end cancels this: getting past it is the peer's doing
-        if client.close_code is not None:
+        if client.protocol_error is not None:
+            recorder.error(f"the server broke the WebSocket protocol: {client.protocol_error}")
+        elif client.close_code is not None:
             recorder.error(f"server closed the socket with code {client.close_code}")
         else:
             recorder.error("the connection was lost without a close frame (the target stopped?)")

@@ -23,6 +23,8 @@ from locust.env import Environment
 from locust.exception import LocustError
 
 from pushbench.core.kinds import Transport
+from pushbench.drivers.wsframes import ProtocolError
+from pushbench.drivers.wshandshake import HandshakeError
 from pushbench.harness.client_auth import auth_headers
 from pushbench.locust.envelopes import (
     Envelope,
@@ -36,7 +38,6 @@ from pushbench.locust.node import Fire, Node, Subscription
 from pushbench.locust.plugin import node_of
 from pushbench.locust.recording import NodeRecorder
 from pushbench.locust.ws_client import ConnectionClosed, WebSocket, connect
-from pushbench.locust.ws_protocol import HandshakeError, ProtocolError
 
 __all__ = [
     "PushbenchUser",

@@ -2,7 +2,8 @@
 
 Locust monkey-patches the standard library's sockets, so blocking calls here yield to the other
 users instead of blocking the process (an asyncio client cannot run inside Locust). All protocol
-work is in :mod:`pushbench.locust.ws_protocol`; this module only moves bytes.
+work is in :mod:`pushbench.drivers.wshandshake` and the frame codec
+:mod:`pushbench.drivers.wsframes`; this module only moves bytes.
 
 Under gevent a connection waits for readability *before* reading. A client that has just sent a
 request never finds the answer already there, and gevent's own ``recv`` would first fail with
@@ -19,17 +20,20 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
-from pushbench.locust.ws_protocol import (
+from pushbench.drivers.wsframes import (
+    CloseCode,
     FrameReader,
-    HandshakeError,
     Opcode,
     ProtocolError,
     encode_close,
     encode_frame,
     encode_text,
+    parse_close,
+)
+from pushbench.drivers.wshandshake import (
+    HandshakeError,
     handshake_request,
     new_key,
-    parse_close,
     parse_handshake,
 )
 
@@ -78,7 +82,7 @@ class WebSocket:
             sent = 0
         except OSError as exc:
             self._close_socket(send_code=None)
-            raise ConnectionClosed(1006, f"{type(exc).__name__}: {exc}") from None
+            raise ConnectionClosed(CloseCode.ABNORMAL, f"{type(exc).__name__}: {exc}") from None
         if sent < len(frame):
             self._sendall(frame[sent:])
 
@@ -91,7 +95,7 @@ class WebSocket:
             self.sock.sendall(data)
         except OSError as exc:
             self._close_socket(send_code=None)
-            raise ConnectionClosed(1006, f"{type(exc).__name__}: {exc}") from None
+            raise ConnectionClosed(CloseCode.ABNORMAL, f"{type(exc).__name__}: {exc}") from None
 
     def recv(self) -> str | bytes:
         """The next data message (``str`` for text); answers pings while waiting.
@@ -112,7 +116,7 @@ class WebSocket:
                 try:
                     return payload.decode()
                 except UnicodeDecodeError:
-                    self._fail(1007, "invalid UTF-8 in a text message")
+                    self._fail(CloseCode.INVALID_PAYLOAD, "invalid UTF-8 in a text message")
             elif opcode == Opcode.BINARY:
                 self.received_bytes += len(payload)
                 return payload
@@ -120,7 +124,9 @@ class WebSocket:
                 self._sendall(encode_frame(Opcode.PONG, payload))
             elif opcode == Opcode.CLOSE:
                 code, reason = parse_close(payload)
-                self._close_socket(send_code=1000 if code == 1005 else code)
+                self._close_socket(
+                    send_code=CloseCode.NORMAL if code == CloseCode.NO_STATUS else code
+                )
                 raise ConnectionClosed(code, reason)
             # PONG: nothing to do
 
@@ -133,7 +139,7 @@ class WebSocket:
 
     def _fill(self) -> None:
         if self._closed:
-            raise ConnectionClosed(1006, "connection already closed")
+            raise ConnectionClosed(CloseCode.ABNORMAL, "connection already closed")
         readable = self._readable
         try:
             while True:
@@ -146,10 +152,12 @@ class WebSocket:
                     continue
         except OSError as exc:
             self._close_socket(send_code=None)
-            raise ConnectionClosed(1006, f"{type(exc).__name__}: {exc}") from None
+            raise ConnectionClosed(CloseCode.ABNORMAL, f"{type(exc).__name__}: {exc}") from None
         if not data:
             self._close_socket(send_code=None)
-            raise ConnectionClosed(1006, "TCP connection closed without a close frame")
+            raise ConnectionClosed(
+                CloseCode.ABNORMAL, "TCP connection closed without a close frame"
+            )
         self._reader.feed(data)
 
     def _fail(self, code: int, reason: str) -> None:
@@ -170,7 +178,7 @@ class WebSocket:
                 self._readable.close()
             self.sock.close()
 
-    def close(self, code: int = 1000, reason: str = "") -> None:
+    def close(self, code: int = CloseCode.NORMAL, reason: str = "") -> None:
         """Send a close frame and close the socket (without waiting for the server's echo).
 
         A load generator closing thousands of sockets at the end of a run must not wait a

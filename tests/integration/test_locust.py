@@ -21,9 +21,9 @@ import pytest
 
 from pushbench.core.histogram import LatencyHistogram
 from pushbench.core.schema import ResultsDocument, load_results
+from pushbench.drivers.wshandshake import HandshakeError
 from pushbench.harness.launcher import ServerProcess
 from pushbench.locust.ws_client import ConnectionClosed, connect
-from pushbench.locust.ws_protocol import HandshakeError
 from tests.conftest import timeout
 
 LOCUSTFILE = Path(__file__).parents[2] / "loadtests" / "locustfile.py"

@@ -7,16 +7,18 @@ from websockets.frames import Frame
 from websockets.frames import Opcode as WsOpcode
 from websockets.streams import StreamReader
 
-from pushbench.locust.ws_protocol import (
+from pushbench.drivers.wsframes import (
     FrameReader,
-    HandshakeError,
     Opcode,
     ProtocolError,
-    accept_key,
     encode_close,
     encode_frame,
-    handshake_request,
     parse_close,
+)
+from pushbench.drivers.wshandshake import (
+    HandshakeError,
+    accept_key,
+    handshake_request,
     parse_handshake,
 )
 
