@@ -16,6 +16,7 @@ from pushbench.core.schema import ResultsDocument, Scenario
 from pushbench.core.server_config import WS_IMPLS
 from pushbench.harness.processes import raise_open_files
 from pushbench.report import write_report
+from pushbench.serverbench import report as _report  # noqa: F401  (registers its report parts)
 from pushbench.serverbench.run import ServerBenchConfig, run_serverbench
 
 __all__ = ["serverbench", "serverbench_poll_table", "serverbench_table"]

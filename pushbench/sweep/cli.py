@@ -20,7 +20,6 @@ from pushbench.core.completeness import is_complete, scenario_reasons
 from pushbench.core.schema import ResultsDocument, Scenario
 from pushbench.core.server_config import BROKER_SCHEMES, FLAVORS, HTTP_IMPLS, LOOPS, WS_IMPLS
 from pushbench.gate.config import find_pyproject, load_gate_config
-from pushbench.report.sweep import sweep_rows
 from pushbench.sweep.matrix import (
     BROKER_MODES,
     WORKLOADS,
@@ -31,6 +30,7 @@ from pushbench.sweep.matrix import (
     plan_sweep,
 )
 from pushbench.sweep.recommend import Recommendation, recommend_document
+from pushbench.sweep.report import sweep_rows
 from pushbench.sweep.run import SweepProgress, SweepSettings, run_sweep
 
 __all__ = ["CI_PRESET", "FULL_MATRIX", "default_p99_slo_ms", "sweep", "sweep_table"]
