@@ -14,6 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from pushbench.cli import kinds as _kinds  # noqa: F401  (every kind's report parts, registered)
 from pushbench.core.schema import SchemaError, load_results
 from pushbench.harness.chromium import CHROMIUM_ARGS, find_chromium
 from pushbench.report import HTML_NAME, write_report

@@ -14,6 +14,7 @@ from typing import Annotated, NoReturn
 import typer
 from rich.markup import escape
 
+from pushbench.cli import kinds as _kinds  # noqa: F401  (every kind's report parts, registered)
 from pushbench.cli.console import (
     EXIT_FAILED,
     EXIT_UNUSABLE,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -26,11 +27,11 @@ from pushbench.cli.options import (
     server_config,
 )
 from pushbench.compare.run import CompareConfig, run_compare
-from pushbench.compare.run import Progress as CompareProgress
 from pushbench.core.completeness import is_complete
 from pushbench.core.kinds import PUSH_TRANSPORTS, Transport
 from pushbench.core.schema import ResultsDocument, Scenario
 from pushbench.core.server_config import FLAVORS
+from pushbench.harness.run_skeleton import RunProgress
 from pushbench.report import write_report
 from pushbench.report.verdict import Severity, findings, verdict_lines
 
@@ -62,7 +63,7 @@ def _transports(text: str) -> tuple[Transport, ...]:
     return tuple(Transport(name) for name in names)
 
 
-class _Bar(CompareProgress):
+class _Bar(RunProgress):
     """A live bar on a terminal; on a pipe (CI logs), a line per 10% so progress still shows."""
 
     def __init__(self, progress: Progress) -> None:
@@ -72,20 +73,27 @@ class _Bar(CompareProgress):
         self.name = ""
         self.step = -1
 
-    def scenario_started(self, index: int, total: int, name: str) -> None:
-        self.name, self.step = name, -1
-        self.progress.update(self.task, description=f"[{index + 1}/{total}] {name}", completed=0.0)
+    def step_started(self, index: int, total: int, label: str, eta_s: float | None = None) -> None:
+        self.name, self.step = label, -1
+        self.progress.update(self.task, description=f"[{index + 1}/{total}] {label}", completed=0.0)
         if not self.console.is_terminal:
-            self.console.print(f"[{index + 1}/{total}] {name}: starting")
+            self.console.print(f"[{index + 1}/{total}] {label}: starting")
 
-    def scenario_progress(self, fraction: float) -> None:
+    def step_progress(self, fraction: float) -> None:
         self.progress.update(self.task, completed=fraction)
         step = int(fraction * 10)
         if not self.console.is_terminal and step > self.step:
             self.step = step
             self.console.print(f"  {self.name}: {step * 10}% of the publishing schedule")
 
-    def scenario_finished(self, scenario: Scenario) -> None:
+    def step_finished(
+        self, label: str, scenarios: Sequence[Scenario], errors: Sequence[str]
+    ) -> None:
+        # A scenario that did not start is said among the findings, after the run.
+        for scenario in scenarios:
+            self._scenario(scenario)
+
+    def _scenario(self, scenario: Scenario) -> None:
         latency = scenario.latency_us
         self.console.print(
             f"  {scenario.name:<16} p50 {latency.p50 / 1000:8.2f} ms  "

@@ -7,28 +7,22 @@ drivers and samples resources. The numbers it produces go into the pure results 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pushbench.core.framework_tax import framework_tax
 from pushbench.core.kinds import PUSH_TRANSPORTS, Transport
 from pushbench.core.scenario_flavor import flavored_name
-from pushbench.core.schema import (
-    ResultsDocument,
-    Scenario,
-    write_results_atomic,
-)
+from pushbench.core.schema import Scenario
 from pushbench.core.server_config import FLAVORS, ServerConfig
 from pushbench.drivers.scenario import ScenarioSpec, run_scenario
-from pushbench.harness.environment import environment
 from pushbench.harness.launcher import ServerProcess, ServerStartError
 from pushbench.harness.processes import cpu_plan, generator_affinity, pin_server, run_uvloop
 from pushbench.harness.resources import TreeSampler, TreeUsage
-from pushbench.harness.run_dir import new_run_dir, new_run_id
+from pushbench.harness.run_skeleton import RunOutcome, RunProgress, RunState, record_run, start_run
 from pushbench.workloads import push_scenario
 
-__all__ = ["CompareConfig", "CompareOutcome", "PlannedScenario", "run_compare"]
+__all__ = ["CompareConfig", "PlannedScenario", "run_compare"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,97 +114,43 @@ class PlannedScenario:
         return self.spec.name if self.flavor is None else flavored_name(self.spec.name, self.flavor)
 
 
-@dataclass(slots=True)
-class CompareOutcome:
-    """The document (as written) and where it lives."""
-
-    document: ResultsDocument
-    run_dir: Path
-
-
-class Progress:
-    """Callbacks the CLI implements to show progress; all optional."""
-
-    def scenario_started(self, index: int, total: int, name: str) -> None:
-        """A scenario begins."""
-
-    def scenario_progress(self, fraction: float) -> None:
-        """Fraction of the current scenario's publishing schedule done."""
-
-    def scenario_finished(self, scenario: Scenario) -> None:
-        """A scenario's results are in."""
+def _framework_tax(scenarios: list[Scenario]) -> dict[str, Any]:
+    return {"framework_tax": framework_tax(scenarios)}
 
 
 def run_compare(
-    config: CompareConfig, out: Path, progress: Progress | None = None
-) -> CompareOutcome:
-    """Run every scenario, writing ``results.json`` after each (atomically)."""
-    progress = progress or Progress()
-    run_id = new_run_id("compare")
-    run_dir = new_run_dir(out, run_id)
+    config: CompareConfig, out: Path, progress: RunProgress | None = None
+) -> RunOutcome:
+    """Run every scenario (a step each), writing ``results.json`` after each (atomically)."""
+    progress = progress or RunProgress()
     server_cpus, generator_cpus = cpu_plan(config.pin and config.target is None)
-    document = ResultsDocument(
-        kind="compare",
-        run_id=run_id,
-        started_at=datetime.now(UTC),
-        environment=environment(),
-        config=config.as_dict(),
-        scenarios=[],
-    )
-    write_results_atomic(document, run_dir / "results.json")
-    state = _State(document)
-    try:
+    state = start_run("compare", config.as_dict(), out, derived=_framework_tax)
+
+    def body() -> None:
         with generator_affinity(generator_cpus):
-            _run_all(config, run_dir, server_cpus, progress, state)
-    except KeyboardInterrupt:
-        state.interrupted = True
-    finally:
-        document = state.snapshot(finished=True)
-        write_results_atomic(document, run_dir / "results.json")
-    return CompareOutcome(document, run_dir)
+            _run_all(config, server_cpus, progress, state)
 
-
-@dataclass(slots=True)
-class _State:
-    """What a comparison has gathered so far (written out after every scenario)."""
-
-    document: ResultsDocument
-    scenarios: list[Scenario] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    interrupted: bool = False
-
-    def snapshot(self, finished: bool = False) -> ResultsDocument:
-        update: dict[str, Any] = {
-            "scenarios": list(self.scenarios),
-            "warnings": list(self.warnings),
-            "errors": list(self.errors),
-            "interrupted": self.interrupted,
-        }
-        if finished:
-            update["finished_at"] = datetime.now(UTC)
-        update["framework_tax"] = framework_tax(self.scenarios)
-        return self.document.model_copy(update=update)
+    return record_run(state, body)
 
 
 def _run_all(
     config: CompareConfig,
-    run_dir: Path,
     server_cpus: list[int] | None,
-    progress: Progress,
-    state: _State,
+    progress: RunProgress,
+    state: RunState,
 ) -> None:
     planned = config.planned()
     for index, item in enumerate(planned):
-        progress.scenario_started(index, len(planned), item.name)
+        progress.step_started(index, len(planned), item.name)
         try:
-            scenario, stop = _one_scenario(config, item, run_dir, server_cpus, progress)
+            scenario, stop = _one_scenario(config, item, state.run_dir, server_cpus, progress)
         except ServerStartError as exc:
             state.errors.append(f"{item.name}: {exc}")
+            progress.step_finished(item.name, [], state.errors[-1:])
             continue
         state.scenarios.append(scenario)
-        progress.scenario_finished(scenario)
-        write_results_atomic(state.snapshot(), run_dir / "results.json")
+        progress.step_finished(item.name, [scenario], [])
+        state.save()
         if stop:
             state.interrupted = True
             return
@@ -221,7 +161,7 @@ def _one_scenario(
     item: PlannedScenario,
     run_dir: Path,
     server_cpus: list[int] | None,
-    progress: Progress,
+    progress: RunProgress,
 ) -> tuple[Scenario, bool]:
     """Run one scenario on a fresh server (or the target); (result, interrupted)."""
     server: ServerProcess | None = None
@@ -240,9 +180,7 @@ def _one_scenario(
         # The server is sampled over the publishing phase only, as the generator measures itself:
         # subscribers connecting before it and closing after it are not the transport's cost.
         phase = _SampledPhase(sampler)
-        run = run_uvloop(
-            lambda: run_scenario(base, spec, progress.scenario_progress, phase.publishing)
-        )
+        run = run_uvloop(lambda: run_scenario(base, spec, progress.step_progress, phase.publishing))
         # The generator's share of its CPU while publishing: the phase whose numbers matter.
         generator_cpu = run.generator_cpu_s
         wall = run.generator_wall_s

@@ -4,7 +4,9 @@ Rendering is pure — :func:`render_report` takes a document and returns file na
 and :func:`write_report` is the one function that touches the file system. One module per
 output (:mod:`.html`, :mod:`.markdown`, :mod:`.csv`, with :mod:`.charts` for the SVG charts);
 :mod:`.table` holds the comparison table every output shares, :mod:`.verdict` the plain-words
-verdict and the warnings.
+verdict and the warnings. What a kind of document adds (a sweep's recommendation, a micro run's
+time per call) comes from its :class:`~.kinds.ReportParts` in :mod:`.kinds`, registered by the
+command that writes that kind.
 
 Example:
     >>> document = load_results("reports/latest/results.json")

@@ -23,10 +23,10 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from pushbench.core.framework_tax import FRAMEWORK, LEAN, framework_tax
-from pushbench.core.kinds import Transport, Workload
+from pushbench.core.kinds import Transport
 from pushbench.core.schema import FrameworkTax, ResultsDocument, Scenario
 from pushbench.core.units import format_count, format_value
-from pushbench.report.sweep import is_workload_sweep
+from pushbench.report.kinds import parts_for
 from pushbench.report.table import format_tax, sweep_workers
 from pushbench.report.verdict import is_sweep
 
@@ -302,8 +302,6 @@ def sweep_chart(document: ResultsDocument) -> Chart | None:
     unless the document is a sweep."""
     if not is_sweep(document):
         return None
-    if is_workload_sweep(document):
-        return _workload_sweep_chart(document)
     groups: dict[str, list[tuple[int, Scenario]]] = defaultdict(list)
     for s in document.scenarios:
         workers = sweep_workers(s)
@@ -360,76 +358,14 @@ def sweep_chart(document: ResultsDocument) -> Chart | None:
     )
 
 
-_WORKLOAD_COLORS: Final = {
-    Workload.ECHO: _TRANSPORT_COLORS[Transport.ECHO],
-    Workload.FANOUT: _TRANSPORT_COLORS[Transport.WS],
-    Workload.POLL: _TRANSPORT_COLORS[Transport.SHORT_POLL],
-    Workload.PUSH: _TRANSPORT_COLORS[Transport.SSE],
-}
-
-
-def _workload_sweep_chart(document: ResultsDocument) -> Chart | None:
-    """``pushbench sweep``: capacity per workload (log scale) and push p99 against workers, one
-    line per (workload, loop / WebSocket / HTTP implementation)."""
-    groups: dict[tuple[Workload, str], list[tuple[int, Scenario]]] = defaultdict(list)
-    for s in document.scenarios:
-        params = s.typed_params
-        workers, workload = sweep_workers(s), params.workload
-        if workers is None or workload is None:
-            continue
-        series = " ".join(v or "?" for v in (params.loop, params.ws_impl, params.http_impl))
-        flavor = params.flavor
-        series += f" {flavor}" if flavor is not None and flavor != "asgi" else ""
-        groups[(workload, series)].append((workers, s))
-    if not groups:
-        return None
-    used: dict[Workload, int] = defaultdict(int)
-    with _figure("sweep", 10.0, 4.2, ncols=2) as figure:
-        tput_ax, p99_ax = _axes(figure)
-        for (workload, series), points in groups.items():
-            points.sort(key=lambda point: point[0])
-            palette = _WORKLOAD_COLORS.get(workload, [_GREY])
-            color = palette[used[workload] % len(palette)]
-            used[workload] += 1
-            xs = [w for w, _ in points]
-            if workload == Workload.PUSH:
-                ys = [s.latency_us.p99 / 1000 for _, s in points]
-                p99_ax.plot(xs, ys, marker="o", color=color, linewidth=2, label=series)
-            else:
-                ys = [max(s.throughput_msgs_per_s, 1.0) for _, s in points]
-                label = f"{workload} {series}"
-                tput_ax.plot(xs, ys, marker="o", color=color, linewidth=2, label=label)
-        all_workers = sorted({w for points in groups.values() for w, _ in points})
-        for ax, title in (
-            (tput_ax, "Throughput at saturation (ops/s, log)"),
-            (p99_ax, "Push p99 latency at a fixed rate (ms)"),
-        ):
-            ax.set_xscale("log", base=2)
-            ax.set_xticks(all_workers, [str(w) for w in all_workers])
-            ax.xaxis.set_minor_formatter(NullFormatter())
-            ax.set_xlabel("uvicorn workers")
-            ax.set_title(title)
-            if ax.lines:
-                ax.legend(loc="best", frameon=False, fontsize=7)
-        tput_ax.set_yscale("log")
-        p99_ax.set_ylim(bottom=0)
-        svg = _svg(figure, "chart-sweep")
-    return Chart(
-        "sweep",
-        "Throughput and p99 vs workers",
-        "Left: echo round trips, fan-out deliveries and short-poll requests per second at "
-        "saturation; right: push p99 at the same open-loop rate. One line per loop / WebSocket "
-        "/ HTTP implementation; where a line flattens, more workers stop helping.",
-        svg,
-    )
-
-
 def charts(document: ResultsDocument) -> list[Chart]:
-    """Every chart that applies to ``document``, in page order."""
-    if document.kind == "micro":  # no server cost, nothing to lose: time per call only
+    """Every chart that applies to ``document``, in page order: the kind's
+    (:class:`~pushbench.report.kinds.ReportParts`) or else the generic workers chart first."""
+    parts = parts_for(document)
+    if not parts.cost_charts:  # micro: no server cost, nothing to lose: time per call only
         return [latency_chart(document)]
     found = [latency_chart(document), cost_chart(document), delivery_chart(document)]
     tax = framework_tax_chart(document)
     found = [found[0], found[1], tax, found[2]] if tax is not None else found
-    sweep = sweep_chart(document)
+    sweep = (parts.workers_chart or sweep_chart)(document)
     return [sweep, *found] if sweep is not None else found

@@ -14,7 +14,7 @@ from pushbench import __version__
 from pushbench.core.completeness import is_complete
 from pushbench.core.schema import ResultsDocument
 from pushbench.report.charts import Chart, charts
-from pushbench.report.sweep import sweep_html
+from pushbench.report.kinds import parts_for
 from pushbench.report.table import (
     NUMERIC_COLUMNS,
     SUMMARY_COLUMNS,
@@ -183,9 +183,9 @@ def render_html(document: ResultsDocument) -> str:
     """The complete HTML page for ``document``.
 
     Sections, top to bottom: title with a status badge, the verdict in plain words, the
-    comparison table, warnings (if any), the charts (throughput and p99 vs workers for sweeps,
-    latency percentiles, cost per message, delivered vs lost), how to read the numbers, and
-    the run's metadata.
+    comparison table, the framework tax and the kind's own sections (if any), warnings (if
+    any), the charts (throughput and p99 vs workers for sweeps, latency percentiles, cost per
+    message, delivered vs lost), how to read the numbers, and the run's metadata.
     """
     found = findings(document)
     badge = '<span class="badge ok">complete</span>'
@@ -203,7 +203,7 @@ def render_html(document: ResultsDocument) -> str:
             f'<section id="warnings"><h2>{title}</h2><ul class="findings">{items}</ul></section>'
         )
     figures = "".join(_figure(chart) for chart in charts(document))
-    sweep = sweep_html(document)
+    sections = parts_for(document).html_sections(document)
     clock = cpu_clock_note(document)
     notes = "".join(f"<li>{note}</li>" for note in _NOTES)
     clock_line = f'<p class="note" id="cpu-clock-note">{escape(clock)}</p>' if clock else ""
@@ -225,7 +225,7 @@ def render_html(document: ResultsDocument) -> str:
 </header>
 {_verdicts(document)}
 <section id="comparison"><h2>Comparison</h2>{_summary_table(document)}{clock_line}</section>
-{_framework_tax(document)}{sweep}
+{_framework_tax(document)}{sections}
 {warnings}
 <section id="charts"><h2>Charts</h2>{figures}</section>
 <section id="notes"><h2>How to read these numbers</h2><ul>{notes}</ul></section>

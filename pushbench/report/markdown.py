@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 from pushbench.core.schema import ResultsDocument
-from pushbench.report.sweep import sweep_markdown
+from pushbench.report.kinds import parts_for
 from pushbench.report.table import (
     NUMERIC_COLUMNS,
     SUMMARY_COLUMNS,
@@ -65,8 +65,8 @@ def _framework_tax(document: ResultsDocument) -> list[str]:
 
 
 def render_markdown(document: ResultsDocument) -> str:
-    """The Markdown summary of ``document``: verdict, comparison table, framework tax,
-    warnings, run details."""
+    """The Markdown summary of ``document``: verdict, comparison table, framework tax, the
+    kind's own sections, warnings, run details."""
     clock = cpu_clock_note(document)
     lines = [
         f"## pushbench {document.kind}: `{document.run_id}`",
@@ -78,7 +78,7 @@ def render_markdown(document: ResultsDocument) -> str:
         "Latency in ms from the *scheduled* send time (open loop); percentiles from HdrHistogram.",
         *([clock] if clock else []),
         *_framework_tax(document),
-        *sweep_markdown(document),
+        *parts_for(document).markdown_sections(document),
     ]
     found = findings(document)
     if found:

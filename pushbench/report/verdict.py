@@ -23,10 +23,8 @@ from pushbench.core.units import (
     format_rate,
     format_ratio,
 )
-from pushbench.report.micro import micro_verdict
-from pushbench.report.sweep import is_workload_sweep
+from pushbench.report.kinds import parts_for
 from pushbench.report.table import format_tax, scenario_label, sweep_workers
-from pushbench.sweep.recommend import recommend_document
 
 __all__ = ["Finding", "Severity", "findings", "is_sweep", "verdict", "verdict_lines"]
 
@@ -56,8 +54,9 @@ class Finding:
 
 
 def is_sweep(document: ResultsDocument) -> bool:
-    """Whether the document compares worker counts: a ``sweep`` run, or scenarios varying them."""
-    if document.kind == "sweep":
+    """Whether the document compares worker counts: its kind does (a ``sweep`` run), or its
+    scenarios vary them."""
+    if parts_for(document).compares_workers:
         return True
     seen: dict[str, set[int]] = defaultdict(set)
     for scenario in document.scenarios:
@@ -76,8 +75,8 @@ def findings(document: ResultsDocument) -> list[Finding]:
         found.append(Finding(Severity.ERROR, "The run was interrupted: results are partial."))
     found += [Finding(Severity.ERROR, f"Run error: {error}") for error in document.errors]
     found += [Finding(Severity.WARNING, warning) for warning in document.warnings]
-    # serverbench saturates the server on purpose: its ceiling is what it measures.
-    capacity = document.kind == "serverbench"
+    # A kind may saturate the server on purpose (serverbench: its ceiling is what it measures).
+    capacity = parts_for(document).saturates_server
     for scenario in document.scenarios:
         found += _scenario_findings(scenario, capacity)
     return found
@@ -143,15 +142,17 @@ def verdict_lines(document: ResultsDocument) -> list[str]:
     other scenario is put next to it; when the scenarios measured several flavors of the
     server, one line per flavor, from that flavor's scenarios only and saying which it is
     about, then a line for the framework tax. For a sweep, where throughput peaks for each
-    transport.
+    transport. A kind's :class:`~pushbench.report.kinds.ReportParts` may replace the whole
+    verdict (``micro``) or its headline (``sweep``: the recommendation).
 
     Example:
         ["asgi flavor: WebSocket push delivered every message with p99 1.0 ms at 71 µs server
         CPU per message; short polling every 0.1 s: p99 100 ms (100× slower), 2.7× the server
         CPU per message, 10 lost; ...", "fastapi flavor: ...", "Framework tax ..."]
     """
-    if document.kind == "micro":
-        return [micro_verdict(document)]
+    parts = parts_for(document)
+    if parts.verdict is not None:
+        return parts.verdict(document)
     measured = [s for s in document.scenarios if s.delivered and s.latency_us.count]
     if not measured:
         return [
@@ -159,9 +160,9 @@ def verdict_lines(document: ResultsDocument) -> list[str]:
             if document.scenarios
             else ("No scenario was measured.")
         ]
-    recommendation = recommend_document(document) if is_workload_sweep(document) else None
-    if recommendation is not None:
-        lines = [recommendation.headline + "."]
+    headline = parts.headline(document)
+    if headline is not None:
+        lines = [headline]
     elif is_sweep(document):
         lines = [_sweep_verdict(measured)]
     else:

@@ -15,10 +15,19 @@ from pushbench.cli.options import Flavor, HttpImpl, Loop, Out, err, server_confi
 from pushbench.core.schema import ResultsDocument, Scenario
 from pushbench.core.server_config import WS_IMPLS
 from pushbench.harness.processes import raise_open_files
+from pushbench.harness.run_skeleton import RunProgress
 from pushbench.report import write_report
+from pushbench.serverbench import report as _report  # noqa: F401  (registers its report parts)
 from pushbench.serverbench.run import ServerBenchConfig, run_serverbench
 
 __all__ = ["serverbench", "serverbench_poll_table", "serverbench_table"]
+
+
+class _Lines(RunProgress):
+    """A line on stderr per measurement round."""
+
+    def phase_started(self, what: str) -> None:
+        err.print(what)
 
 
 def _by_name(document: ResultsDocument) -> dict[str, Scenario]:
@@ -171,7 +180,8 @@ def serverbench(
         server=server,
         pin=not no_pin,
     )
-    document, run_dir = run_serverbench(config, Path(out), lambda text: err.print(text))
+    outcome = run_serverbench(config, Path(out), _Lines())
+    document, run_dir = outcome.document, outcome.run_dir
     console = Console() if sys.stdout.isatty() else Console(width=200)
     console.print(serverbench_table(document))
     polls = serverbench_poll_table(document)

@@ -14,20 +14,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import psutil
 
 from pushbench.core.kinds import Transport, Workload
-from pushbench.core.schema import (
-    ResultsDocument,
-    Scenario,
-    write_results_atomic,
-)
+from pushbench.core.schema import Scenario
 from pushbench.core.server_config import ServerConfig
 from pushbench.drivers.capacity import (
     CapacityRun,
@@ -36,11 +30,10 @@ from pushbench.drivers.capacity import (
     idle_connections,
     poll_capacity,
 )
-from pushbench.harness.environment import environment
 from pushbench.harness.launcher import ServerProcess
 from pushbench.harness.processes import cpu_plan, generator_affinity, pin_server, run_uvloop
 from pushbench.harness.resources import TreeUsage
-from pushbench.harness.run_dir import new_run_dir, new_run_id
+from pushbench.harness.run_skeleton import RunOutcome, RunProgress, RunState, record_run, start_run
 from pushbench.workloads import capacity_scenario, measure_capacity
 
 __all__ = ["ServerBenchConfig", "run_serverbench"]
@@ -96,19 +89,16 @@ def _idle_rss_per_connection(server: ServerProcess, count: int, path: str) -> fl
 
 
 def run_serverbench(
-    config: ServerBenchConfig, out: Path, progress: Callable[[str], None] = lambda _: None
-) -> tuple[ResultsDocument, Path]:
-    """Run every measurement; ``results.json`` is rewritten after each one."""
-    run_id = new_run_id("serverbench")
-    run_dir = new_run_dir(out, run_id)
+    config: ServerBenchConfig, out: Path, progress: RunProgress | None = None
+) -> RunOutcome:
+    """Run every measurement (a phase per round, in words); ``results.json`` is rewritten after
+    each WebSocket implementation."""
+    progress = progress or RunProgress()
     server_cpus, generator_cpus = cpu_plan(config.pin)
     pinned = server_cpus is not None
-    document = ResultsDocument(
-        kind="serverbench",
-        run_id=run_id,
-        started_at=datetime.now(UTC),
-        environment=environment(),
-        config={
+    state = start_run(
+        "serverbench",
+        {
             "ws_impls": list(config.ws_impls),
             "connections": config.connections,
             "subscribers": config.subscribers,
@@ -124,36 +114,23 @@ def run_serverbench(
             "flavor": config.server.flavor,
             "pinned": pinned,
         },
-        scenarios=[],
+        out,
     )
-    scenarios: list[Scenario] = []
-    interrupted = False
-    try:
+
+    def body() -> None:
         with generator_affinity(generator_cpus):
-            _all_impls(config, run_dir, server_cpus, progress, document, scenarios)
+            _all_impls(config, server_cpus, progress, state)
             if config.pollers:
-                scenarios += _poll_floor(config, run_dir, server_cpus, progress)
-    except KeyboardInterrupt:
-        interrupted = True
-    finally:
-        document = document.model_copy(
-            update={
-                "scenarios": list(scenarios),
-                "interrupted": interrupted,
-                "finished_at": datetime.now(UTC),
-            }
-        )
-        write_results_atomic(document, run_dir / "results.json")
-    return document, run_dir
+                state.scenarios += _poll_floor(config, state.run_dir, server_cpus, progress)
+
+    return record_run(state, body)
 
 
 def _all_impls(
     config: ServerBenchConfig,
-    run_dir: Path,
     server_cpus: list[int] | None,
-    progress: Callable[[str], None],
-    document: ResultsDocument,
-    scenarios: list[Scenario],
+    progress: RunProgress,
+    state: RunState,
 ) -> None:
     for impl in config.ws_impls:
         # Both apps up at once, on the same CPUs: their rounds interleave (see _measure_impl).
@@ -161,12 +138,11 @@ def _all_impls(
             servers: dict[str, ServerProcess] = {}
             for app_name, app in APPS.items():
                 server_config = replace(config.server, ws_impl=impl, app=app)
-                log = run_dir / f"server-{impl}-{app_name}.log"
+                log = state.run_dir / f"server-{impl}-{app_name}.log"
                 servers[app_name] = stack.enter_context(ServerProcess(server_config, log))
                 pin_server(servers[app_name].pid, server_cpus)
-            scenarios += _measure_impl(config, servers, impl, progress)
-        partial = document.model_copy(update={"scenarios": list(scenarios)})
-        write_results_atomic(partial, run_dir / "results.json")
+            state.scenarios += _measure_impl(config, servers, impl, progress)
+        state.save()
 
 
 Measured = tuple[CapacityRun, TreeUsage, float]
@@ -176,7 +152,7 @@ def _poll_floor(
     config: ServerBenchConfig,
     run_dir: Path,
     server_cpus: list[int] | None,
-    progress: Callable[[str], None],
+    progress: RunProgress,
 ) -> list[Scenario]:
     """``repeat`` rounds of closed-loop short polls on each app, alternating which goes first."""
     runs: dict[str, list[Measured]] = {name: [] for name in APPS}
@@ -190,7 +166,7 @@ def _poll_floor(
         for round_index in range(config.repeat):
             order = list(servers) if round_index % 2 == 0 else list(reversed(servers))
             for app_name in order:
-                progress(
+                progress.phase_started(
                     f"{app_name}: short polls, {config.pollers} connections, "
                     f"round {round_index + 1}/{config.repeat}"
                 )
@@ -240,7 +216,7 @@ def _measure_impl(
     config: ServerBenchConfig,
     servers: dict[str, ServerProcess],
     impl: str,
-    progress: Callable[[str], None],
+    progress: RunProgress,
 ) -> list[Scenario]:
     """``repeat`` rounds of echo on each app (alternating which goes first) and of fan-out, the
     best round of each kept; then the idle memory of each app."""
@@ -251,7 +227,9 @@ def _measure_impl(
         rounds = f"round {round_index + 1}/{config.repeat}"
         order = list(servers) if round_index % 2 == 0 else list(reversed(servers))
         for app_name in order:
-            progress(f"{impl} / {app_name}: echo, {config.connections} connections, {rounds}")
+            progress.phase_started(
+                f"{impl} / {app_name}: echo, {config.connections} connections, {rounds}"
+            )
             url = servers[app_name].ws_url
             echo_runs[app_name].append(
                 measure_capacity(
@@ -265,7 +243,7 @@ def _measure_impl(
                     ),
                 )
             )
-        progress(f"{impl}: fan-out to {config.subscribers} subscribers, {rounds}")
+        progress.phase_started(f"{impl}: fan-out to {config.subscribers} subscribers, {rounds}")
         fanout_runs.append(
             measure_capacity(
                 reference,
@@ -284,7 +262,9 @@ def _measure_impl(
     if config.idle_connections:
         for app_name, server in servers.items():
             path = "/ws" if app_name == "bare" else f"/ws/rooms/idle-{uuid.uuid4().hex[:8]}"
-            progress(f"{impl} / {app_name}: {config.idle_connections} idle sockets on {path}")
+            progress.phase_started(
+                f"{impl} / {app_name}: {config.idle_connections} idle sockets on {path}"
+            )
             per_connection = _idle_rss_per_connection(server, config.idle_connections, path)
             idle[app_name] = {
                 "idle_connections": config.idle_connections,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Final
@@ -22,7 +23,7 @@ from pushbench.core.kinds import WORKLOADS, Workload
 from pushbench.core.schema import ResultsDocument, Scenario
 from pushbench.core.server_config import BROKER_SCHEMES, FLAVORS, HTTP_IMPLS, LOOPS, WS_IMPLS
 from pushbench.gate.config import find_pyproject, load_gate_config
-from pushbench.report.sweep import sweep_rows
+from pushbench.harness.run_skeleton import RunProgress
 from pushbench.sweep.matrix import (
     BROKER_MODES,
     Timing,
@@ -32,7 +33,8 @@ from pushbench.sweep.matrix import (
     plan_sweep,
 )
 from pushbench.sweep.recommend import Recommendation, recommend_document
-from pushbench.sweep.run import SweepProgress, SweepSettings, run_sweep
+from pushbench.sweep.report import sweep_rows
+from pushbench.sweep.run import SweepSettings, run_sweep
 
 __all__ = [
     "CI_PRESET",
@@ -92,7 +94,7 @@ def default_p99_slo_ms(start: Path | None = None) -> float:
     return min(limits, default=50.0)
 
 
-class _Bar(SweepProgress):
+class _Bar(RunProgress):
     """A bar with ETA on a terminal; on a pipe (CI logs) a line per configuration."""
 
     def __init__(self, progress: Progress, total_steps: int) -> None:
@@ -102,20 +104,21 @@ class _Bar(SweepProgress):
         self.label = ""
         self.started = time.monotonic()
 
-    def config_started(self, index: int, total: int, label: str, eta_s: float) -> None:
+    def step_started(self, index: int, total: int, label: str, eta_s: float | None = None) -> None:
         self.label = label
         text = f"[{index + 1}/{total}] {label}"
         self.progress.update(self.task, description=text)
         if not self.console.is_terminal:
             elapsed = time.monotonic() - self.started
-            self.console.print(
-                f"{text}: starting ({elapsed:.0f} s in, ~{eta_s:.0f} s left)", soft_wrap=True
-            )
+            left = "" if eta_s is None else f", ~{eta_s:.0f} s left"
+            self.console.print(f"{text}: starting ({elapsed:.0f} s in{left})", soft_wrap=True)
 
-    def workload_started(self, workload: str) -> None:
-        self.progress.update(self.task, description=f"{self.label}: {workload}")
+    def phase_started(self, what: str) -> None:
+        self.progress.update(self.task, description=f"{self.label}: {what}")
 
-    def config_finished(self, label: str, scenarios: list[Scenario], errors: list[str]) -> None:
+    def step_finished(
+        self, label: str, scenarios: Sequence[Scenario], errors: Sequence[str]
+    ) -> None:
         self.progress.advance(self.task, len(WORKLOADS))
         figures = "  ".join(
             f"{s.typed_params.workload} {s.throughput_msgs_per_s:,.0f}/s"
@@ -129,7 +132,7 @@ class _Bar(SweepProgress):
         for error in errors[:2]:
             self.console.print(f"  [red]error:[/red] {escape(error.splitlines()[0])}")
 
-    def config_skipped(self, label: str, reason: str) -> None:
+    def step_skipped(self, label: str, reason: str) -> None:
         self.progress.advance(self.task, len(WORKLOADS))
         self.console.print(f"  [yellow]skipped[/yellow] {escape(label)}: {escape(reason)}")
 
@@ -309,9 +312,8 @@ def sweep(
         console=Console(stderr=True),
         transient=True,
     ) as bar:
-        document, run_dir = run_sweep(
-            settings, Path(out), _Bar(bar, len(plan.configs) * len(WORKLOADS))
-        )
+        outcome = run_sweep(settings, Path(out), _Bar(bar, len(plan.configs) * len(WORKLOADS)))
+    document, run_dir = outcome.document, outcome.run_dir
     console = Console() if sys.stdout.isatty() else Console(width=200)
     console.print(sweep_table(document))
     recommendation = recommend_document(document)

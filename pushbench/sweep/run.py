@@ -17,33 +17,27 @@ import time
 import urllib.request
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
 from pushbench.core.kinds import WORKLOADS, Transport, Workload
-from pushbench.core.schema import (
-    ResultsDocument,
-    Scenario,
-    write_results_atomic,
-)
+from pushbench.core.schema import Scenario
 from pushbench.core.server_config import ServerConfig
 from pushbench.drivers.capacity import echo_capacity, fanout_capacity, poll_capacity
 from pushbench.drivers.scenario import ScenarioRun, ScenarioSpec, run_scenario
 from pushbench.harness.client_auth import auth_headers
-from pushbench.harness.environment import environment
 from pushbench.harness.launcher import ServerProcess, ServerStartError
 from pushbench.harness.processes import cpu_plan, generator_affinity, pin_server, run_uvloop
 from pushbench.harness.redis_local import redis_for_run
 from pushbench.harness.resources import TreeSampler
-from pushbench.harness.run_dir import new_run_dir, new_run_id
+from pushbench.harness.run_skeleton import RunOutcome, RunProgress, RunState, record_run, start_run
 from pushbench.sweep.matrix import Skipped, SweepConfig, SweepPlan
 from pushbench.workloads import capacity_scenario, measure_capacity, push_scenario
 
-__all__ = ["SweepProgress", "SweepSettings", "run_sweep", "scrape_connections"]
+__all__ = ["SweepSettings", "run_sweep", "scrape_connections"]
 
 _LABEL = re.compile(r'(\w+)="([^"]*)"')
 
@@ -70,51 +64,11 @@ class SweepSettings:
     pin: bool = True
 
 
-class SweepProgress:
-    """Callbacks the CLI implements; all optional."""
-
-    def config_started(self, index: int, total: int, label: str, eta_s: float) -> None:
-        """A configuration begins; ``eta_s`` estimates the rest of the sweep, this one included."""
-
-    def workload_started(self, workload: str) -> None:
-        """One of :data:`WORKLOADS` begins on the current configuration."""
-
-    def config_finished(self, label: str, scenarios: list[Scenario], errors: list[str]) -> None:
-        """A configuration's scenarios are in (``errors``: it failed, perhaps part-way)."""
-
-    def config_skipped(self, label: str, reason: str) -> None:
-        """A planned configuration did not run."""
-
-
-@dataclass(slots=True)
-class _State:
-    document: ResultsDocument
-    config: dict[str, Any]
-    scenarios: list[Scenario] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    interrupted: bool = False
-
-    def snapshot(self, finished: bool = False) -> ResultsDocument:
-        update: dict[str, Any] = {
-            "config": dict(self.config),
-            "scenarios": list(self.scenarios),
-            "warnings": list(self.warnings),
-            "errors": list(self.errors),
-            "interrupted": self.interrupted,
-        }
-        if finished:
-            update["finished_at"] = datetime.now(UTC)
-        return self.document.model_copy(update=update)
-
-
 def run_sweep(
-    settings: SweepSettings, out: Path, progress: SweepProgress | None = None
-) -> tuple[ResultsDocument, Path]:
-    """Run the plan; returns the document (as last written) and the run directory."""
-    progress = progress or SweepProgress()
-    run_id = new_run_id("sweep")
-    run_dir = new_run_dir(out, run_id)
+    settings: SweepSettings, out: Path, progress: RunProgress | None = None
+) -> RunOutcome:
+    """Run the plan: a step per configuration, a phase per workload (one of :data:`WORKLOADS`)."""
+    progress = progress or RunProgress()
     server_cpus, generator_cpus = cpu_plan(settings.pin)
     plan = settings.plan
     timing = plan.timing
@@ -144,44 +98,31 @@ def run_sweep(
         "broker_url": None,
         "redis_started": False,
     }
-    document = ResultsDocument(
-        kind="sweep",
-        run_id=run_id,
-        started_at=datetime.now(UTC),
-        environment=environment(),
-        config=config,
-        scenarios=[],
-    )
-    state = _State(document, config)
-    state.warnings += list(plan.notes)
-    write_results_atomic(state.snapshot(), run_dir / "results.json")
-    try:
-        with contextlib.ExitStack() as stack:
-            redis_url = None
-            if any(c.broker == "redis" for c in plan.configs):
-                redis_url, started = stack.enter_context(
-                    redis_for_run(settings.broker_url, run_dir / "redis")
-                )
-                config["broker_url"], config["redis_started"] = redis_url, started
-            stack.enter_context(generator_affinity(generator_cpus))
-            _run_all(settings, run_dir, server_cpus, redis_url, progress, state)
-    except KeyboardInterrupt:
-        state.interrupted = True
-    except RuntimeError as exc:  # RedisUnavailable: nothing with several workers can run
-        state.errors.append(str(exc))
-    finally:
-        document = state.snapshot(finished=True)
-        write_results_atomic(document, run_dir / "results.json")
-    return document, run_dir
+    state = start_run("sweep", config, out, warnings=plan.notes)
+
+    def body() -> None:
+        try:
+            with contextlib.ExitStack() as stack:
+                redis_url = None
+                if any(c.broker == "redis" for c in plan.configs):
+                    redis_url, started = stack.enter_context(
+                        redis_for_run(settings.broker_url, state.run_dir / "redis")
+                    )
+                    config["broker_url"], config["redis_started"] = redis_url, started
+                stack.enter_context(generator_affinity(generator_cpus))
+                _run_all(settings, server_cpus, redis_url, progress, state)
+        except RuntimeError as exc:  # RedisUnavailable: nothing with several workers can run
+            state.errors.append(str(exc))
+
+    return record_run(state, body)
 
 
 def _run_all(
     settings: SweepSettings,
-    run_dir: Path,
     server_cpus: list[int] | None,
     redis_url: str | None,
-    progress: SweepProgress,
-    state: _State,
+    progress: RunProgress,
+    state: RunState,
 ) -> None:
     plan = settings.plan
     started = time.monotonic()
@@ -195,10 +136,10 @@ def _run_all(
                 f"budget: {elapsed:.0f} s of {settings.budget_s:g} s spent, needs ~{estimate:.0f} s"
             )
             state.config["skipped"].append({"label": sweep_config.label, "reason": reason})
-            progress.config_skipped(sweep_config.label, reason)
+            progress.step_skipped(sweep_config.label, reason)
             remaining -= estimate
             continue
-        progress.config_started(index, len(plan.configs), sweep_config.label, remaining)
+        progress.step_started(index, len(plan.configs), sweep_config.label, remaining)
         remaining -= estimate
         server_config = ServerConfig(
             workers=sweep_config.workers,
@@ -210,7 +151,7 @@ def _run_all(
             # A fresh key space per configuration: no room history left over from the last.
             settings={"redis_prefix": f"pbsweep-{state.document.run_id}-{index}:"},
         )
-        log = run_dir / f"server-{index:02d}-{sweep_config.label.replace(' ', '-')}.log"
+        log = state.run_dir / f"server-{index:02d}-{sweep_config.label.replace(' ', '-')}.log"
         scenarios: list[Scenario] = []
         errors: list[str] = []
         try:
@@ -226,8 +167,8 @@ def _run_all(
         finally:
             state.scenarios += scenarios
             state.errors += errors
-            write_results_atomic(state.snapshot(), run_dir / "results.json")
-        progress.config_finished(sweep_config.label, scenarios, errors)
+            state.save()
+        progress.step_finished(sweep_config.label, scenarios, errors)
         if stop:
             state.interrupted = True
             return
@@ -261,7 +202,7 @@ def _measure_config(
     settings: SweepSettings,
     config: SweepConfig,
     server: ServerProcess,
-    progress: SweepProgress,
+    progress: RunProgress,
     scenarios: list[Scenario],
 ) -> bool:
     """Run every workload; scenarios are appended as they finish. True when interrupted."""
@@ -298,7 +239,7 @@ def _measure_config(
         ),
     ]
     for workload, transport, extra, factory in capacity:
-        progress.workload_started(workload)
+        progress.phase_started(workload)
         run, usage, generator_s = measure_capacity(server, factory)
         params = {**base, "workload": workload, **extra}
         name = f"{workload}/{config.slug}"
@@ -308,7 +249,7 @@ def _measure_config(
         )
         if server.exited():
             return False
-    progress.workload_started(Workload.PUSH)
+    progress.phase_started(Workload.PUSH)
     spec = ScenarioSpec(
         Transport.WS,
         rate_per_s=settings.push_rate_per_s,

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from matplotlib import image
 
+from pushbench.cli import kinds as _kinds  # noqa: F401  (every kind's report parts, registered)
 from pushbench.core.schema import load_results
 from pushbench.harness.chromium import CHROMIUM_ARGS, find_chromium
 from pushbench.report import write_report

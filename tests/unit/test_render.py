@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from pushbench.cli import kinds as _kinds  # noqa: F401  (every kind's report parts, registered)
 from pushbench.core.histogram import LatencyHistogram
 from pushbench.core.schema import ResultsDocument, latency_summary, load_results
 from pushbench.core.units import (

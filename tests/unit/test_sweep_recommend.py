@@ -14,7 +14,6 @@ from pushbench.core.schema import (
 )
 from pushbench.report import render_markdown, verdict
 from pushbench.report.charts import charts
-from pushbench.report.sweep import sweep_rows
 from pushbench.sweep.matrix import SweepConfig
 from pushbench.sweep.recommend import (
     Context,
@@ -23,6 +22,7 @@ from pushbench.sweep.recommend import (
     recommend,
     recommend_document,
 )
+from pushbench.sweep.report import sweep_rows
 
 
 def measured(

@@ -1,23 +1,31 @@
-"""What a ``pushbench sweep`` report adds: the per-configuration table and the recommendation.
+"""What a ``pushbench sweep`` report adds: the recommendation as the verdict, the capacity chart,
+the per-configuration table and the recommendation's sections.
 
-Only documents whose scenarios carry a ``workload`` param (as ``pushbench sweep`` writes them)
-get these sections; older sweep documents render as before. The recommendation is recomputed
-from the numbers (:mod:`pushbench.sweep.recommend`), never stored, so it can not disagree with
-the table.
+Importing this module registers them for ``sweep`` documents (:mod:`pushbench.report.kinds`):
+``pushbench sweep`` imports it before it renders its run, :mod:`pushbench.cli.kinds` for
+``pushbench report``. Only documents whose scenarios carry a ``workload`` param (as ``pushbench
+sweep`` writes them) get the recommendation and the table; older sweep documents render as
+before. The recommendation is recomputed from the numbers (:mod:`pushbench.sweep.recommend`),
+never stored, so it can not disagree with the table.
 """
 
 from __future__ import annotations
 
 from html import escape
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from pushbench.core.kinds import Workload
 from pushbench.core.schema import ResultsDocument, Scenario
 from pushbench.core.units import NOT_APPLICABLE
+from pushbench.report.kinds import ReportParts, register
 from pushbench.sweep.recommend import recommend_document
+
+if TYPE_CHECKING:  # charts imports matplotlib: drawn only when the report is rendered
+    from pushbench.report.charts import Chart
 
 __all__ = [
     "SWEEP_COLUMNS",
+    "SWEEP_PARTS",
     "is_workload_sweep",
     "recommendation_sections",
     "sweep_html",
@@ -40,10 +48,25 @@ SWEEP_COLUMNS: Final = (
 
 
 def is_workload_sweep(document: ResultsDocument) -> bool:
-    """Whether ``document`` is a ``pushbench sweep`` run (scenarios tagged by workload)."""
-    return document.kind == "sweep" and any(
-        scenario.typed_params.workload is not None for scenario in document.scenarios
-    )
+    """Whether the sweep ``document`` is a ``pushbench sweep`` run (scenarios tagged by
+    workload), not an older sweep document."""
+    return any(scenario.typed_params.workload is not None for scenario in document.scenarios)
+
+
+def _headline(document: ResultsDocument) -> str | None:
+    """The recommendation's headline, the verdict of a sweep that can recommend."""
+    recommendation = recommend_document(document) if is_workload_sweep(document) else None
+    return recommendation.headline + "." if recommendation is not None else None
+
+
+def _chart(document: ResultsDocument) -> Chart | None:
+    """The capacity chart of a sweep tagged by workload; for an older sweep document, the
+    generic throughput and p99 vs workers."""
+    # Here, not at the top: both import matplotlib (about a second), needed for the HTML only.
+    from pushbench.report.charts import sweep_chart
+    from pushbench.sweep.chart import workload_sweep_chart
+
+    return workload_sweep_chart(document) if is_workload_sweep(document) else sweep_chart(document)
 
 
 def _label(scenario: Scenario) -> str:
@@ -158,3 +181,14 @@ def sweep_html(document: ResultsDocument) -> str:
         f'<section id="configurations"><h2>Configurations</h2>'
         f'<table id="sweep"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></section>'
     )
+
+
+#: What ``sweep`` documents add to the generic report.
+SWEEP_PARTS: Final = ReportParts(
+    headline=_headline,
+    compares_workers=True,
+    workers_chart=_chart,
+    html_sections=sweep_html,
+    markdown_sections=sweep_markdown,
+)
+register("sweep", SWEEP_PARTS)
