@@ -9,20 +9,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 from pushbench.core.histogram import LatencyHistogram
 from pushbench.core.kinds import Transport
 from pushbench.core.schema import GeneratorCost, Scenario, latency_summary
+from pushbench.core.server_config import ServerConfig
 from pushbench.core.thresholds import SATURATED_CPU_PERCENT, SATURATED_LAG_NS
 from pushbench.drivers.capacity import CapacityRun
-from pushbench.drivers.scenario import ScenarioRun, ScenarioSpec
+from pushbench.drivers.scenario import ScenarioRun, ScenarioSpec, run_scenario
 from pushbench.harness.launcher import ServerProcess
-from pushbench.harness.processes import run_uvloop
+from pushbench.harness.processes import pin_server, run_uvloop
 from pushbench.harness.resources import TreeSampler, TreeUsage
 from pushbench.harness.server_cost import server_cost
 
-__all__ = ["capacity_scenario", "measure_capacity", "push_scenario"]
+__all__ = ["capacity_scenario", "measure_capacity", "push_on_fresh_server", "push_scenario"]
 
 
 def push_scenario(
@@ -125,3 +127,39 @@ def measure_capacity(
     finally:
         usage = sampler.stop()
     return run, usage, time.process_time() - before
+
+
+def push_on_fresh_server(
+    config: ServerConfig, spec: ScenarioSpec, log: Path, server_cpus: list[int] | None = None
+) -> Scenario:
+    """One open-loop scenario on a server started for it (and stopped after), sampled as
+    ``compare`` samples it: from the first publish to the end of the drain, so connecting and
+    closing subscribers are not in the server's CPU.
+
+    Raises:
+        ServerStartError: The server did not start.
+    """
+    server = ServerProcess(config, log)
+    server.start()
+    sampler = TreeSampler(server.pid)
+    usage: list[TreeUsage] = []
+
+    def publishing(started: bool) -> None:
+        if started:
+            sampler.start()
+        elif sampler.running:
+            usage.append(sampler.stop())
+
+    try:
+        pin_server(server.pid, server_cpus)
+        run = run_uvloop(lambda: run_scenario(server.url, spec, None, publishing))
+        errors = list(run.errors)
+        if server.exited():
+            errors.append("the server process died during the scenario:\n" + server.log_tail(10))
+    finally:
+        if sampler.running:
+            sampler.stop()
+        server.stop()
+    return push_scenario(
+        spec, run, usage[0] if usage else None, run.generator_cpu_s, run.generator_wall_s, errors
+    )

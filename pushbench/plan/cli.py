@@ -19,10 +19,11 @@ from rich.table import Table
 from pushbench.cli.console import EXIT_UNUSABLE
 from pushbench.cli.options import Out, err
 from pushbench.core.atomic_write import write_atomic
+from pushbench.core.kinds import Transport
 from pushbench.core.schema import ResultsDocument, load_results
 from pushbench.core.server_config import FLAVORS
 from pushbench.harness.run_dir import new_run_dir, new_run_id
-from pushbench.plan.inputs import MixedFlavors, read_inputs
+from pushbench.plan.inputs import PLANNED_TRANSPORTS, MixedFlavors, read_inputs
 from pushbench.plan.model import Plan, PlanError, PlanRequest, make_plan
 from pushbench.plan.text import (
     PLAN_COLUMNS,
@@ -90,20 +91,56 @@ def plan_rich_table(plan: Plan) -> Table:
     return table
 
 
+def _measure(
+    transports: str,
+    request: PlanRequest,
+    duration_s: float,
+    run_dir: Path,
+    run_id: str,
+    flavor: str | None,
+) -> tuple[list[tuple[str, ResultsDocument]], list[tuple[str, ResultsDocument]]]:
+    """Run the design (:mod:`pushbench.plan.measure`); (fitted documents, held-out ones)."""
+    from pushbench.core.server_config import ServerConfig
+    from pushbench.plan.measure import design, measure_grid, one_worker
+
+    names = [t.strip() for t in transports.split(",") if t.strip()]
+    unknown = [t for t in names if t not in PLANNED_TRANSPORTS]
+    if not names or unknown:
+        raise _Unusable(
+            f"--transports takes {', '.join(PLANNED_TRANSPORTS)} separated by commas, "
+            f"not {transports!r}"
+        )
+    if not duration_s > 0:
+        raise _Unusable("--measure-duration must be > 0")
+    interval = request.poll_intervals_s[0] if request.poll_intervals_s else 1.0
+    scenarios = design(
+        [Transport(n) for n in names], interval, duration_s, min(0.5, duration_s / 4)
+    )
+    server = one_worker(ServerConfig(flavor=flavor or "asgi"))
+
+    def progress(index: int, total: int, name: str) -> None:
+        err.print(f"measure: [{index + 1}/{total}] {escape(name)}", soft_wrap=True)
+
+    grid, held, errors = measure_grid(scenarios, run_dir, run_id, server, progress)
+    for error in errors:
+        err.print(f"[yellow]measure:[/yellow] {escape(error)}", soft_wrap=True)
+    return _load([grid]), _load([held])
+
+
 def plan(
-    sources: Annotated[
-        list[Path],
-        typer.Option(
-            "--from",
-            help="A compare results.json to fit (repeat for more load levels); a serverbench "
-            "results.json adds the memory of an idle WebSocket.",
-        ),
-    ],
     clients: Annotated[int, typer.Option("--clients", min=1, help="Connected clients, N.")],
     msgs_per_client_per_s: Annotated[
         float,
         typer.Option("--msgs-per-client-per-s", help="Messages each client receives per second."),
     ],
+    sources: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--from",
+            help="A compare results.json to fit (repeat for more load levels); a serverbench "
+            "results.json adds the memory of an idle WebSocket.",
+        ),
+    ] = None,
     fanout: Annotated[
         float, typer.Option("--fanout", help="Clients each published message goes to.")
     ] = 1.0,
@@ -128,27 +165,57 @@ def plan(
             show_default=False,
         ),
     ] = None,
+    measure: Annotated[
+        bool,
+        typer.Option(
+            "--measure",
+            help="Run the design the model needs first (per transport: publish rate × "
+            "subscribers corners, short poll × 2 intervals; a centre and 2 beyond points held "
+            "out), on fresh servers; the runs go beside the plan.",
+        ),
+    ] = False,
+    transports: Annotated[
+        str, typer.Option("--transports", help="With --measure: the transports to measure.")
+    ] = "ws,short-poll",
+    measure_duration: Annotated[
+        float,
+        typer.Option("--measure-duration", help="With --measure: seconds each scenario runs."),
+    ] = 3.0,
     out: Out = "reports",
 ) -> None:
     """Capacity plan: what N clients cost per transport, from measured compare runs."""
+    run_id = run_dir = None
     try:
+        intervals = _intervals(poll_interval)
+        if measure and not intervals and Transport.SHORT_POLL in transports.split(","):
+            intervals = (1.0,)  # measured at 1 s and 0.25 s; priced at 1 s
         request = PlanRequest(
             clients=clients,
             msgs_per_client_per_s=msgs_per_client_per_s,
             fanout=fanout,
             payload_bytes=payload_bytes,
-            poll_intervals_s=_intervals(poll_interval),
+            poll_intervals_s=intervals,
             cpu_headroom=cpu_headroom,
         )
         if flavor is not None and flavor not in FLAVORS:
             raise _Unusable(f"unknown --flavor {flavor!r}; choose from {', '.join(FLAVORS)}")
-        documents = _load(sources)
-        result = make_plan(read_inputs(documents, flavor), request)
+        if not sources and not measure:
+            raise _Unusable("give --from results files to fit, or --measure to measure them")
+        documents = _load(sources or [])
+        held: list[tuple[str, ResultsDocument]] = []
+        if measure:
+            run_id = new_run_id("plan")
+            run_dir = new_run_dir(Path(out), run_id)
+            grid, held = _measure(transports, request, measure_duration, run_dir, run_id, flavor)
+            documents = grid + documents
+        holdout = read_inputs(held, flavor).points if held else []
+        result = make_plan(read_inputs(documents, flavor), request, holdout)
     except (_Unusable, PlanError, MixedFlavors) as exc:
         raise _fail(str(exc)) from None
-    run_id = new_run_id("plan")
-    run_dir = new_run_dir(Path(out), run_id)
-    names = [name for name, _ in documents]
+    if run_id is None or run_dir is None:
+        run_id = new_run_id("plan")
+        run_dir = new_run_dir(Path(out), run_id)
+    names = [name for name, _ in documents + held]
     # Imported here: the chart needs matplotlib (about a second), the table does not.
     from pushbench.plan.html import cores_chart_png, render_plan_html
 

@@ -7,14 +7,14 @@ beside the number and whose ``derivation`` spells out the whole computation with
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
 from pushbench.core import wire_bytes
 from pushbench.core.kinds import Transport
 from pushbench.core.units import format_value
-from pushbench.plan.fit import CpuFit, MemoryFit, Term
+from pushbench.plan.fit import CpuFit, MemoryFit, Term, cores_range
 from pushbench.plan.inputs import Point
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "latency_figures",
     "memory_figure",
     "requests_figure",
+    "term_rates",
     "wire_figure",
 ]
 
@@ -72,6 +73,10 @@ class Figure:
     """The inputs, short enough to print beside the figure."""
     derivation: str = ""
     """The whole computation with its numbers."""
+    low: float | None = None
+    """The lowest value the inputs allow, when they do not pin one down (else None)."""
+    high: float | None = None
+    """The highest value the inputs allow (None with ``low``)."""
 
 
 _RATE_NAMES: Final = {
@@ -89,38 +94,62 @@ _PER: Final = {
     Term.DELIVERY: "deliv",
     Term.REQUEST: "req",
     Term.PUBLISH: "pub",
+    Term.CONNECTION: "conn",
+    Term.IDLE: "worker",
 }
-#: The fitted terms that cost CPU in the steady state (the others are one-off), and the rates
-#: they multiply; keep-alives are assumed to cost a delivery.
-_STEADY: Final = (
-    ("deliveries", Term.DELIVERY),
-    ("keepalives", Term.DELIVERY),
-    ("requests", Term.REQUEST),
-    ("publishes", Term.PUBLISH),
-)
+#: What each term's steady-state rate is called in a derivation.
+_TERM_RATES: Final = {
+    Term.IDLE: "workers",
+    Term.CONNECTION: "connections",
+    Term.DELIVERY: "deliveries/s (keep-alives included, assumed = delivery)",
+    Term.PUBLISH: "publishes/s",
+    Term.REQUEST: "requests/s",
+}
 
 
-def cpu_figure(fit: CpuFit, rates: dict[str, float]) -> Figure:
-    """Busy CPU cores: each steady-state rate times its fitted cost per event."""
-    terms = []
-    cores = 0.0
-    for rate_name, term in _STEADY:
-        cost, rate = fit.cost(term), rates[rate_name]
-        if cost and rate:
-            cores += cost * rate
-            assumed = " (assumed = delivery)" if rate_name == "keepalives" else ""
-            terms.append(
-                f"{format_value(rate)} {_RATE_NAMES[rate_name]} × {_us(cost)}{assumed} "
-                f"({format_value(cost * rate)})"
-            )
-    used = [
-        (t, c) for t, c in fit.costs.items() if t in (Term.DELIVERY, Term.REQUEST, Term.PUBLISH)
+def term_rates(rates: dict[str, float], workers: float) -> dict[Term, float]:
+    """The plan's steady-state rates as the CPU model's terms: keep-alives cost a delivery."""
+    return {
+        Term.IDLE: workers,
+        Term.CONNECTION: rates["connections"],
+        Term.DELIVERY: rates["deliveries"] + rates["keepalives"],
+        Term.PUBLISH: rates["publishes"],
+        Term.REQUEST: rates["requests"],
+    }
+
+
+def _cost_text(term: Term, cost: float) -> str:
+    if term is Term.IDLE:
+        return f"{format_value(cost * 1e3)} ms/s"
+    return _us(cost)
+
+
+def cpu_figure(fit: CpuFit, rates: Mapping[Term, float]) -> Figure:
+    """Busy CPU cores: every fitted term times its steady-state rate, the idle server per worker
+    included; a range when a cost the runs did not separate would change them."""
+    terms = [
+        f"{format_value(rates[t])} {_TERM_RATES[t]} × {_cost_text(t, c)} "
+        f"({format_value(c * rates[t])})"
+        for t, c in fit.costs.items()
+        if rates.get(t)
     ]
-    basis = ", ".join(f"{_us(c)}/{_PER[t]}" for t, c in used) or "no cost fitted"
+    cores = fit.cores(rates)
+    low, high, widening = cores_range(fit, rates)
+    basis = ", ".join(f"{_cost_text(t, c)}/{_PER[t]}" for t, c in fit.costs.items()) or (
+        "no cost fitted"
+    )
     if fit.proportional:
         basis += " (1 level)"
     model = "proportional fit (one load level)" if fit.proportional else "least-squares fit"
     derivation = f"{' + '.join(terms) or '0'} = {format_value(cores)} cores"
+    if widening:
+        derivation += (
+            f"; {format_value(low)}–{format_value(high)} cores with the cost of "
+            f"{', '.join(t.value for t in widening)} anywhere the runs allow"
+        )
+        return Figure(
+            cores, "cores", basis, f"{derivation} ({model}, {len(fit.points)} runs)", low, high
+        )
     return Figure(cores, "cores", basis, f"{derivation} ({model}, {len(fit.points)} runs)")
 
 

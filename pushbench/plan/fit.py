@@ -1,32 +1,56 @@
 """The capacity model's fits: CPU costs per event and memory per connection, per transport.
 
-Every measured scenario (one uvicorn worker, a fresh server) is one equation::
+The model is a steady state: a server that runs a load costs, in busy cores,
 
-    server CPU s = fixed + c_req × HTTP requests + c_del × deliveries + c_pub × publishes
-                 + c_conn × connections
+    cores = idle + c_conn × connections + c_del × deliveries/s + c_pub × publishes/s
+          + c_req × requests/s
+
+and every measured scenario (one uvicorn worker, a fresh server, sampled from the first publish
+to the end of the drain: connect and close are not in it) is that equation times its sampled
+seconds::
+
+    server CPU s = idle × wall s + c_conn × subscribers × wall s + c_del × deliveries
+                 + c_pub × publishes + c_req × HTTP requests
     peak RSS     = base + bytes_per_conn × connections
 
-solved by least squares with every cost ≥ 0 (:mod:`pushbench.core.least_squares`). A term is fitted
-only when the runs vary it independently of the terms before it; otherwise its cost stays inside
-the terms it moved with, and :attr:`CpuFit.absent` says so. With one load level there is no
-``fixed`` term (the proportional model): one-off costs are then spread over the per-event costs,
-which over-estimates them.
+solved by least squares with every cost ≥ 0 (:mod:`pushbench.core.least_squares`), each run
+weighed by its relative error. The figure a plan prints and the figure a held-out run validates
+are the same function, :meth:`CpuFit.cores`. A term is fitted only when the runs vary it
+independently of the terms before it; otherwise its cost stays inside the terms it moved with
+(:attr:`CpuFit.absent` says so, :attr:`CpuFit.aliases` says how), and a plan gives the range
+the unidentified cost allows (:func:`cores_range`) and names the run that would identify it.
+With one load level there is no ``idle`` term (the proportional model).
 """
 
 from __future__ import annotations
 
 import enum
 import statistics
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Final
 
 from pushbench.core.kinds import Transport
-from pushbench.core.least_squares import independent_columns, nnls
+from pushbench.core.least_squares import independent_columns, lstsq, nnls
 from pushbench.core.units import format_value
 from pushbench.plan.inputs import Point
 
-__all__ = ["UNITS", "CpuFit", "MemoryFit", "PlanError", "Term", "fit_cpu", "fit_memory", "span"]
+__all__ = [
+    "HELD_OUT_TOLERANCE",
+    "IDENTIFIED_BY",
+    "UNITS",
+    "CpuFit",
+    "HeldOut",
+    "MemoryFit",
+    "PlanError",
+    "Term",
+    "cores_range",
+    "fit_cpu",
+    "fit_memory",
+    "held_out",
+    "measured_rates",
+    "span",
+]
 
 
 class PlanError(ValueError):
@@ -34,22 +58,22 @@ class PlanError(ValueError):
 
 
 class Term(enum.StrEnum):
-    """One cost of the CPU model."""
+    """One cost of the CPU model; each is busy CPU per unit of a steady-state rate."""
 
-    FIXED = "fixed"
+    IDLE = "idle"
     REQUEST = "request"
     DELIVERY = "delivery"
     PUBLISH = "publish"
     CONNECTION = "connection"
 
 
-#: What each term counts in a scenario.
+#: What each term counts in a scenario (its column: CPU s = cost × count).
 _COUNTS: Final[dict[Term, Callable[[Point], float]]] = {
-    Term.FIXED: lambda p: 1.0,
+    Term.IDLE: lambda p: p.sampled_s,
     Term.REQUEST: lambda p: float(p.requests),
     Term.DELIVERY: lambda p: float(p.delivered),
     Term.PUBLISH: lambda p: p.published,
-    Term.CONNECTION: lambda p: float(p.subscribers),
+    Term.CONNECTION: lambda p: p.subscribers * p.sampled_s,
 }
 #: Candidate terms per transport, most important first: a term that moves with earlier ones in
 #: the runs is not fitted, and its cost stays in them.
@@ -59,13 +83,22 @@ _TERMS: Final = {
     Transport.LONG_POLL: (Term.REQUEST, Term.DELIVERY, Term.PUBLISH, Term.CONNECTION),
     Transport.SHORT_POLL: (Term.REQUEST, Term.DELIVERY, Term.PUBLISH, Term.CONNECTION),
 }
-#: The unit each cost is shown in.
+#: The unit each cost is shown in (costs are stored as CPU s per unit).
 UNITS: Final = {
-    Term.FIXED: "CPU ms per scenario (start-up, connect, drain)",
+    Term.IDLE: "CPU ms per second: the idle server (one worker)",
     Term.REQUEST: "CPU µs per HTTP request",
     Term.DELIVERY: "CPU µs per delivered message",
     Term.PUBLISH: "CPU µs per published message",
-    Term.CONNECTION: "CPU µs per connection (connect + close)",
+    Term.CONNECTION: "CPU µs per second per connected client",
+}
+#: The run that would separate a term from the ones it moved with.
+IDENTIFIED_BY: Final = {
+    Term.IDLE: "runs at two or more load levels (--subscribers or --rate)",
+    Term.REQUEST: "a run at another --poll-interval",
+    Term.DELIVERY: "a run at other --subscribers at the same --rate",
+    Term.PUBLISH: "a run at another --rate with the same --subscribers",
+    Term.CONNECTION: "a run at other --subscribers and another --rate (deliveries/s and "
+    "connections varied apart)",
 }
 
 
@@ -80,6 +113,12 @@ def span(values: Sequence[float], unit: str = "") -> str:
     return f"{text}{unit}"
 
 
+def measured_rates(point: Point) -> dict[Term, float]:
+    """The steady-state rates a measured scenario ran at: its counts over its sampled seconds
+    (one worker, so ``idle`` is 1)."""
+    return {term: count(point) / point.sampled_s for term, count in _COUNTS.items()}
+
+
 @dataclass(frozen=True, slots=True)
 class CpuFit:
     """The fitted CPU costs of one transport, and how well they reproduce the runs."""
@@ -88,7 +127,7 @@ class CpuFit:
     costs: dict[Term, float]
     """CPU seconds per unit of each fitted term; absent terms cost 0."""
     proportional: bool
-    """One load level only: no ``fixed`` term."""
+    """One load level only: no ``idle`` term."""
     points: tuple[Point, ...]
     absent: dict[Term, str]
     """Candidate terms that were not fitted, and why."""
@@ -96,21 +135,62 @@ class CpuFit:
     """(fitted − measured) / measured CPU, per point."""
     holdout_errors_pct: tuple[float, ...] = ()
     """Each point predicted by a fit on the others (three points or more)."""
+    aliases: dict[Term, dict[Term, float]] = field(default_factory=dict)
+    """For each term that moved with fitted ones: its column as a combination of theirs
+    (``count_a ≈ Σ α_k count_k`` over these runs), which :func:`cores_range` needs."""
 
     def cpu_s(self, point: Point) -> float:
         """The CPU seconds the fit predicts for a scenario like ``point``."""
-        return sum(cost * _COUNTS[term](point) for term, cost in self.costs.items())
+        return self.cores(measured_rates(point)) * point.sampled_s
+
+    def cores(self, rates: Mapping[Term, float]) -> float:
+        """Busy cores at steady-state ``rates`` (per second; ``idle``: workers): the figure a
+        plan prints, and the one a held-out run checks."""
+        return sum(cost * rates.get(term, 0.0) for term, cost in self.costs.items())
 
     def cost(self, term: Term) -> float:
         """CPU seconds per unit of ``term`` (0 when it was not fitted)."""
         return self.costs.get(term, 0.0)
 
 
+def cores_range(fit: CpuFit, rates: Mapping[Term, float]) -> tuple[float, float, list[Term]]:
+    """(low, high, terms) of the busy cores at ``rates`` that the runs allow.
+
+    A term the runs did not separate (``count_a = Σ α_k count_k``) may cost anything from 0 to
+    the most its partners' fitted costs leave room for (every cost stays ≥ 0); it changes the
+    planned cores by ``c_a × (rate_a − Σ α_k rate_k)``, which is 0 when the plan's rates keep
+    the measured proportions. ``terms``: those that widen the range. Each term is bounded on
+    its own, so with several the range is a little wider than the exact one.
+    """
+    central = fit.cores(rates)
+    low = high = central
+    widening: list[Term] = []
+    for term, alpha in fit.aliases.items():
+        room = [fit.cost(k) / a for k, a in alpha.items() if a > 0]
+        if not room:
+            continue
+        most = min(room)
+        delta = rates.get(term, 0.0) - sum(a * rates.get(k, 0.0) for k, a in alpha.items())
+        change = most * delta
+        if abs(change) > 1e-3 * max(central, 1e-12):
+            widening.append(term)
+        low, high = low + min(0.0, change), high + max(0.0, change)
+    return max(low, 0.0), high, widening
+
+
 def _why_absent(term: Term, column: list[float], kept: list[Term], candidates: list[Term]) -> str:
-    if Term.FIXED in kept and max(column) == min(column):
-        return "did not vary between these runs: its cost is in the fixed term"
+    if Term.IDLE in kept and max(column) == min(column):
+        return "did not vary between these runs: its cost is in the idle term"
     before = [k.value for k in kept if candidates.index(k) < candidates.index(term)]
     return f"moved with {', '.join(before)} in these runs: its cost is counted there"
+
+
+def _alias(
+    column: list[float], kept: list[Term], columns: dict[Term, list[float]]
+) -> dict[Term, float]:
+    """``column`` as a least-squares combination of the kept columns."""
+    alpha = lstsq([columns[k] for k in kept], column)
+    return {k: a for k, a in zip(kept, alpha, strict=True) if abs(a) > 0}
 
 
 def fit_cpu(points: Sequence[Point], holdout: bool = True) -> CpuFit:
@@ -130,23 +210,38 @@ def fit_cpu(points: Sequence[Point], holdout: bool = True) -> CpuFit:
         raise PlanError(f"one transport per fit, not {', '.join(transports)}")
     transport = transports[0]
     proportional = len({p.level for p in points}) < 2
-    candidates = ([] if proportional else [Term.FIXED]) + list(_TERMS[transport])
-    columns = [[_COUNTS[term](p) for p in points] for term in candidates]
-    kept = [candidates[i] for i in independent_columns(columns)]
+    candidates = ([] if proportional else [Term.IDLE]) + list(_TERMS[transport])
+    columns = {term: [_COUNTS[term](p) for p in points] for term in candidates}
+    kept = [candidates[i] for i in independent_columns(list(columns.values()))]
     absent = {
         term: _why_absent(term, column, kept, candidates)
-        for term, column in zip(candidates, columns, strict=True)
+        for term, column in columns.items()
         if term not in kept
     }
+    aliases = {term: _alias(columns[term], kept, columns) for term in absent}
+    if proportional and kept:
+        # One load level: the idle server moved with every per-event cost.
+        idle = [_COUNTS[Term.IDLE](p) for p in points]
+        absent[Term.IDLE] = (
+            "one load level measured: the idle server cannot be told from the per-event "
+            "costs, so it is spread over them"
+        )
+        aliases[Term.IDLE] = _alias(idle, kept, columns)
     measured = [p.cpu_s for p in points]
-    solution = nnls([[_COUNTS[term](p) for p in points] for term in kept], measured)
+    # Each run weighs by its relative error: a run at 5 % of a core counts as much as one at
+    # 50 %, which is how the held-out runs judge the fit.
+    weights = [1 / m if m > 0 else 1.0 for m in measured]
+    solution = nnls(
+        [[c * w for c, w in zip(columns[term], weights, strict=True)] for term in kept],
+        [m * w for m, w in zip(measured, weights, strict=True)],
+    )
     costs: dict[Term, float] = {}
     for term, cost in zip(kept, solution, strict=True):
         if cost > 0:
             costs[term] = cost
         else:
             absent[term] = "fitted as 0: below the noise of these runs (the best fit is < 0)"
-    fit = CpuFit(transport, costs, proportional, tuple(points), absent, ())
+    fit = CpuFit(transport, costs, proportional, tuple(points), absent, (), aliases=aliases)
     errors = tuple(100 * (fit.cpu_s(p) - p.cpu_s) / p.cpu_s for p in points)
     held: tuple[float, ...] = ()
     if holdout and len(points) >= 3:
@@ -156,7 +251,45 @@ def fit_cpu(points: Sequence[Point], holdout: bool = True) -> CpuFit:
             / p.cpu_s
             for i, p in enumerate(points)
         )
-    return CpuFit(transport, costs, proportional, tuple(points), absent, errors, held)
+    return CpuFit(transport, costs, proportional, tuple(points), absent, errors, held, aliases)
+
+
+#: A held-out run predicted worse than this (relative CPU error) is flagged.
+HELD_OUT_TOLERANCE: Final = 0.20
+
+
+@dataclass(frozen=True, slots=True)
+class HeldOut:
+    """One run the fit did not use, measured against what the plan's formula predicts for it."""
+
+    point: Point
+    measured_cores: float
+    """Server CPU s over its sampled seconds."""
+    predicted_cores: float
+    """:meth:`CpuFit.cores` at the run's measured rates: the formula the plan prints."""
+    how: str
+    """``held out`` (never in the fit) or ``leave-one-out`` (fitted on the other runs)."""
+
+    @property
+    def error_pct(self) -> float:
+        return 100 * (self.predicted_cores - self.measured_cores) / self.measured_cores
+
+    @property
+    def missed(self) -> bool:
+        return abs(self.error_pct) > 100 * HELD_OUT_TOLERANCE
+
+
+def held_out(fit: CpuFit, points: Sequence[Point]) -> list[HeldOut]:
+    """Predict runs the fit did not use; without any, each fitted run from a fit on the others
+    (when three runs or more leave a fit with an idle term)."""
+    if points:
+        return [HeldOut(p, p.utilisation, fit.cores(measured_rates(p)), "held out") for p in points]
+    rows = []
+    if len(fit.points) >= 3:
+        for i, p in enumerate(fit.points):
+            rest = fit_cpu([*fit.points[:i], *fit.points[i + 1 :]], holdout=False)
+            rows.append(HeldOut(p, p.utilisation, rest.cores(measured_rates(p)), "leave-one-out"))
+    return rows
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,6 +57,13 @@ class Point:
     """The load generator was saturated: its latencies are its own."""
     flavor: str | None = None
     """The reference server's flavor; None: not recorded (a run before flavors, a --target)."""
+    wall_s: float | None = None
+    """Seconds the server was sampled (first publish to end of drain); None: not recorded."""
+
+    @property
+    def sampled_s(self) -> float:
+        """The seconds the server CPU covers: the sampled wall time, else the schedule."""
+        return self.wall_s or self.span_s
 
     @property
     def level(self) -> tuple[int, float]:
@@ -65,20 +72,20 @@ class Point:
 
     @property
     def utilisation(self) -> float:
-        """Server CPU over the schedule, as a fraction of one core."""
-        return self.cpu_s / self.span_s
+        """Server CPU over the sampled seconds, as a fraction of one core: measured cores."""
+        return self.cpu_s / self.sampled_s
 
     @property
     def deliveries_per_s(self) -> float:
-        return self.delivered / self.span_s
+        return self.delivered / self.sampled_s
 
     @property
     def publishes_per_s(self) -> float:
-        return self.published / self.span_s
+        return self.published / self.sampled_s
 
     @property
     def requests_per_s(self) -> float:
-        return self.requests / self.span_s
+        return self.requests / self.sampled_s
 
     @property
     def msgs_per_client_per_s(self) -> float:
@@ -142,6 +149,14 @@ def _point(document: ResultsDocument, scenario: Scenario, source: str) -> Point 
     warmup = _number(params.warmup_s, document.config, "warmup_s") or 0.0
     payload = _number(params.payload_bytes, document.config, "payload_bytes") or 0.0
     requests = scenario.http_requests or 0
+    generator = scenario.generator
+    # The generator measures itself over the phase the server is sampled in (cpu % = CPU s
+    # over that wall time), unrounded: the server's seconds, where the run recorded them.
+    wall = (
+        generator.cpu_s * 100 / generator.cpu_percent
+        if generator is not None and generator.cpu_percent > 0
+        else None
+    )
     return Point(
         source=where,
         transport=scenario.transport,
@@ -158,6 +173,7 @@ def _point(document: ResultsDocument, scenario: Scenario, source: str) -> Point 
         p99_us=scenario.latency_us.p99,
         saturated=scenario.generator.saturated if scenario.generator else False,
         flavor=flavor_of(scenario),
+        wall_s=wall,
     )
 
 

@@ -1,9 +1,10 @@
 """``pushbench plan``: what N clients cost per transport, from costs measured by ``compare``.
 
-The CPU and memory costs come from :mod:`pushbench.plan.fit` (per-event costs fitted to measured
+The CPU and memory costs come from :mod:`pushbench.plan.fit` (costs fitted to measured
 scenarios). The plan applies them to a steady state of N connected clients::
 
-    cores   = c_del × (deliveries/s + keep-alives/s) + c_req × requests/s + c_pub × publishes/s
+    cores   = idle × workers + c_conn × N + c_del × (deliveries/s + keep-alives/s)
+            + c_req × requests/s + c_pub × publishes/s
     workers = ceil(cores / headroom)        memory = workers × base + N × bytes_per_conn
 
 with these rates per second (r messages per client per second, fan-out F)::
@@ -13,13 +14,15 @@ with these rates per second (r messages per client per second, fan-out F)::
     long poll, wait w:   requests = N / ((1 − e^(−r·w)) / r + rtt)    (≈ deliveries; ≥ N / w)
     keep-alives:         WebSocket N / 20 s (pings); SSE N · r · q / (1 − q), q = e^(−r · 15 s)
 
-The fitted ``fixed`` cost (a scenario's start-up, connect and drain) and the cost per connection
-(connect + close) are one-off: clients are assumed to stay connected. Keep-alives are assumed to
-cost what a delivery costs. Latency: WebSocket, SSE and long poll take the measured percentiles
-of the scenario whose CPU utilisation is closest to the planned one per worker; short poll uses
-the model p50 = T/2 + rtt, p99 = 0.99 T + rtt. Bytes on the wire are estimates
-(:mod:`pushbench.core.wire_bytes`). Every figure carries the inputs it came from, and every planned
-rate outside the measured range is noted with the factor. Pure: no I/O.
+Every fitted term is in the cores, the idle server per worker included: the cores formula is
+:meth:`~pushbench.plan.fit.CpuFit.cores`, the function the held-out runs check
+(:func:`~pushbench.plan.fit.held_out`). A cost the runs could not separate from another widens
+the figure to a range (low–high) and a note names the run that would separate it. Keep-alives
+are assumed to cost what a delivery costs. Latency: WebSocket, SSE and long poll take the
+measured percentiles of the scenario whose CPU utilisation is closest to the planned one per
+worker; short poll uses the model p50 = T/2 + rtt, p99 = 0.99 T + rtt. Bytes on the wire are
+estimates (:mod:`pushbench.core.wire_bytes`). Every figure carries the inputs it came from, and
+every planned rate outside the measured range is noted with the factor. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -43,9 +46,20 @@ from pushbench.plan.figures import (
     latency_figures,
     memory_figure,
     requests_figure,
+    term_rates,
     wire_figure,
 )
-from pushbench.plan.fit import CpuFit, MemoryFit, PlanError, Term, fit_cpu, fit_memory
+from pushbench.plan.fit import (
+    IDENTIFIED_BY,
+    CpuFit,
+    HeldOut,
+    MemoryFit,
+    PlanError,
+    Term,
+    fit_cpu,
+    fit_memory,
+    held_out,
+)
 from pushbench.plan.inputs import PLANNED_TRANSPORTS, Inputs, Point
 
 __all__ = [
@@ -55,6 +69,7 @@ __all__ = [
     "WS_PING_INTERVAL_S",
     "CpuFit",
     "Figure",
+    "HeldOut",
     "MemoryFit",
     "Plan",
     "PlanError",
@@ -70,7 +85,11 @@ _BEYOND: Final = 1.1
 ASSUMPTIONS: Final = (
     "Costs were measured on one uvicorn worker with the in-memory broker; several workers need a "
     "shared broker (Redis), whose cost per publish is not in this model.",
-    "Clients stay connected: connection set-up, reconnects and TLS are not in the steady state.",
+    "Clients stay connected: connection set-up, reconnects and TLS are not in the steady state "
+    "(the measured runs sample the server from the first publish to the drain, connects "
+    "excluded).",
+    "The idle term is what one worker burns with nothing to do over a short measured run; "
+    "each planned worker pays it.",
     f"Keep-alives (WebSocket pings every {WS_PING_INTERVAL_S:g} s, SSE comments after "
     f"{SSE_KEEPALIVE_S:g} s idle) are assumed to cost what a delivery costs; long polls wait "
     f"up to {LONG_POLL_WAIT_S:g} s.",
@@ -127,6 +146,13 @@ class TransportPlan:
     """What the fit could not separate, or did not know."""
     fit: CpuFit
     memory: MemoryFit
+    validation: list[HeldOut] = field(default_factory=list)
+    """Runs the fit did not use, predicted by the cores formula, with the error."""
+
+    @property
+    def validation_missed(self) -> bool:
+        """A held-out run was predicted more than 20 % off."""
+        return any(row.missed for row in self.validation)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,9 +169,13 @@ class Plan:
     """The reference server flavor every input was measured under; None: not recorded."""
 
     def cores_at(self, name: str, clients: float) -> float:
-        """Busy cores of transport ``name`` at another client count (every rate is ∝ N)."""
+        """Busy cores of transport ``name`` at another client count (every rate is ∝ N; the
+        idle server per worker follows the workers)."""
         plan = next(t for t in self.transports if t.name == name)
-        return (plan.cpu_cores.value or 0.0) * clients / self.request.clients
+        scale = clients / self.request.clients
+        rates = {key: value * scale for key, value in plan.rates.items()}
+        _, cores = _workers(plan.fit, rates, self.request.cpu_headroom)
+        return cores
 
 
 def _rtt(points: Sequence[Point]) -> tuple[float, str]:
@@ -274,19 +304,26 @@ def _extrapolation(
     return worst, notes
 
 
-def _model_notes(fit: CpuFit, memory: MemoryFit) -> list[str]:
+def _model_notes(fit: CpuFit, memory: MemoryFit, cpu: Figure) -> list[str]:
     notes = []
     if fit.proportional:
         notes.append(
-            "one load level measured: proportional model (no fixed per-scenario cost), so "
-            "start-up costs are spread over the per-event costs and CPU is over-estimated; "
-            "add runs at other --rate/--subscribers"
+            "one load level measured: proportional model (no idle term), so the idle server "
+            "is spread over the per-event costs; add runs at other --rate/--subscribers"
         )
-    notes += [
-        f"cost per {term.value}: {why}"
-        for term, why in fit.absent.items()
-        if term is not Term.FIXED
-    ]
+    ranged = cpu.low is not None and cpu.high is not None
+    for term, why in fit.absent.items():
+        if term is Term.IDLE and fit.proportional:
+            continue
+        note = f"cost per {term.value}: {why}"
+        if term in fit.aliases:
+            note += f"; {IDENTIFIED_BY[term]} would identify it"
+            if ranged:
+                note += (
+                    f" (CPU cores given as the range {format_value(cpu.low or 0.0)}–"
+                    f"{format_value(cpu.high or 0.0)})"
+                )
+        notes.append(note)
     if memory.bytes_per_connection is None:
         notes.append(f"memory: {memory.source}; add runs at other --subscribers")
     elif memory.bytes_per_connection == 0:
@@ -309,14 +346,28 @@ class _Planned:
     request: PlanRequest
     payload: int
     rtt_us: float
+    validation: list[HeldOut]
+
+
+def _workers(fit: CpuFit, rates: dict[str, float], headroom: float) -> tuple[int, float]:
+    """(workers, busy cores): the fewest workers that keep each at ≤ ``headroom`` CPU, each
+    paying the idle server's cost (when the idle server alone exceeds the headroom: one
+    worker per core the load needs)."""
+    variable = fit.cores(term_rates(rates, 0.0))
+    idle = fit.cost(Term.IDLE)
+    if idle < headroom:
+        workers = max(1, math.ceil(variable / (headroom - idle) - 1e-9))
+    else:
+        workers = max(1, math.ceil(variable + idle))
+    return workers, variable + idle * workers
 
 
 def _plan_one(plan: _Planned) -> TransportPlan:
     request = plan.request
     rates = _rates(plan.transport, plan.interval, request, plan.rtt_us / 1e6)
-    cpu = cpu_figure(plan.fit, rates)
+    workers, _ = _workers(plan.fit, rates, request.cpu_headroom)
+    cpu = cpu_figure(plan.fit, term_rates(rates, float(workers)))
     cores = cpu.value or 0.0
-    workers = max(1, math.ceil(cores / request.cpu_headroom - 1e-9))
     utilisation = cores / workers
     p50, p99 = latency_figures(plan.transport, plan.interval, plan.points, utilisation, plan.rtt_us)
     beyond, extrapolation = _extrapolation(plan, rates, workers, utilisation)
@@ -330,9 +381,10 @@ def _plan_one(plan: _Planned) -> TransportPlan:
             float(workers),
             "workers",
             f"÷ {request.cpu_headroom:g}",
-            f"ceil({format_value(cores)} cores ÷ {request.cpu_headroom:g} headroom): one core "
-            f"per uvicorn worker, each at ≤ {request.cpu_headroom:.0%} CPU "
-            f"(planned {utilisation:.0%})",
+            f"the fewest workers at ≤ {request.cpu_headroom:.0%} CPU each, each paying the idle "
+            f"server: {format_value(cores)} cores over {workers} workers = "
+            f"{utilisation:.0%} each (one core per uvicorn worker)"
+            + _workers_range(cpu, request.cpu_headroom),
         ),
         memory_bytes=memory_figure(plan.memory, request.clients, workers),
         requests_per_s=requests_figure(plan.transport, plan.interval, rates),
@@ -341,14 +393,24 @@ def _plan_one(plan: _Planned) -> TransportPlan:
         p99_us=p99,
         extrapolation=extrapolation,
         beyond=beyond,
-        notes=_model_notes(plan.fit, plan.memory),
+        notes=_model_notes(plan.fit, plan.memory, cpu),
         fit=plan.fit,
         memory=plan.memory,
+        validation=plan.validation,
     )
 
 
-def make_plan(inputs: Inputs, request: PlanRequest) -> Plan:
+def _workers_range(cpu: Figure, headroom: float) -> str:
+    if cpu.high is None:
+        return ""
+    return f"; up to {math.ceil(cpu.high / headroom - 1e-9)} at the high end of the CPU range"
+
+
+def make_plan(inputs: Inputs, request: PlanRequest, holdout: Sequence[Point] = ()) -> Plan:
     """Fit every transport measured in ``inputs`` and plan ``request`` with it.
+
+    ``holdout``: measured runs left out of the fit, each predicted with it (the plan's
+    validation); without any, each fitted run is predicted from a fit on the others.
 
     Raises:
         PlanError: Nothing usable in the inputs (the message lists why each scenario was
@@ -372,6 +434,7 @@ def make_plan(inputs: Inputs, request: PlanRequest) -> Plan:
             notes.append(f"{transport}: not measured in the inputs, so not planned")
             continue
         fit = fit_cpu(points)
+        validation = held_out(fit, [p for p in holdout if p.transport == transport])
         idle = inputs.idle_ws_bytes_per_connection if transport == Transport.WS else None
         memory = fit_memory(points, idle, inputs.idle_ws_source or "")
         intervals: Sequence[float | None] = [None]
@@ -383,7 +446,16 @@ def make_plan(inputs: Inputs, request: PlanRequest) -> Plan:
             plans.append(
                 _plan_one(
                     _Planned(
-                        name, transport, interval, points, fit, memory, request, payload, rtt_us
+                        name,
+                        transport,
+                        interval,
+                        points,
+                        fit,
+                        memory,
+                        request,
+                        payload,
+                        rtt_us,
+                        validation,
                     )
                 )
             )

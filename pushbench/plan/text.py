@@ -12,7 +12,7 @@ from typing import Any, Final
 from pushbench.core.kinds import Transport
 from pushbench.core.units import NOT_APPLICABLE, format_duration_us, format_ratio, format_value
 from pushbench.plan.figures import format_bytes, format_number
-from pushbench.plan.fit import UNITS, Term
+from pushbench.plan.fit import HELD_OUT_TOLERANCE, UNITS, Term
 from pushbench.plan.model import ASSUMPTIONS, Figure, Plan, TransportPlan
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "PLAN_COLUMNS",
     "PLAN_VERSION",
     "POINT_COLUMNS",
+    "VALIDATION_COLUMNS",
     "Cell",
     "cost_rows",
     "grouped_notes",
@@ -28,10 +29,12 @@ __all__ = [
     "plan_title",
     "point_rows",
     "render_plan_markdown",
+    "validation_rows",
+    "validation_verdict",
 ]
 
 #: Version of ``plan.json``'s layout.
-PLAN_VERSION: Final = 1
+PLAN_VERSION: Final = 2
 
 #: Column headings of :func:`plan_rows`.
 PLAN_COLUMNS: Final = (
@@ -44,21 +47,30 @@ PLAN_COLUMNS: Final = (
     "p50 latency",
     "p99 latency",
     "beyond measured",
+    "held-out CPU error",
 )
 
 #: The model in a few lines, for reports.
 MODEL: Final = """\
-fit, per transport, one equation per measured scenario (least squares, every cost >= 0):
-  server CPU s = fixed + c_req x requests + c_del x deliveries + c_pub x publishes + c_conn x conns
+steady state, per transport: busy cores of a server running a load
+  cores = idle x workers + c_conn x conns + c_del x deliveries/s + c_pub x publishes/s
+        + c_req x requests/s
+fit: one equation per measured scenario, the cores formula times its sampled seconds (least
+squares on relative errors, every cost >= 0); held-out runs check the same formula:
+  server CPU s = (idle + c_conn x conns) x sampled s + c_del x deliveries + c_pub x publishes
+               + c_req x requests
   peak RSS     = base + bytes_per_conn x connections
 plan, steady state of N connected clients (r msgs/client/s, fan-out F):
   deliveries/s = N r      publishes/s = N r / F
   requests/s   = short poll: N / T;  long poll: N / ((1 - e^(-r w)) / r + rtt), w = 30 s
   keep-alives  = WebSocket: N / 20 s pings;  SSE: comments after 15 s idle
-  CPU cores    = c_del x (deliveries/s + keep-alives/s) + c_req x requests/s + c_pub x publishes/s
-  workers      = ceil(cores / headroom)      memory = workers x base + N x bytes_per_conn
+  CPU cores    = c_del x (deliveries/s + keep-alives/s) + c_req x requests/s
+                 + c_pub x publishes/s + c_conn x N + idle x workers
+  workers      = fewest with cores / workers <= headroom
+  memory       = workers x base + N x bytes_per_conn
+a cost the runs did not separate from another gives a range (low-high), and the run to add.
 latency: short poll p50 = T/2 + rtt, p99 = 0.99 T + rtt (model); others measured at the closest
-CPU load. fixed and c_conn are one-off costs (start-up, connect): not in the steady state."""
+CPU load."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -80,7 +92,7 @@ def _row(plan: TransportPlan) -> list[Cell]:
     beyond = format_ratio(plan.beyond) if plan.beyond > 1 else NOT_APPLICABLE
     return [
         Cell(plan.name, _label(plan)),
-        _figure(cores, format_value(cores.value or 0.0)),
+        _figure(cores, _ranged(cores)),
         _figure(plan.workers, format_number(plan.workers.value or 0.0)),
         _figure(memory, format_bytes(memory.value or 0.0)),
         _figure(requests, format_value(rate) if rate else NOT_APPLICABLE),
@@ -88,7 +100,25 @@ def _row(plan: TransportPlan) -> list[Cell]:
         _figure(plan.p50_us, format_duration_us(plan.p50_us.value or 0.0)),
         _figure(plan.p99_us, format_duration_us(plan.p99_us.value or 0.0)),
         Cell(beyond, f"in {len(plan.extrapolation)} figures" if plan.extrapolation else ""),
+        _validation_cell(plan),
     ]
+
+
+def _validation_cell(plan: TransportPlan) -> Cell:
+    """The worst held-out error, flagged beyond 20 %, over how many runs."""
+    if not plan.validation:
+        return Cell(NOT_APPLICABLE, "no held-out run")
+    worst = max(plan.validation, key=lambda row: abs(row.error_pct))
+    flag = "⚠ " if plan.validation_missed else ""
+    how = "held out" if worst.how == "held out" else "leave-one-out"
+    return Cell(f"{flag}{worst.error_pct:+.0f} %", f"worst of {len(plan.validation)} {how}")
+
+
+def _ranged(figure: Figure) -> str:
+    """``0.036``, or ``0.031–0.040`` when the inputs allow a range."""
+    if figure.low is not None and figure.high is not None:
+        return f"{format_value(figure.low)}–{format_value(figure.high)}"
+    return format_value(figure.value or 0.0)
 
 
 def _label(plan: TransportPlan) -> str:
@@ -137,7 +167,7 @@ def cost_rows(plan: TransportPlan) -> list[tuple[str, str, str]]:
         unit = UNITS[term]
         if term in plan.fit.costs:
             cost = plan.fit.costs[term]
-            value = cost * 1e3 if term is Term.FIXED else cost * 1e6
+            value = cost * 1e3 if term is Term.IDLE else cost * 1e6
             rows.append((term.value, format_value(value), unit))
         elif term in plan.fit.absent:
             rows.append((term.value, NOT_APPLICABLE, plan.fit.absent[term]))
@@ -176,6 +206,52 @@ def point_rows(plan: TransportPlan) -> list[list[str]]:
             ]
         )
     return rows
+
+
+#: Column headings of :func:`validation_rows`.
+VALIDATION_COLUMNS: Final = (
+    "run",
+    "how",
+    "subscribers",
+    "publishes/s",
+    "deliveries/s",
+    "requests/s",
+    "measured cores",
+    "predicted cores",
+    "error",
+)
+
+
+def validation_rows(plan: TransportPlan) -> list[list[str]]:
+    """Each run the fit did not use: measured vs predicted busy cores, ``⚠`` beyond 20 %."""
+    return [
+        [
+            row.point.source,
+            row.how,
+            format_number(row.point.subscribers),
+            format_value(row.point.publishes_per_s),
+            format_value(row.point.deliveries_per_s),
+            format_value(row.point.requests_per_s) if row.point.requests else NOT_APPLICABLE,
+            format_value(row.measured_cores),
+            format_value(row.predicted_cores),
+            f"{row.error_pct:+.0f} %" + (" ⚠" if row.missed else ""),
+        ]
+        for row in plan.validation
+    ]
+
+
+def validation_verdict(plan: TransportPlan) -> str:
+    """One line: how far the held-out runs were off, and whether that is beyond 20 %."""
+    if not plan.validation:
+        return "no run left out of the fit: not validated (measure with --measure, or give 3+ runs)"
+    worst = max(plan.validation, key=lambda row: abs(row.error_pct))
+    kind = "held-out" if worst.how == "held out" else "leave-one-out"
+    text = (
+        f"{len(plan.validation)} {kind} runs, worst {worst.error_pct:+.0f} % ({worst.point.source})"
+    )
+    if plan.validation_missed:
+        return f"⚠ {text}: beyond {HELD_OUT_TOLERANCE:.0%}, the CPU figure is not validated"
+    return f"{text}: within {HELD_OUT_TOLERANCE:.0%}"
 
 
 #: Column headings of :func:`point_rows`.
@@ -241,6 +317,9 @@ def render_plan_markdown(plan: Plan, run_id: str) -> str:
         headings = ("cost", "value", "unit, or why it is not in the fit")
         lines += ["", *_md_table(headings, costs, text_columns=(0, 2))]
         lines += ["", *_md_table(POINT_COLUMNS, point_rows(transport))]
+        lines += ["", f"Validation: {validation_verdict(transport)}."]
+        if transport.validation:
+            lines += ["", *_md_table(VALIDATION_COLUMNS, validation_rows(transport), (0, 1))]
         notes = transport.notes + [f"beyond measured: {e}" for e in transport.extrapolation]
         if notes:
             lines += ["", *(f"- ⚠️ {_md(n)}" for n in notes)]
@@ -271,10 +350,28 @@ def _transport_dict(plan: TransportPlan) -> dict[str, Any]:
         "beyond_measured_factor": plan.beyond,
         "extrapolation": plan.extrapolation,
         "notes": plan.notes,
+        "validation": {
+            "missed": plan.validation_missed,
+            "tolerance_pct": 100 * HELD_OUT_TOLERANCE,
+            "runs": [
+                {
+                    "source": row.point.source,
+                    "how": row.how,
+                    "measured_cores": row.measured_cores,
+                    "predicted_cores": row.predicted_cores,
+                    "error_pct": row.error_pct,
+                }
+                for row in plan.validation
+            ],
+        },
         "cpu_model": {
             "proportional": fit.proportional,
             "cpu_s_per_unit": {term.value: cost for term, cost in fit.costs.items()},
             "absent": {term.value: why for term, why in fit.absent.items()},
+            "aliases": {
+                term.value: {k.value: a for k, a in alpha.items()}
+                for term, alpha in fit.aliases.items()
+            },
             "fit_errors_pct": list(fit.errors_pct),
             "holdout_errors_pct": list(fit.holdout_errors_pct),
             "points": [dataclasses.asdict(p) for p in fit.points],

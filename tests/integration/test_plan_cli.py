@@ -68,7 +68,7 @@ def test_plan_writes_json_html_and_markdown(tmp_path: Path) -> None:
     ]
     assert (run_dir / "plan.png").read_bytes().startswith(b"\x89PNG")
     document = json.loads((run_dir / "plan.json").read_text(encoding="utf-8"))
-    assert document["plan_version"] == 1
+    assert document["plan_version"] == 2
     assert document["sources"] == [str(GOLDEN)]
     assert [t["name"] for t in document["transports"]] == [
         "ws",
@@ -98,7 +98,10 @@ def test_plan_fits_several_files(tmp_path: Path) -> None:
     names = [t["name"] for t in document["transports"]]
     assert names == ["ws", "short-poll@1", "short-poll@5", "long-poll", "sse"]
     ws = document["transports"][0]
-    assert ws["cpu_model"]["cpu_s_per_unit"]["fixed"] == pytest.approx(0.3)
+    # The 0.3 s each scenario adds is the idle server over the seconds the server was sampled.
+    generator = json.loads(GOLDEN.read_text(encoding="utf-8"))["scenarios"][0]["generator"]
+    sampled_s = generator["cpu_s"] * 100 / generator["cpu_percent"]
+    assert ws["cpu_model"]["cpu_s_per_unit"]["idle"] * sampled_s == pytest.approx(0.3)
     assert ws["memory_model"]["bytes_per_connection"] == pytest.approx(30_000)
 
 

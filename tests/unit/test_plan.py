@@ -217,7 +217,8 @@ def test_idle_websocket_memory_is_the_dearest_without_a_match() -> None:
 def test_fit_recovers_fixed_delivery_and_publish_costs() -> None:
     fit = fit_cpu(three_levels())
     assert not fit.proportional
-    assert fit.cost(Term.FIXED) == pytest.approx(FIXED)
+    # The per-scenario fixed cost is the idle server over the scenarios' 10 s.
+    assert fit.cost(Term.IDLE) * 10.0 == pytest.approx(FIXED)
     assert fit.cost(Term.DELIVERY) == pytest.approx(PER_DELIVERY)
     assert fit.cost(Term.PUBLISH) == pytest.approx(PER_PUBLISH)
     assert "moved with" in fit.absent[Term.CONNECTION]
@@ -230,7 +231,7 @@ def test_fit_on_two_levels_predicts_a_third() -> None:
     low, middle, high = (point("ws", s, 100) for s in (20, 40, 60))
     fit = fit_cpu([low, middle])
     assert fit.cpu_s(high) == pytest.approx(high.cpu_s)
-    assert "did not vary" in fit.absent[Term.PUBLISH]  # same rate: publishing is in `fixed`
+    assert "did not vary" in fit.absent[Term.PUBLISH]  # same rate: publishing is in `idle`
 
 
 def test_short_poll_intervals_separate_request_from_delivery_cost() -> None:
@@ -291,10 +292,15 @@ def test_websocket_plan_figures_follow_the_equations() -> None:
     plan = plan_for(three_levels())
     (ws,) = plan.transports
     deliveries, pings = 100_000 * 0.1, 100_000 / WS_PING_INTERVAL_S
-    cores = PER_DELIVERY * (deliveries + pings) + PER_PUBLISH * deliveries  # fan-out 1
+    variable = PER_DELIVERY * (deliveries + pings) + PER_PUBLISH * deliveries  # fan-out 1
+    # Every worker pays the idle server (the synthetic 0.2 s per 10 s scenario).
+    idle = FIXED / 10.0
+    workers = math.ceil(variable / (0.7 - idle))
+    cores = variable + idle * workers
     assert ws.rates["publishes"] == deliveries
     assert ws.cpu_cores.value == pytest.approx(cores)
-    assert ws.workers.value == math.ceil(cores / 0.7)
+    assert ws.workers.value == workers
+    assert cores / workers <= 0.7
     assert ws.memory_bytes.value == pytest.approx(ws.workers.value * 50e6 + 100_000 * 30_000)
     assert ws.requests_per_s.value == 0
     per_delivery = wire_bytes.delivery_bytes("ws", 64)
@@ -305,7 +311,7 @@ def test_websocket_plan_figures_follow_the_equations() -> None:
         + pings * wire_bytes.keepalive_bytes("ws")
     )
     assert ws.p50_us.value == 1_000  # measured
-    assert ws.cpu_cores.basis == "30.0 µs/deliv, 80.0 µs/pub"
+    assert ws.cpu_cores.basis == "20.0 ms/s/worker, 30.0 µs/deliv, 80.0 µs/pub"
 
 
 def test_fanout_divides_publishes() -> None:
@@ -320,9 +326,9 @@ def test_short_poll_costs_requests_whatever_the_message_rate() -> None:
     every_1s, every_5s = plan.transports
     assert every_1s.requests_per_s.value == 100_000
     assert every_5s.requests_per_s.value == 20_000
-    assert every_1s.cpu_cores.value == pytest.approx(
-        100_000 * PER_REQUEST + 10_000 * (PER_DELIVERY + PER_PUBLISH)
-    )
+    variable = 100_000 * PER_REQUEST + 10_000 * (PER_DELIVERY + PER_PUBLISH)
+    workers = every_1s.workers.value
+    assert every_1s.cpu_cores.value == pytest.approx(variable + workers * FIXED / 10.0)
     rtt = plan.rtt_us
     assert rtt == pytest.approx(0.0)  # synthetic p50 1 ms < T/2: clamped
     assert every_5s.p50_us.value == pytest.approx(2.5e6 + rtt)
@@ -418,7 +424,7 @@ def test_outputs_carry_every_figure_with_its_basis() -> None:
     plan = plan_for(three_levels() + three_levels("sse"))
     document = plan_document(plan, "run-1", ["a.json"])
     text = json.dumps(document)  # serialisable as it is
-    assert json.loads(text)["plan_version"] == 1
+    assert json.loads(text)["plan_version"] == 2
     ws = document["transports"][0]
     assert ws["cpu_model"]["cpu_s_per_unit"]["delivery"] == pytest.approx(PER_DELIVERY)
     assert ws["cpu_cores"]["basis"]

@@ -1,0 +1,188 @@
+"""``pushbench plan --measure``: run the small design the CPU model needs, then fit and plan.
+
+Per transport, the design varies the publish rate and the subscribers independently (each
+scenario is one room, so fan-out is the subscriber count): the 2 × 2 corners make publishes,
+deliveries and connections vary apart, which identifies the idle server and the cost per
+publish, per delivery and per connection; short polling adds the poll interval as a third axis
+(2 × 2 × 2), which separates the cost per request from the cost per connection. The fit uses the
+corners only; a centre point and one point beyond the corners on the rate and subscriber axes are
+held out and predicted, so the plan says how well its own formula predicted runs it never saw.
+
+Every scenario runs on a fresh server (one uvicorn worker, in-memory broker), short, sampled as
+``compare`` samples (first publish to end of drain), through :mod:`pushbench.workloads`. The runs
+go beside the plan as two compare-kind results files, ``grid.json`` (fitted) and
+``held-out.json``, which ``pushbench plan --from`` and ``pushbench report`` read like any other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Final
+
+from pushbench.core.kinds import Transport
+from pushbench.core.scenario_flavor import flavored_name
+from pushbench.core.schema import ResultsDocument, Scenario, write_results_atomic
+from pushbench.core.server_config import ServerConfig
+from pushbench.drivers.scenario import ScenarioSpec
+from pushbench.harness.environment import environment
+from pushbench.harness.launcher import ServerStartError
+from pushbench.harness.processes import cpu_plan, generator_affinity
+from pushbench.workloads import push_on_fresh_server
+
+__all__ = [
+    "GRID_FILE",
+    "HELD_OUT_FILE",
+    "Design",
+    "Role",
+    "design",
+    "measure_grid",
+    "one_worker",
+]
+
+GRID_FILE: Final = "grid.json"
+HELD_OUT_FILE: Final = "held-out.json"
+#: The two levels of each axis, the centre between them, and the point beyond them.
+RATES: Final = (50.0, 150.0)
+SUBSCRIBERS: Final = (10, 40)
+CENTRE: Final = (100.0, 25)
+BEYOND: Final = (300.0, 80)
+
+
+@dataclass(frozen=True, slots=True)
+class Role:
+    """Where a scenario sits in the design."""
+
+    fitted: bool
+    label: str
+    """``corner``, ``centre``, ``beyond rate``, ``beyond subscribers``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Design:
+    """One scenario of the design."""
+
+    spec: ScenarioSpec
+    role: Role
+
+    @property
+    def name(self) -> str:
+        """``ws R=50 S=10``, ``short-poll@0.25 R=100 S=25 (centre)``."""
+        where = "" if self.role.fitted else f" ({self.role.label})"
+        return f"{self.spec.name} R={self.spec.rate_per_s:g} S={self.spec.subscribers}{where}"
+
+
+def design(
+    transports: Sequence[Transport], poll_interval_s: float, duration_s: float, warmup_s: float
+) -> list[Design]:
+    """Every scenario, per transport: corners (fitted), then centre and beyond (held out).
+
+    Short polling is measured at ``poll_interval_s`` and a quarter of it (corners), the centre
+    and beyond points in between.
+    """
+    scenarios = []
+    for transport in transports:
+        intervals: tuple[float | None, ...] = (None,)
+        middle: float | None = None
+        if transport == Transport.SHORT_POLL:
+            intervals = (poll_interval_s / 4, poll_interval_s)
+            middle = poll_interval_s * 5 / 8
+
+        def spec(rate: float, subscribers: int, interval: float | None) -> ScenarioSpec:
+            return ScenarioSpec(
+                transport,  # noqa: B023 - called in this iteration only
+                rate_per_s=rate,
+                subscribers=subscribers,
+                duration_s=duration_s,
+                warmup_s=warmup_s,
+                poll_interval_s=interval,
+            )
+
+        corner = Role(True, "corner")
+        scenarios += [
+            Design(spec(rate, subscribers, interval), corner)
+            for interval in intervals
+            for rate in RATES
+            for subscribers in SUBSCRIBERS
+        ]
+        scenarios += [
+            Design(spec(*CENTRE, middle), Role(False, "centre")),
+            Design(spec(BEYOND[0], CENTRE[1], middle), Role(False, "beyond rate")),
+            Design(spec(CENTRE[0], BEYOND[1], middle), Role(False, "beyond subscribers")),
+        ]
+    return scenarios
+
+
+def _document(run_id: str, config: dict[str, object], scenarios: list[Scenario]) -> ResultsDocument:
+    return ResultsDocument(
+        kind="compare",
+        run_id=run_id,
+        started_at=datetime.now(UTC),
+        finished_at=datetime.now(UTC),
+        environment=environment(),
+        config=config,
+        scenarios=scenarios,
+    )
+
+
+def measure_grid(
+    scenarios: Sequence[Design],
+    run_dir: Path,
+    run_id: str,
+    server: ServerConfig,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> tuple[Path, Path, list[str]]:
+    """Run every scenario on a fresh server; (grid.json, held-out.json, errors).
+
+    A scenario whose server does not start is left out with an error; the results files are
+    written once every scenario has run.
+    """
+    server_cpus, generator_cpus = cpu_plan(True)
+    fitted: list[Scenario] = []
+    held: list[Scenario] = []
+    errors: list[str] = []
+    with generator_affinity(generator_cpus):
+        for index, item in enumerate(scenarios):
+            name = flavored_name(item.name, server.flavor)
+            if progress is not None:
+                progress(index, len(scenarios), name)
+            log = run_dir / f"server-{index:02d}.log"
+            try:
+                scenario = push_on_fresh_server(server, item.spec, log, server_cpus)
+            except ServerStartError as exc:
+                errors.append(f"{name}: {exc}")
+                continue
+            params = {
+                **scenario.params,
+                "flavor": server.flavor,
+                "plan_design": item.role.label,
+            }
+            scenario = scenario.model_copy(update={"name": name, "params": params})
+            (fitted if item.role.fitted else held).append(scenario)
+    specs = [item.spec for item in scenarios]
+    config: dict[str, object] = {
+        "measured_by": "pushbench plan --measure",
+        "transports": sorted({s.transport for s in specs}),
+        "duration_s": specs[0].duration_s if specs else 0.0,
+        "warmup_s": specs[0].warmup_s if specs else 0.0,
+        "flavors": [server.flavor],
+        "server": {
+            "workers": server.workers,
+            "loop": server.loop,
+            "ws_impl": server.ws_impl,
+            "http_impl": server.http_impl,
+            "broker": server.broker,
+        },
+        "pinned": server_cpus is not None,
+    }
+    grid, held_out = run_dir / GRID_FILE, run_dir / HELD_OUT_FILE
+    write_results_atomic(_document(run_id, config | {"design": "corners"}, fitted), grid)
+    write_results_atomic(_document(run_id, config | {"design": "held out"}, held), held_out)
+    return grid, held_out, errors
+
+
+def one_worker(server: ServerConfig) -> ServerConfig:
+    """The model's costs are one worker's, on the in-memory broker."""
+    return replace(server, workers=1, broker="memory")
