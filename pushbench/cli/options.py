@@ -2,25 +2,51 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import contextlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-from pushbench.core.server_config import FLAVORS, HTTP_IMPLS, LOOPS, WS_IMPLS, ServerConfig
+from pushbench.core.server_config import (
+    FLAVORS,
+    HTTP_IMPLS,
+    LOOPS,
+    REFERENCE_APP,
+    WS_IMPLS,
+    ServerConfig,
+)
+from pushbench.core.target_profile import (
+    BUILTIN_PROFILES,
+    ProfileError,
+    TargetProfile,
+    load_profile,
+    resolve_profile,
+)
+from pushbench.gate.config import find_pyproject
+from pushbench.harness.app_check import app_import_error
 
 __all__ = [
+    "App",
+    "AppDir",
     "Broker",
+    "Factory",
     "Flavor",
     "Flavors",
     "HttpImpl",
     "Loop",
     "Out",
+    "Profile",
+    "Target",
     "Workers",
     "WsImpl",
     "err",
     "parse_flavors",
     "server_config",
+    "target",
 ]
 
 #: Progress, warnings and errors go to stderr; stdout carries only results.
@@ -75,6 +101,94 @@ Out = Annotated[
     str, typer.Option("--out", help="Directory that receives reports/<run-id>/ folders.")
 ]
 
+App = Annotated[
+    str | None,
+    typer.Option(
+        "--app",
+        metavar="MODULE:ATTR",
+        help="Your ASGI app, in uvicorn's import form (default: the reference server); driven "
+        "as --profile describes it.",
+        show_default=False,
+    ),
+]
+AppDir = Annotated[
+    str | None,
+    typer.Option(
+        "--app-dir",
+        help="Where --app's module is imported from (uvicorn --app-dir; default: here).",
+        show_default=False,
+    ),
+]
+Factory = Annotated[
+    bool, typer.Option("--factory", help="--app names a callable that returns the app.")
+]
+Profile = Annotated[
+    str | None,
+    typer.Option(
+        "--profile",
+        metavar="NAME|FILE",
+        help="How to drive the app: reference, tutorial, fastapi-docs-chat, or a TOML file "
+        "(default: reference; with --app, [tool.pushbench.target] of the nearest "
+        "pyproject.toml).",
+        show_default=False,
+    ),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """The app a command measures and how to drive it, from ``--app``/``--profile``."""
+
+    app: str
+    app_dir: str | None
+    factory: bool
+    profile: TargetProfile
+
+    @property
+    def reference(self) -> bool:
+        """Whether it is pushbench's own server (flavors apply; its receivers read envelopes)."""
+        return self.app == REFERENCE_APP and self.profile.reference
+
+
+def target(
+    app: str | None, app_dir: str | None, factory: bool, profile: str | None, *, check: bool
+) -> Target:
+    """``--app``/``--app-dir``/``--factory``/``--profile`` resolved; what cannot be used exits
+    2 with one line (a bad profile names its key; an app that does not import gets uvicorn's
+    own message). ``check``: import the app first, in a child process (a launched server)."""
+    try:
+        if profile is not None:
+            chosen = resolve_profile(profile)
+        elif app is None:
+            chosen = BUILTIN_PROFILES["reference"]
+        else:
+            chosen = _pyproject_profile(app, app_dir)
+    except ProfileError as exc:
+        _refuse(str(exc))
+    if app is not None and check:
+        problem = app_import_error(app, app_dir, factory)
+        if problem is not None:
+            _refuse(problem)
+    return Target(app or REFERENCE_APP, app_dir, factory, chosen)
+
+
+def _pyproject_profile(app: str, app_dir: str | None) -> TargetProfile:
+    # The nearest pyproject.toml from where pushbench runs (as ruff and pytest look): the app's
+    # project, whatever folder (--app-dir) its modules are imported from.
+    found = find_pyproject(Path.cwd())
+    if found is not None:
+        with contextlib.suppress(ProfileError):
+            return load_profile(found)
+    raise ProfileError(
+        f"--app {app} needs --profile: one of {', '.join(BUILTIN_PROFILES)}, a TOML file, or "
+        "[tool.pushbench.target] in the app's pyproject.toml"
+    )
+
+
+def _refuse(message: str) -> NoReturn:
+    err.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
+    raise typer.Exit(2)
+
 
 def server_config(
     *,
@@ -86,6 +200,7 @@ def server_config(
     http_impl: str,
     broker: str,
     flavor: str = "asgi",
+    app: Target | None = None,
 ) -> ServerConfig:
     """A :class:`ServerConfig` from CLI options; bad combinations exit 2 with the reason."""
     try:
@@ -100,7 +215,15 @@ def server_config(
             flavor=flavor,
             log_level="info",
             access_log=False,
+            **_app_fields(app),
         )
     except ValueError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
+
+
+def _app_fields(app: Target | None) -> dict[str, Any]:
+    if app is None or app.app == REFERENCE_APP:
+        return {}
+    # Not the reference server: no /healthz to wait for, ready at its first HTTP answer.
+    return {"app": app.app, "app_dir": app.app_dir, "factory": app.factory, "health_path": None}

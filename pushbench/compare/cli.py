@@ -15,17 +15,23 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from pushbench.cli.console import EXIT_FAILED, EXIT_UNUSABLE, summary_rich_table, tax_rich_table
 from pushbench.cli.gating import run_gate_command
 from pushbench.cli.options import (
+    App,
+    AppDir,
     Broker,
+    Factory,
     Flavors,
     HttpImpl,
     Loop,
     Out,
+    Profile,
+    Target,
     Workers,
     WsImpl,
     err,
     parse_flavors,
     server_config,
 )
+from pushbench.cli.options import target as resolve_target
 from pushbench.compare.run import CompareConfig, run_compare
 from pushbench.core.completeness import is_complete
 from pushbench.core.kinds import PUSH_TRANSPORTS, Transport
@@ -78,6 +84,9 @@ class _Bar(RunProgress):
         self.progress.update(self.task, description=f"[{index + 1}/{total}] {label}", completed=0.0)
         if not self.console.is_terminal:
             self.console.print(f"[{index + 1}/{total}] {label}: starting")
+
+    def step_skipped(self, label: str, reason: str) -> None:
+        self.console.print(f"{escape(label)}: not measured ({escape(reason)})")
 
     def step_progress(self, fraction: float) -> None:
         self.progress.update(self.task, completed=fraction)
@@ -175,10 +184,16 @@ def compare(
     http_impl: HttpImpl = "auto",
     broker: Broker = "memory",
     flavor: Flavors = None,
+    app: App = None,
+    app_dir: AppDir = None,
+    factory: Factory = False,
+    profile: Profile = None,
 ) -> None:
     """WebSocket push vs short poll vs long poll vs SSE on one message stream, under each
-    flavor of the reference server (default: asgi and fastapi, to show the framework tax)."""
-    flavors = _flavors(flavor, target)
+    flavor of the reference server (default: asgi and fastapi, to show the framework tax), or
+    on your app (--app, --profile)."""
+    chosen = resolve_target(app, app_dir, factory, profile, check=target is None)
+    flavors = _flavors(flavor, target, chosen)
     server = server_config(
         host="127.0.0.1",
         port=0,
@@ -188,6 +203,7 @@ def compare(
         http_impl=http_impl,
         broker=broker,
         flavor=flavors[0] if flavors else "asgi",
+        app=chosen,
     )
     config = CompareConfig(
         transports=_transports(transports),
@@ -202,9 +218,18 @@ def compare(
         server=server,
         pin=not no_pin,
         flavors=flavors,
+        profile=chosen.profile,
     )
     if quick:
         config = CompareConfig(**{**_fields(config), **QUICK})  # type: ignore[arg-type]
+    if not config.planned():
+        offered = ", ".join(chosen.profile.offered()) or "nothing"
+        err.print(
+            f"[red]error:[/red] profile {chosen.profile.name!r} offers none of "
+            f"{', '.join(config.transports)} (it offers {offered}): nothing to compare",
+            soft_wrap=True,
+        )
+        raise typer.Exit(EXIT_UNUSABLE)
     # Piped output (CI logs, files) gets the whole table rather than 80 truncated columns.
     console = Console() if sys.stdout.isatty() else Console(width=200)
     with Progress(
@@ -232,9 +257,17 @@ def compare(
         raise typer.Exit(code)
 
 
-def _flavors(text: str | None, target: str | None) -> tuple[str, ...]:
+def _flavors(text: str | None, target: str | None, chosen: Target) -> tuple[str, ...]:
     """The flavors to measure. With ``--target`` the server is not ours: its flavor is what
-    ``--flavor`` says (one), else not known (``()``)."""
+    ``--flavor`` says (one), else not known (``()``). A user's app has no flavors."""
+    if not chosen.reference:
+        if text is not None:
+            err.print(
+                "[red]error:[/red] --flavor chooses how the reference server serves; "
+                "your app (--app/--profile) serves its own way"
+            )
+            raise typer.Exit(EXIT_UNUSABLE)
+        return ()
     if text is None:
         return () if target else FLAVORS
     flavors = parse_flavors(text)

@@ -15,6 +15,7 @@ from pushbench.core.kinds import PUSH_TRANSPORTS, Transport
 from pushbench.core.scenario_flavor import flavored_name
 from pushbench.core.schema import Scenario
 from pushbench.core.server_config import FLAVORS, ServerConfig
+from pushbench.core.target_profile import BUILTIN_PROFILES, TargetProfile
 from pushbench.drivers.scenario import ScenarioSpec, run_scenario
 from pushbench.harness.launcher import ServerProcess, ServerStartError
 from pushbench.harness.processes import cpu_plan, generator_affinity, pin_server, run_uvloop
@@ -44,6 +45,13 @@ class CompareConfig:
     #: Flavors of the reference server to measure every scenario under; ``()``: the server's
     #: flavor is not known (a ``--target`` nobody said the flavor of).
     flavors: tuple[str, ...] = FLAVORS
+    #: How to drive the app (``--profile``): the reference server's envelope by default.
+    profile: TargetProfile = BUILTIN_PROFILES["reference"]
+
+    def skipped(self) -> dict[str, str]:
+        """The transports asked for that the app does not offer, each with the reason: they
+        are not run, and the document says why (never faked with another transport)."""
+        return self.profile.skipped(self.transports) if not self.profile.reference else {}
 
     def planned(self) -> list[PlannedScenario]:
         """Every scenario under every flavor, flavors side by side per scenario: machine load
@@ -63,15 +71,19 @@ class CompareConfig:
             duration_s=self.duration_s,
             warmup_s=self.warmup_s,
         )
+        profile = None if self.profile.reference else self.profile
         specs = []
+        skipped = self.skipped()
         for transport in self.transports:
+            if transport in skipped:
+                continue
             if transport == Transport.SHORT_POLL:
                 specs += [
-                    replace(base, transport=transport, poll_interval_s=interval)
+                    replace(base, transport=transport, poll_interval_s=interval, profile=profile)
                     for interval in self.poll_intervals_s
                 ]
             else:
-                specs.append(replace(base, transport=transport))
+                specs.append(replace(base, transport=transport, profile=profile))
         return specs
 
     def as_dict(self) -> dict[str, Any]:
@@ -88,6 +100,9 @@ class CompareConfig:
             "warmup_s": self.warmup_s,
             "target": self.target,
             "flavors": list(self.flavors),
+            "app": None if self.target else server.app,
+            "profile": self.profile.name,
+            "skipped": self.skipped(),
             "server": None
             if self.target
             else {
@@ -124,7 +139,16 @@ def run_compare(
     """Run every scenario (a step each), writing ``results.json`` after each (atomically)."""
     progress = progress or RunProgress()
     server_cpus, generator_cpus = cpu_plan(config.pin and config.target is None)
-    state = start_run("compare", config.as_dict(), out, derived=_framework_tax)
+    skipped = config.skipped()
+    state = start_run(
+        "compare",
+        config.as_dict(),
+        out,
+        warnings=[f"{name} not measured: {reason}" for name, reason in skipped.items()],
+        derived=_framework_tax,
+    )
+    for name, reason in skipped.items():
+        progress.step_skipped(name, reason)
 
     def body() -> None:
         with generator_affinity(generator_cpus):

@@ -14,11 +14,14 @@ __all__ = [
     "HTTP_IMPLS",
     "HTTP_PROTOCOLS",
     "LOOPS",
+    "REFERENCE_APP",
     "WS_IMPLS",
     "MemoryBrokerWithWorkers",
     "ServerConfig",
 ]
 
+#: The reference server, in uvicorn's ``module:attr`` form: what runs without ``--app``.
+REFERENCE_APP = "target_app.main:app"
 #: ``--loop`` choices (uvicorn ``--loop``).
 LOOPS = ("auto", "asyncio", "uvloop")
 #: ``--ws-impl`` choices (uvicorn ``--ws``); ``auto`` is websockets-sansio in uvicorn >= 0.35.
@@ -65,7 +68,7 @@ class ServerConfig:
     #: The reference server's flavor (ignored by apps that are not ``target_app``).
     flavor: str = "asgi"
     #: The ASGI app in uvicorn's ``module:attr`` form (``--app``); the reference server's default.
-    app: str = "target_app.main:app"
+    app: str = REFERENCE_APP
     #: uvicorn ``--app-dir``: where ``app``'s module is imported from (None: the working directory).
     app_dir: str | None = None
     #: uvicorn ``--factory``: ``app`` names a callable that returns the app.
