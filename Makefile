@@ -76,7 +76,7 @@ loadtest: $(STAMP) ## Headless Locust mix against a fresh reference server; repo
 	$(BIN)/python -m pushbench.locust --users $(USERS) --spawn-rate $(SPAWN_RATE) --duration $(DURATION) $(LOCUST_ARGS)
 
 swarm: $(STAMP) ## Same through Locust's distributed mode: a master and WORKERS worker processes
-	$(BIN)/python -m pushbench.locust --users $(USERS) --spawn-rate $(SPAWN_RATE) --duration $(DURATION) --workers $(WORKERS) $(LOCUST_ARGS)
+	$(BIN)/python -m pushbench.locust --users $(USERS) --spawn-rate $(SPAWN_RATE) --duration $(DURATION) --processes $(WORKERS) $(LOCUST_ARGS)
 
 # --- sweep (issue 7) ---
 # Tune uvicorn: workers x loop x WebSocket x HTTP implementation, with a recommendation.
