@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import os
 import signal
 import subprocess
@@ -214,6 +215,9 @@ def _interrupt(signum: int, frame: object) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run, report, return Locust's exit code (or 2 when no results were written)."""
     args, extra = parse_args(argv)
+    if importlib.util.find_spec("locust") is None:
+        print("error: Locust is not installed (pip install 'pushbench[locust]')", file=sys.stderr)
+        return 2
     # SIGTERM ends the run like Ctrl-C: Locust writes what it measured, the server is stopped.
     signal.signal(signal.SIGTERM, _interrupt)
     run_id = new_run_id("locust")
