@@ -40,7 +40,9 @@ from pushbench.core.schema import ResultsDocument
 from pushbench.gate.checks import GateInputError, Slo
 from pushbench.harness.environment import environment as host_environment
 from pushbench.harness.run_dir import new_run_dir, new_run_id
+from pushbench.locust import webui
 from pushbench.locust.aggregate import SwarmAggregate
+from pushbench.locust.live import Row, live_rows
 from pushbench.locust.node import Node
 from pushbench.locust.options import LoadOptions, OptionsError, add_arguments
 from pushbench.locust.results import write_run
@@ -114,6 +116,8 @@ class _Coordinator:
         self.finals: set[str] = set()
         self.errors: list[str] = []
         self.written = False
+        self.run_dir: Path | None = None
+        """Where ``results.json`` (and the report) went, once written."""
         self.interrupted = False
         """Locust began quitting before the test stopped (Ctrl-C): results are partial."""
 
@@ -191,6 +195,7 @@ class _Coordinator:
         else:
             run_dir = new_run_dir(Path(options.pushbench_out), document.run_id)
         path = write_run(document, run_dir, report=not options.pushbench_no_report)
+        self.run_dir = run_dir
         logger.info("pushbench: results in %s", path)
         self.check_slos(document)
         return run_dir
@@ -219,8 +224,29 @@ def _slos(environment: Environment) -> list[Slo]:
     return parse_slos(getattr(environment.parsed_options, "pushbench_slo", None))
 
 
+def _live_rows(environment: Environment, report: str | None) -> list[Row]:
+    coordinator = _coordinators.get(environment)
+    if coordinator is None:  # no test started yet
+        return live_rows(SwarmAggregate(), 0.0, None)
+    return live_rows(coordinator.aggregate, coordinator.duration_s, report)
+
+
+def _report_file(environment: Environment) -> Path | None:
+    coordinator = _coordinators.get(environment)
+    if coordinator is None or coordinator.run_dir is None:
+        return None
+    path = coordinator.run_dir / "report.html"
+    return path if path.is_file() else None
+
+
 def _on_init(environment: Environment, **_: Any) -> None:
     runner = environment.runner
+    if environment.web_ui is not None:
+        webui.install(
+            environment,
+            rows=lambda report: _live_rows(environment, report),
+            report=lambda: _report_file(environment),
+        )
     if not isinstance(runner, WorkerRunner):
         try:  # before any load: a typo in an SLO must not cost a whole run
             _slos(environment)
