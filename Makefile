@@ -28,6 +28,8 @@ $(STAMP): pyproject.toml $(LOCK)
 		{ echo "pushbench needs Python >= 3.11; '$(PYTHON)' is older: make PYTHON=python3.12 ..." >&2; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r $(LOCK)
+	@# An older venv may hold what the lock no longer has: pip-sync (pip-tools, locked) removes it.
+	$(BIN)/pip-sync --quiet $(LOCK)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $@
 
