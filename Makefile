@@ -19,15 +19,28 @@ SERVERBENCH_ARGS ?=
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+# The lock: every distribution of `.[dev]` (pip and setuptools too) pinned with its hashes, for
+# Linux CPython 3.11 (this machine's and CI's). `make lock` refreshes it (docs/development.md).
+LOCK := requirements.lock
+
+$(STAMP): pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "pushbench needs Python >= 3.11; '$(PYTHON)' is older: make PYTHON=python3.12 ..." >&2; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r $(LOCK)
+	@# An older venv may hold what the lock no longer has: pip-sync (pip-tools, locked) removes it.
+	$(BIN)/pip-sync --quiet $(LOCK)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $@
 
-install: $(STAMP) ## Create .venv (if missing) and install pushbench with its dev tools
+install: $(STAMP) ## Create .venv (if missing) and install exactly the locked versions (requirements.lock)
+
+.PHONY: lock
+lock: $(STAMP) ## Re-resolve .[dev] from pyproject.toml into requirements.lock (hashed pins), then install it
+	$(BIN)/pip-compile --quiet --upgrade --generate-hashes --strip-extras --extra dev \
+		--unsafe-package pushbench --no-emit-find-links --no-emit-index-url \
+		--output-file $(LOCK) pyproject.toml
+	$(MAKE) install
 
 serve: $(STAMP) ## Run the reference server on PORT (default 8001)
 	$(BIN)/pushbench serve --port $(PORT) $(SERVE_ARGS)
@@ -76,7 +89,7 @@ loadtest: $(STAMP) ## Headless Locust mix against a fresh reference server; repo
 	$(BIN)/python -m pushbench.locust --users $(USERS) --spawn-rate $(SPAWN_RATE) --duration $(DURATION) $(LOCUST_ARGS)
 
 swarm: $(STAMP) ## Same through Locust's distributed mode: a master and WORKERS worker processes
-	$(BIN)/python -m pushbench.locust --users $(USERS) --spawn-rate $(SPAWN_RATE) --duration $(DURATION) --workers $(WORKERS) $(LOCUST_ARGS)
+	$(BIN)/python -m pushbench.locust --users $(USERS) --spawn-rate $(SPAWN_RATE) --duration $(DURATION) --processes $(WORKERS) $(LOCUST_ARGS)
 
 # --- sweep (issue 7) ---
 # Tune uvicorn: workers x loop x WebSocket x HTTP implementation, with a recommendation.

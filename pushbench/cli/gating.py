@@ -54,6 +54,8 @@ def gate_table(report: GateReport, title: str) -> Table:
 
 def print_gate_report(report: GateReport, document: ResultsDocument, console: Console) -> None:
     """The table, the reasons of every failed or skipped check, the notes, the decision."""
+    for warning in report.warnings:
+        console.print(f"[yellow]warning[/yellow]: {escape(warning)}", soft_wrap=True)
     console.print(gate_table(report, f"pushbench gate: {document.run_id}"))
     for check in report.checks:
         if check.detail and check.verdict is not Verdict.PASS:

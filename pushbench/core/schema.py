@@ -236,10 +236,21 @@ class Environment(_Model):
     python: str = Field(description='Implementation and version, e.g. "CPython 3.11.9".')
     platform: str
     cpu_count: Annotated[int, Field(ge=1)] | None
-    packages: dict[str, str] = Field(description="Distribution name -> version, installed only.")
+    packages: dict[str, str] = Field(
+        description="Distribution name -> version: every distribution the measuring process had "
+        "imported, and the reference server's key ones (installed only)."
+    )
     git_commit: str | None
     cpu_clocks: CpuClocks | None = Field(
         default=None, description="None: a document written before it was recorded."
+    )
+    cpu_model: str | None = Field(
+        default=None, description="The CPU's model name; None: not known, or an older document."
+    )
+    lock_sha256: str | None = Field(
+        default=None,
+        description="sha256:<hex> of the checkout's requirements.lock; None: no lock file "
+        "(an installed wheel), or an older document.",
     )
 
 

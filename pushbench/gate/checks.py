@@ -48,6 +48,7 @@ from pushbench.core.scenario_flavor import (
 )
 from pushbench.core.scenario_metrics import METRICS
 from pushbench.core.schema import ResultsDocument, Scenario
+from pushbench.gate.environment import environment_warning
 
 __all__ = [
     "DEFAULT_MAX_REGRESSION_PCT",
@@ -176,6 +177,8 @@ class GateReport:
 
     checks: tuple[CheckResult, ...]
     notes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    """What makes the verdict less comparable (a baseline from another environment)."""
 
     @property
     def failed(self) -> tuple[CheckResult, ...]:
@@ -428,7 +431,12 @@ def run_gate(
         notes.insert(0, describe_regression_method(max_regression_pct, metrics))
     if not slos and baseline is None:
         notes.append("no SLOs and no baseline: only the run's completeness was checked")
-    return GateReport(tuple(checks), tuple(notes))
+    warning = (
+        None
+        if baseline is None
+        else environment_warning(document.environment, baseline.environment)
+    )
+    return GateReport(tuple(checks), tuple(notes), () if warning is None else (warning,))
 
 
 def completeness_check(document: ResultsDocument) -> CheckResult:

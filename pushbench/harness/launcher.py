@@ -7,6 +7,7 @@ port is known before the server starts and no other process can take it in betwe
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import signal
 import socket
@@ -20,7 +21,10 @@ from types import TracebackType
 
 from pushbench.core.server_config import ServerConfig
 
-__all__ = ["ServerProcess", "ServerStartError"]
+__all__ = ["SERVER_MODULES", "ServerProcess", "ServerStartError", "missing_modules"]
+
+#: What the reference server needs in this environment (pushbench's ``[server]`` extra).
+SERVER_MODULES = ("target_app", "uvicorn", "fastapi", "pydantic_settings", "prometheus_client")
 
 
 def _die_with_parent() -> None:
@@ -39,6 +43,11 @@ def _die_with_parent() -> None:
 
 class ServerStartError(RuntimeError):
     """The server exited or did not become healthy in time; the message has its log's tail."""
+
+
+def missing_modules(names: tuple[str, ...] = SERVER_MODULES) -> list[str]:
+    """Which of ``names`` this interpreter cannot import (without importing any of them)."""
+    return [name for name in names if importlib.util.find_spec(name) is None]
 
 
 class ServerProcess:
@@ -80,6 +89,12 @@ class ServerProcess:
 
     def start(self) -> None:
         """Bind, spawn uvicorn, and return once ``/healthz`` answers 200."""
+        missing = missing_modules()
+        if missing:  # say so now, not as a traceback in the server's log
+            raise ServerStartError(
+                f"the reference server cannot run here: {', '.join(missing)} not installed "
+                "(pip install 'pushbench[server]')"
+            )
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -222,6 +222,14 @@ def add_arguments(parser: _Parser) -> None:
         help="Write results.json only, not the rendered report.",
     )
     parser.add_argument(
+        "--pushbench-slo",
+        action="append",
+        metavar="EXPR",
+        include_in_web_ui=False,
+        help="An SLO in the gate's syntax, e.g. 'ws.latency_us.p99<=5000' (repeatable): "
+        "when the run misses one, locust exits with code 1.",
+    )
+    parser.add_argument(
         "--pushbench-dump-samples",
         default=d.pushbench_dump_samples,
         include_in_web_ui=False,

@@ -23,6 +23,7 @@ Each wait is bounded: a worker that does not answer is named in the document's e
 from __future__ import annotations
 
 import logging
+import sys
 import time
 import weakref
 from collections.abc import Callable
@@ -36,12 +37,16 @@ from locust.rpc import Message
 from locust.runners import STATE_MISSING, LocalRunner, MasterRunner, Runner, WorkerRunner
 
 from pushbench.core.schema import ResultsDocument
+from pushbench.gate.checks import GateInputError, Slo
 from pushbench.harness.environment import environment as host_environment
 from pushbench.harness.run_dir import new_run_dir, new_run_id
+from pushbench.locust import webui
 from pushbench.locust.aggregate import SwarmAggregate
+from pushbench.locust.live import Row, live_rows
 from pushbench.locust.node import Node
 from pushbench.locust.options import LoadOptions, OptionsError, add_arguments
 from pushbench.locust.results import write_run
+from pushbench.locust.slo import EXIT_SLO_FAILED, check_slos, parse_slos, report_lines
 
 __all__ = ["MSG_DRAIN", "MSG_FINAL", "MSG_SENT", "MSG_STOP_LOAD", "REPORT_KEY", "node_of"]
 
@@ -102,6 +107,7 @@ class _Coordinator:
     def __init__(self, environment: Environment, options: LoadOptions) -> None:
         self.environment = environment
         self.options = options
+        self.slos = _slos(environment)
         self.aggregate = SwarmAggregate()
         self.started_at = datetime.now(UTC)
         self.started = time.monotonic()
@@ -110,6 +116,8 @@ class _Coordinator:
         self.finals: set[str] = set()
         self.errors: list[str] = []
         self.written = False
+        self.run_dir: Path | None = None
+        """Where ``results.json`` (and the report) went, once written."""
         self.interrupted = False
         """Locust began quitting before the test stopped (Ctrl-C): results are partial."""
 
@@ -187,8 +195,22 @@ class _Coordinator:
         else:
             run_dir = new_run_dir(Path(options.pushbench_out), document.run_id)
         path = write_run(document, run_dir, report=not options.pushbench_no_report)
+        self.run_dir = run_dir
         logger.info("pushbench: results in %s", path)
+        self.check_slos(document)
         return run_dir
+
+    def check_slos(self, document: ResultsDocument) -> None:
+        """``--pushbench-slo``: a missed SLO sets Locust's exit code (a met one leaves Locust's
+        own rule, ``--exit-code-on-error`` on failed requests, in place)."""
+        if not self.slos:
+            return
+        report = check_slos(document, self.slos)
+        log = logger.info if report.passed else logger.error
+        for line in report_lines(report):
+            log("pushbench: %s", line)
+        if not report.passed:
+            self.environment.process_exit_code = EXIT_SLO_FAILED
 
 
 _coordinators: weakref.WeakKeyDictionary[Environment, _Coordinator] = weakref.WeakKeyDictionary()
@@ -198,8 +220,40 @@ def _on_parser(parser: Any, **_: Any) -> None:
     add_arguments(parser)
 
 
+def _slos(environment: Environment) -> list[Slo]:
+    return parse_slos(getattr(environment.parsed_options, "pushbench_slo", None))
+
+
+def _live_rows(environment: Environment, report: str | None) -> list[Row]:
+    coordinator = _coordinators.get(environment)
+    if coordinator is None:  # no test started yet
+        return live_rows(SwarmAggregate(), 0.0, None)
+    return live_rows(coordinator.aggregate, coordinator.duration_s, report)
+
+
+def _report_file(environment: Environment) -> Path | None:
+    coordinator = _coordinators.get(environment)
+    if coordinator is None or coordinator.run_dir is None:
+        return None
+    path = coordinator.run_dir / "report.html"
+    return path if path.is_file() else None
+
+
 def _on_init(environment: Environment, **_: Any) -> None:
     runner = environment.runner
+    if environment.web_ui is not None:
+        webui.install(
+            environment,
+            rows=lambda report: _live_rows(environment, report),
+            report=lambda: _report_file(environment),
+        )
+    if not isinstance(runner, WorkerRunner):
+        try:  # before any load: a typo in an SLO must not cost a whole run
+            _slos(environment)
+        except GateInputError as exc:
+            logger.error("pushbench: --pushbench-slo: %s", exc)
+            # SystemExit passes through Locust's event hook (an Exception would be logged only).
+            sys.exit(2)
     node = node_of(environment)
     _apply_publisher_count(environment, node.options)
     if isinstance(runner, MasterRunner):
@@ -251,6 +305,9 @@ def _on_quitting(environment: Environment, **_: Any) -> None:
     coordinator = _coordinators.get(environment)
     if coordinator is not None and not coordinator.written:
         coordinator.interrupted = True
+        if coordinator.slos:  # Locust takes its exit code now, before the results exist
+            logger.error("pushbench: interrupted before the results were written: SLOs not met")
+            environment.process_exit_code = EXIT_SLO_FAILED
 
 
 def _on_report_to_master(client_id: str, data: dict[str, Any], **_: Any) -> None:

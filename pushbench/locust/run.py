@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import os
 import signal
 import subprocess
@@ -59,8 +60,15 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[argparse.Namespace, l
     parser.add_argument("--spawn-rate", type=float, default=10.0, help="Locust -r (default 10).")
     parser.add_argument("--duration", default="30s", help="Locust -t, e.g. 30s, 5m (default 30s).")
     parser.add_argument(
-        "--workers", type=int, default=0, help="Locust worker processes (0: one process)."
+        "--processes",
+        type=int,
+        default=0,
+        help="Locust worker processes, as Locust's own --processes (0: one process).",
     )
+    # `--workers` means uvicorn workers in every other pushbench command; it meant Locust
+    # processes here before. Refused rather than reinterpreted, so an old command line fails
+    # loudly instead of measuring something else.
+    parser.add_argument("--workers", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--target", help="Test this server (http://HOST:PORT) instead of ours.")
     parser.add_argument("--out", type=Path, default=Path("reports"), help="Reports directory.")
     parser.add_argument("--ws-impl", choices=WS_IMPLS, default="auto", help="uvicorn --ws.")
@@ -73,8 +81,14 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[argparse.Namespace, l
         "--no-pin", action="store_true", help="Do not pin the server and Locust to CPUs."
     )
     args = parser.parse_args(argv)
-    if args.users < 1 or args.workers < 0 or args.spawn_rate <= 0:
-        parser.error("--users must be >= 1, --workers >= 0, --spawn-rate > 0")
+    if args.workers is not None:
+        parser.error(
+            f"--workers {args.workers}: Locust worker processes are --processes "
+            f"{args.workers} (as in Locust); --workers means uvicorn workers in pushbench, "
+            "and this runner's reference server runs one"
+        )
+    if args.users < 1 or args.processes < 0 or args.spawn_rate <= 0:
+        parser.error("--users must be >= 1, --processes >= 0, --spawn-rate > 0")
     return args, extra
 
 
@@ -119,8 +133,8 @@ def build_locust_command(
         str(run_dir),
         "--pushbench-no-report",
     ]
-    if args.workers:
-        command += ["--processes", str(args.workers)]
+    if args.processes:
+        command += ["--processes", str(args.processes)]
     return command + list(extra)
 
 
@@ -201,6 +215,9 @@ def _interrupt(signum: int, frame: object) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run, report, return Locust's exit code (or 2 when no results were written)."""
     args, extra = parse_args(argv)
+    if importlib.util.find_spec("locust") is None:
+        print("error: Locust is not installed (pip install 'pushbench[locust]')", file=sys.stderr)
+        return 2
     # SIGTERM ends the run like Ctrl-C: Locust writes what it measured, the server is stopped.
     signal.signal(signal.SIGTERM, _interrupt)
     run_id = new_run_id("locust")

@@ -196,7 +196,7 @@ def test_make_swarm_runner_writes_everything(tmp_path: Path) -> None:
     completed = _run(
         [
             sys.executable, "-m", "pushbench.locust", "--users", "6", "--spawn-rate", "6",
-            "--duration", "3s", "--workers", "2", "--flavor", "fastapi", "--out", str(out),
+            "--duration", "3s", "--processes", "2", "--flavor", "fastapi", "--out", str(out),
             "--", *COMMON,
         ]
     )  # fmt: skip

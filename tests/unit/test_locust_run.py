@@ -24,7 +24,7 @@ FIXTURE = Path(__file__).parents[1] / "fixtures" / "results-v1.json"
 def test_extra_arguments_after_the_separator_go_to_locust() -> None:
     args, extra = parse_args(["--users", "5", "--", "--publish-rate", "50", "WebSocketEchoUser"])
     assert args.users == 5
-    assert args.workers == 0
+    assert args.processes == 0
     assert extra == ["--publish-rate", "50", "WebSocketEchoUser"]
 
 
@@ -33,9 +33,17 @@ def test_bad_counts_are_refused() -> None:
         parse_args(["--users", "0"])
 
 
+def test_workers_is_refused_not_reinterpreted(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--workers`` meant Locust processes here once; elsewhere it means uvicorn workers."""
+    with pytest.raises(SystemExit) as exited:
+        parse_args(["--workers", "2"])
+    assert exited.value.code == 2
+    assert "--processes 2" in capsys.readouterr().err
+
+
 def test_locust_command_runs_headless_into_the_run_dir() -> None:
     args, _ = parse_args(
-        ["--users", "50", "--spawn-rate", "5", "--duration", "1m", "--workers", "3"]
+        ["--users", "50", "--spawn-rate", "5", "--duration", "1m", "--processes", "3"]
     )
     command = build_locust_command(args, "http://h:1", Path("reports/r1"), "room-1", ["X"])
     joined = " ".join(command)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from setuptools import find_packages
 
+from pushbench.harness.launcher import missing_modules
+
 ROOT = Path(__file__).parents[2]
 
 
@@ -35,3 +37,19 @@ def test_every_pushbench_folder_with_modules_is_a_package_the_wheel_ships() -> N
 def test_the_locust_entry_point_ships_inside_the_package() -> None:
     assert (ROOT / "pushbench" / "locust" / "locustfile.py").is_file()
     assert "loadtests" not in {name.split(".")[0] for name in _packages()}
+
+
+def test_dev_pulls_every_extra_so_make_install_can_run_every_test() -> None:
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    users = set(extras) - {"dev", "all"}
+    assert f"pushbench[{','.join(sorted(users))}]" in extras["dev"]
+    assert extras["all"] == [f"pushbench[{','.join(sorted(users))}]"]
+
+
+def test_missing_server_modules_are_named_without_importing_them() -> None:
+    assert missing_modules(("json", "no_such_module_for_pushbench")) == [
+        "no_such_module_for_pushbench"
+    ]
+    assert missing_modules() == []  # the dev install has the [server] extra

@@ -1,0 +1,5 @@
+"""``python -m pushbench``: the ``pushbench`` command, for an environment without its script."""
+
+from pushbench.cli.app import main
+
+main()
