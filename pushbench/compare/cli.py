@@ -153,6 +153,15 @@ def compare(
     publishers: Annotated[int, typer.Option("--publishers", min=1)] = 2,
     subscribers: Annotated[int, typer.Option("--subscribers", min=1)] = 50,
     payload_bytes: Annotated[int, typer.Option("--payload-bytes", min=0)] = 64,
+    stalled_subscribers: Annotated[
+        int,
+        typer.Option(
+            "--stalled-subscribers",
+            min=0,
+            help="Extra WebSocket subscribers (ws scenarios) that connect and never read: what a "
+            "stuck client does to everyone else's latency.",
+        ),
+    ] = 0,
     duration: Annotated[
         float, typer.Option("--duration", min=0.1, help="Measured seconds per scenario.")
     ] = 10.0,
@@ -219,6 +228,7 @@ def compare(
         pin=not no_pin,
         flavors=flavors,
         profile=chosen.profile,
+        stalled_subscribers=stalled_subscribers,
     )
     if quick:
         config = CompareConfig(**{**_fields(config), **QUICK})  # type: ignore[arg-type]

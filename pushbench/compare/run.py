@@ -47,6 +47,8 @@ class CompareConfig:
     flavors: tuple[str, ...] = FLAVORS
     #: How to drive the app (``--profile``): the reference server's envelope by default.
     profile: TargetProfile = BUILTIN_PROFILES["reference"]
+    #: Per ws scenario, subscribers that connect and never read (``--stalled-subscribers``).
+    stalled_subscribers: int = 0
 
     def skipped(self) -> dict[str, str]:
         """The transports asked for that the app does not offer, each with the reason: they
@@ -83,7 +85,10 @@ class CompareConfig:
                     for interval in self.poll_intervals_s
                 ]
             else:
-                specs.append(replace(base, transport=transport, profile=profile))
+                stalled = self.stalled_subscribers if transport == Transport.WS else 0
+                specs.append(
+                    replace(base, transport=transport, profile=profile, stalled_subscribers=stalled)
+                )
         return specs
 
     def as_dict(self) -> dict[str, Any]:
@@ -102,6 +107,7 @@ class CompareConfig:
             "flavors": list(self.flavors),
             "app": None if self.target else server.app,
             "profile": self.profile.name,
+            "stalled_subscribers": self.stalled_subscribers,
             "skipped": self.skipped(),
             "server": None
             if self.target

@@ -15,7 +15,7 @@ the built-ins (:data:`BUILTIN_PROFILES`):
     path = "/ws/{client}"
 
     [tool.pushbench.target.publish]           # one of: a frame on a socket, or an HTTP request
-    ws = { path = "/ws/{client}", frame = "{token}" }
+    ws = { path = "/ws/{client}", frame = "{token} {payload}" }
     # http = { method = "POST", url = "/rooms/{room}/messages", body = '{"text": "{token}"}' }
 
     [tool.pushbench.target.short_poll]
@@ -25,9 +25,11 @@ the built-ins (:data:`BUILTIN_PROFILES`):
 
 Templates may use ``{room}``, ``{client}`` (a number per connection), ``{cursor}``, ``{wait}``
 (long polls, seconds) and, in what is sent, ``{token}`` (the payload token,
-:mod:`pushbench.core.payload_token`) and ``{payload}`` (padding to the payload size). What is sent
-must hold ``{token}``: without it nothing could be measured. Unknown keys and placeholders are
-errors that name the key, so a typo cannot silently leave a transport out.
+:mod:`pushbench.core.payload_token`) and ``{payload}`` (``--payload-bytes`` of padding; a
+template without it sends none, whatever ``--payload-bytes`` says). What is sent must hold
+``{token}``: without it nothing could be measured. Frames default to ``{token} {payload}``.
+Unknown keys and placeholders are errors that name the key, so a typo cannot silently leave a
+transport out.
 
 The ``reference`` profile is pushbench's own server: its receivers read the envelope's fields
 (``seq``, ``sent_ns``) rather than tokens, exactly as before profiles existed.
@@ -138,7 +140,7 @@ class EchoSpec(_Spec):
     """Round trips: a frame sent on ``path`` comes back (in any wrapping) on the same socket."""
 
     path: PathTemplate
-    frame: SentTemplate = "{token}"
+    frame: SentTemplate = "{token} {payload}"
 
 
 class WsSpec(_Spec):
@@ -151,7 +153,7 @@ class WsPublish(_Spec):
     """Publishing by a frame on a socket of ``path`` (whatever the app sends back is drained)."""
 
     path: PathTemplate
-    frame: SentTemplate = "{token}"
+    frame: SentTemplate = "{token} {payload}"
 
 
 class HttpPublish(_Spec):

@@ -17,7 +17,7 @@ from websockets.exceptions import InvalidHandshake
 from pushbench.core.histogram import LatencyHistogram
 from pushbench.core.integrity import IntegrityCounts
 from pushbench.core.kinds import Transport
-from pushbench.core.target_profile import TargetProfile
+from pushbench.core.target_profile import TargetProfile, fill
 from pushbench.drivers.profiled import FrameMaker, ProfiledPublishers, profiled_subscriber
 from pushbench.drivers.publisher import (
     PublishStats,
@@ -26,6 +26,7 @@ from pushbench.drivers.publisher import (
     publish_open_loop,
 )
 from pushbench.drivers.recorder import Recorder, Window, fold, now_ns
+from pushbench.drivers.stalled import StalledSubscriber, open_stalled
 from pushbench.drivers.subscribers import SUBSCRIBERS, PollTiming
 from pushbench.harness.client_auth import auth_headers
 
@@ -51,6 +52,9 @@ class ScenarioSpec:
     profile: TargetProfile | None = None
     """How to drive an app of the user's own (``--profile``); None or ``reference``: the
     reference server, whose receivers read its envelope."""
+    stalled_subscribers: int = 0
+    """WebSocket subscribers that connect and never read (:mod:`pushbench.drivers.stalled`):
+    not measured themselves; what they do to the measured subscribers is the point."""
 
     def __post_init__(self) -> None:
         if self.transport not in SUBSCRIBERS:
@@ -67,6 +71,10 @@ class ScenarioSpec:
             raise ValueError("publishers and subscribers must be at least 1")
         if self.warmup_s < 0 or self.payload_bytes < 0:
             raise ValueError("warmup_s and payload_bytes must be >= 0")
+        if self.stalled_subscribers < 0:
+            raise ValueError("stalled_subscribers must be >= 0")
+        if self.stalled_subscribers and self.transport != Transport.WS:
+            raise ValueError("stalled subscribers are WebSocket clients: ws scenarios only")
         profile = self.profile
         skipped = profile.skipped((self.transport,)) if profile and not profile.reference else {}
         if skipped:
@@ -98,6 +106,8 @@ class ScenarioSpec:
             params["poll_interval_s"] = self.poll_interval_s
         if self.profile is not None and self.custom_profile:
             params["profile"] = self.profile.name
+        if self.stalled_subscribers:
+            params["stalled_subscribers"] = self.stalled_subscribers
         return params
 
     @property
@@ -156,6 +166,7 @@ async def run_scenario(
     tasks: list[asyncio.Task[None]] = []
     publishers: list[Any] = []
     profiled: ProfiledPublishers | None = None
+    stalled: list[StalledSubscriber] = []
     make_frame: FrameMaker = envelope_frame
     async with aiohttp.ClientSession(connector=connector, headers=auth_headers()) as http:
         try:
@@ -165,6 +176,7 @@ async def run_scenario(
                 for rec, ready in zip(recorders, readies, strict=True)
             ]
             await _all_ready(readies, tasks)
+            stalled = await _open_stalled(base_url, room, spec)
             if spec.profile is not None and spec.custom_profile:
                 # Client numbers after the subscribers' (1..S): {client} is one per connection.
                 first = spec.subscribers + 1
@@ -184,20 +196,34 @@ async def run_scenario(
                 on_publishing(True)
             cpu_start, wall_start = time.process_time(), time.monotonic()
             try:
-                await _with_progress(
-                    publish_open_loop(
-                        publishers,
-                        spec.rate_per_s,
-                        start,
-                        window.end_ns,
-                        payload,
-                        stats,
-                        make_frame,
-                    ),
-                    start,
-                    window.end_ns,
-                    progress,
-                )
+                # A target that stops reading its publishers' sockets (a broadcast loop stuck on
+                # a client that never reads) blocks their sends: past the schedule's end plus
+                # the drain time, publishing is given up and said, not waited for.
+                give_up_s = (window.end_ns - now_ns()) / 1e9 + spec.drain_s
+                try:
+                    async with asyncio.timeout(give_up_s):
+                        await _with_progress(
+                            publish_open_loop(
+                                publishers,
+                                spec.rate_per_s,
+                                start,
+                                window.end_ns,
+                                payload,
+                                stats,
+                                make_frame,
+                            ),
+                            start,
+                            window.end_ns,
+                            progress,
+                        )
+                except TimeoutError:
+                    expected = expected_messages(spec)
+                    errors.append(
+                        f"publishing blocked: a send was still waiting {spec.drain_s:g} s after "
+                        "the schedule's end (the target stopped reading its publishers); "
+                        f"{expected - stats.sent_total} of the schedule's {expected} messages "
+                        "never left"
+                    )
                 await _drain(recorders, stats, spec.drain_s, tasks)
             finally:
                 monitor.cancel()
@@ -218,6 +244,8 @@ async def run_scenario(
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
                 errors.extend(_task_error(task))
+            for client in stalled:
+                client.close()
             if profiled is not None:
                 await profiled.close()
             else:
@@ -251,6 +279,23 @@ async def run_scenario(
         generator_cpu_s=usage[0],
         generator_wall_s=usage[1],
     )
+
+
+async def _open_stalled(base_url: str, room: str, spec: ScenarioSpec) -> list[StalledSubscriber]:
+    """The scenario's stalled subscribers, on the measured subscribers' endpoint (a profile's
+    ``{client}`` numbers after the publishers': S + P + 1, ...)."""
+    if not spec.stalled_subscribers:
+        return []
+    ws_base = "ws" + base_url.removeprefix("http")
+    if spec.profile is not None and spec.custom_profile and spec.profile.ws is not None:
+        first = spec.subscribers + spec.publishers + 1
+        paths = [
+            fill(spec.profile.ws.path, {"room": room, "client": str(first + i)})
+            for i in range(spec.stalled_subscribers)
+        ]
+    else:
+        paths = [f"/ws/rooms/{room}"] * spec.stalled_subscribers
+    return list(await asyncio.gather(*(open_stalled(ws_base + path) for path in paths)))
 
 
 async def _all_ready(readies: list[asyncio.Event], tasks: list[asyncio.Task[None]]) -> None:
