@@ -61,8 +61,9 @@ lint: $(STAMP) ## ruff (lint + format check), mypy and the import rules (import-
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 
-test-deps: ## Install what the tests need from Debian (Chromium for the browser test)
+test-deps: ## Install what the tests need from Debian (Chromium for the browser tests, iproute2 for the namespaces test)
 	@bash scripts/ensure-chromium.sh
+	@bash scripts/ensure-iproute2.sh
 
 test: $(STAMP) test-deps lint ## Lint, type-check, then the whole test suite
 	$(BIN)/pytest $(PYTEST_ARGS)
