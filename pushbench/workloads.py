@@ -24,7 +24,13 @@ from pushbench.harness.processes import pin_server, run_uvloop
 from pushbench.harness.resources import TreeSampler, TreeUsage
 from pushbench.harness.server_cost import server_cost
 
-__all__ = ["capacity_scenario", "measure_capacity", "push_on_fresh_server", "push_scenario"]
+__all__ = [
+    "capacity_scenario",
+    "measure_capacity",
+    "push_on",
+    "push_on_fresh_server",
+    "push_scenario",
+]
 
 
 def push_scenario(
@@ -141,6 +147,20 @@ def push_on_fresh_server(
     """
     server = ServerProcess(config, log)
     server.start()
+    try:
+        pin_server(server.pid, server_cpus)
+        return push_on(server, spec)
+    finally:
+        server.stop()
+
+
+def push_on(
+    server: ServerProcess,
+    spec: ScenarioSpec,
+    progress: Callable[[float], None] | None = None,
+) -> Scenario:
+    """One open-loop scenario on a running ``server`` (``ramp`` steps share one), sampled from
+    the first publish to the end of the drain."""
     sampler = TreeSampler(server.pid)
     usage: list[TreeUsage] = []
 
@@ -151,15 +171,13 @@ def push_on_fresh_server(
             usage.append(sampler.stop())
 
     try:
-        pin_server(server.pid, server_cpus)
-        run = run_uvloop(lambda: run_scenario(server.url, spec, None, publishing))
+        run = run_uvloop(lambda: run_scenario(server.url, spec, progress, publishing))
         errors = list(run.errors)
         if server.exited():
             errors.append("the server process died during the scenario:\n" + server.log_tail(10))
     finally:
         if sampler.running:
             sampler.stop()
-        server.stop()
     return push_scenario(
         spec, run, usage[0] if usage else None, run.generator_cpu_s, run.generator_wall_s, errors
     )

@@ -21,6 +21,7 @@ from pushbench.cli.options import (
 from pushbench.cli.report import gate, report
 from pushbench.compare.cli import compare
 from pushbench.plan.cli import plan
+from pushbench.ramp.cli import ramp
 from pushbench.serverbench.cli import serverbench
 from pushbench.sweep.cli import sweep
 
@@ -82,6 +83,7 @@ app.command()(report)
 app.command()(gate)
 app.command()(plan)
 app.command()(sweep)
+app.command()(ramp)
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from pushbench.ramp.report import RAMP_PARTS
 from pushbench.report.kinds import ReportParts
 from pushbench.serverbench.report import SERVERBENCH_PARTS
 from pushbench.sweep.report import SWEEP_PARTS
@@ -20,6 +21,7 @@ __all__ = ["COMMAND_PARTS"]
 
 #: The parts each command registers, by kind; the other kinds' are built into the report.
 COMMAND_PARTS: Final[dict[str, ReportParts]] = {
+    "ramp": RAMP_PARTS,
     "serverbench": SERVERBENCH_PARTS,
     "sweep": SWEEP_PARTS,
 }

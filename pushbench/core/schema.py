@@ -69,7 +69,7 @@ SCHEMA_VERSION: Final = 1
 #: The versions :func:`load_results` reads.
 SUPPORTED_VERSIONS: tuple[int, ...] = (1,)
 
-Kind = Literal["compare", "sweep", "locust", "micro", "serverbench"]
+Kind = Literal["compare", "sweep", "locust", "micro", "serverbench", "ramp"]
 #: A transport field: the enum's value in JSON; from Python, a member or its string (``"ws"``).
 TransportField = Annotated[Transport, Field(strict=False)]
 

@@ -80,6 +80,7 @@ _MICRO: Final = ReportParts(verdict=lambda document: [micro_verdict(document)], 
 
 #: The command module that registers each kind not built in, for the error message.
 _REGISTERED_BY: Final[dict[str, str]] = {
+    "ramp": "pushbench.ramp.report",
     "serverbench": "pushbench.serverbench.report",
     "sweep": "pushbench.sweep.report",
 }

@@ -1,0 +1,91 @@
+"""When a ramp stops, and what it says it found: pure, from the steps' measured scenarios.
+
+A ramp steps the load up on one server until a step breaks a condition. The conditions are
+checked in an order that keeps the blame right: a saturated *generator* first (then the latencies
+are the harness's own, and the limit found is not the server's), then anything that makes the
+step's figures incomplete (errors, failed publishes), loss, the latency SLO, and a saturated
+server last (a server at 100 % CPU that still meets the SLO has reached its ceiling: the ramp
+stops, the step counts as held).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from pushbench.core.completeness import scenario_reasons
+from pushbench.core.schema import Scenario
+
+__all__ = ["Held", "Stop", "StopReason", "held_load", "stop_reason"]
+
+
+class StopReason(StrEnum):
+    """Why a ramp ended (``ramp_stop`` in the transport's last step's params)."""
+
+    GENERATOR = "generator-saturated"
+    INCOMPLETE = "incomplete"
+    LOSS = "loss"
+    SLO = "slo"
+    SERVER = "server-saturated"
+    MAX_STEPS = "max-steps"
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    """The condition a step broke, and the one line that says so."""
+
+    reason: StopReason
+    text: str
+
+    @property
+    def step_held(self) -> bool:
+        """Whether the breaking step still counts as held: a server at its CPU ceiling that
+        met the SLO, or the last step allowed."""
+        return self.reason in (StopReason.SERVER, StopReason.MAX_STEPS)
+
+
+def stop_reason(scenario: Scenario, slo_p99_ms: float) -> Stop | None:
+    """The condition ``scenario`` (one step) breaks, or None: the ramp goes on."""
+    generator = scenario.generator
+    if generator is not None and generator.saturated:
+        return Stop(
+            StopReason.GENERATOR,
+            f"the load generator saturated ({generator.cpu_percent:.0f}% CPU or its event loop "
+            "lagging): from here the latencies are the harness's, the limit is not the server's",
+        )
+    reasons = scenario_reasons(scenario)
+    if reasons:
+        return Stop(StopReason.INCOMPLETE, f"the step did not complete: {reasons[0]}")
+    if scenario.lost:
+        return Stop(StopReason.LOSS, f"{scenario.lost:,} of {scenario.sent:,} deliveries lost")
+    p99_ms = scenario.latency_us.p99 / 1000
+    if p99_ms > slo_p99_ms:
+        return Stop(StopReason.SLO, f"p99 {p99_ms:.3g} ms over the SLO of {slo_p99_ms:g} ms")
+    server = scenario.server
+    if server is not None and server.saturated:
+        busiest = server.busiest_process_cpu_percent or 0.0
+        return Stop(
+            StopReason.SERVER,
+            f"the server saturated (busiest process {busiest:.0f}% CPU) while meeting the SLO",
+        )
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """What one transport's ramp found: the highest step held, and why the ramp ended."""
+
+    transport: str
+    held: Scenario | None
+    stop: Stop
+
+
+def held_load(steps: Sequence[Scenario], stop: Stop) -> Scenario | None:
+    """The last step that held: the breaking step itself when it still counts
+    (:attr:`Stop.step_held`), else the one before it (None: not even the first)."""
+    if not steps:
+        return None
+    if stop.step_held:
+        return steps[-1]
+    return steps[-2] if len(steps) > 1 else None
