@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from pushbench.core.kinds import PUSH_TRANSPORTS, Transport
 from pushbench.core.server_config import (
     FLAVORS,
     HTTP_IMPLS,
@@ -45,6 +46,7 @@ __all__ = [
     "WsImpl",
     "err",
     "parse_flavors",
+    "parse_transports",
     "server_config",
     "target",
 ]
@@ -95,6 +97,18 @@ def parse_flavors(text: str) -> tuple[str, ...]:
         )
         raise typer.Exit(2)
     return names
+
+
+def parse_transports(text: str) -> tuple[Transport, ...]:
+    """``"ws,sse"`` → the push transports named; unknown or none: a usage error (exit 2)."""
+    names = tuple(part.strip() for part in text.split(",") if part.strip())
+    unknown = [n for n in names if n not in PUSH_TRANSPORTS]
+    if unknown or not names:
+        raise typer.BadParameter(
+            f"unknown transport(s) {', '.join(unknown) or '(none)'}; "
+            f"choose from {', '.join(PUSH_TRANSPORTS)}"
+        )
+    return tuple(Transport(name) for name in names)
 
 
 Out = Annotated[

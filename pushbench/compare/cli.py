@@ -29,12 +29,13 @@ from pushbench.cli.options import (
     WsImpl,
     err,
     parse_flavors,
+    parse_transports,
     server_config,
 )
 from pushbench.cli.options import target as resolve_target
 from pushbench.compare.run import CompareConfig, run_compare
 from pushbench.core.completeness import is_complete
-from pushbench.core.kinds import PUSH_TRANSPORTS, Transport
+from pushbench.core.kinds import PUSH_TRANSPORTS
 from pushbench.core.schema import ResultsDocument, Scenario
 from pushbench.core.server_config import FLAVORS
 from pushbench.harness.run_skeleton import RunProgress
@@ -56,17 +57,6 @@ def _floats(text: str, option: str) -> tuple[float, ...]:
     if not values or any(v <= 0 for v in values):
         raise typer.BadParameter(f"{option} needs at least one value, all > 0")
     return values
-
-
-def _transports(text: str) -> tuple[Transport, ...]:
-    names = tuple(part.strip() for part in text.split(",") if part.strip())
-    unknown = [n for n in names if n not in PUSH_TRANSPORTS]
-    if unknown or not names:
-        raise typer.BadParameter(
-            f"unknown transport(s) {', '.join(unknown) or '(none)'}; "
-            f"choose from {', '.join(PUSH_TRANSPORTS)}"
-        )
-    return tuple(Transport(name) for name in names)
 
 
 class _Bar(RunProgress):
@@ -215,7 +205,7 @@ def compare(
         app=chosen,
     )
     config = CompareConfig(
-        transports=_transports(transports),
+        transports=parse_transports(transports),
         poll_intervals_s=_floats(poll_interval, "--poll-interval"),
         rate_per_s=rate,
         publishers=publishers,

@@ -31,7 +31,7 @@ from pushbench.core.target_profile import PollSpec, TargetProfile, fill
 from pushbench.drivers.publisher import Sender
 from pushbench.drivers.rawws import open_raw
 from pushbench.drivers.recorder import Recorder, now_ns
-from pushbench.drivers.subscribers import PollTiming, Subscriber
+from pushbench.drivers.subscribers import Subscriber, SubscriberContext
 from pushbench.harness.client_auth import auth_headers
 
 __all__ = [
@@ -209,14 +209,8 @@ def profiled_subscriber(
 
 
 def _ws_subscriber(path: str, clients: Iterator[int]) -> Subscriber:
-    async def subscribe(
-        base: str,
-        room: str,
-        recorder: Recorder,
-        http: aiohttp.ClientSession,
-        ready: asyncio.Event,
-        timing: PollTiming,
-    ) -> None:
+    async def subscribe(context: SubscriberContext) -> None:
+        base, room, recorder, _http, ready, _timing = context
         target = fill(path, {"room": room, "client": str(next(clients))})
         url = "ws" + base.removeprefix("http") + target
 
@@ -240,14 +234,8 @@ def _ws_subscriber(path: str, clients: Iterator[int]) -> Subscriber:
 
 
 def _sse_subscriber(url_template: str, clients: Iterator[int]) -> Subscriber:
-    async def subscribe(
-        base: str,
-        room: str,
-        recorder: Recorder,
-        http: aiohttp.ClientSession,
-        ready: asyncio.Event,
-        timing: PollTiming,
-    ) -> None:
+    async def subscribe(context: SubscriberContext) -> None:
+        base, room, recorder, http, ready, _timing = context
         url = base + fill(url_template, {"room": room, "client": str(next(clients))})
         recorder.http_requests += 1
         async with http.get(url, timeout=_no_timeout()) as response:
@@ -261,14 +249,8 @@ def _sse_subscriber(url_template: str, clients: Iterator[int]) -> Subscriber:
 
 
 def _poll_subscriber(spec: PollSpec, clients: Iterator[int], *, long: bool) -> Subscriber:
-    async def subscribe(
-        base: str,
-        room: str,
-        recorder: Recorder,
-        http: aiohttp.ClientSession,
-        ready: asyncio.Event,
-        timing: PollTiming,
-    ) -> None:
+    async def subscribe(context: SubscriberContext) -> None:
+        base, room, recorder, http, ready, timing = context
         interval_s = 0.0 if long else timing.poll_interval_s
         if interval_s is None or (not long and interval_s <= 0):
             raise ValueError("short polling needs a poll interval > 0")

@@ -27,7 +27,7 @@ from pushbench.drivers.publisher import (
 )
 from pushbench.drivers.recorder import Recorder, Window, fold, now_ns
 from pushbench.drivers.stalled import StalledSubscriber, open_stalled
-from pushbench.drivers.subscribers import SUBSCRIBERS, PollTiming
+from pushbench.drivers.subscribers import SUBSCRIBERS, PollTiming, SubscriberContext
 from pushbench.harness.client_auth import auth_headers
 
 __all__ = ["ScenarioRun", "ScenarioSpec", "run_scenario"]
@@ -172,7 +172,9 @@ async def run_scenario(
         try:
             readies = [asyncio.Event() for _ in recorders]
             tasks = [
-                asyncio.create_task(subscribe(base_url, room, rec, http, ready, timing))
+                asyncio.create_task(
+                    subscribe(SubscriberContext(base_url, room, rec, http, ready, timing))
+                )
                 for rec, ready in zip(recorders, readies, strict=True)
             ]
             await _all_ready(readies, tasks)

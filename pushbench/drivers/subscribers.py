@@ -10,7 +10,7 @@ import asyncio
 import random
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import aiohttp
 import orjson
@@ -23,6 +23,7 @@ __all__ = [
     "SUBSCRIBERS",
     "PollTiming",
     "Subscriber",
+    "SubscriberContext",
     "long_poll",
     "short_poll",
     "sse",
@@ -40,11 +41,21 @@ class PollTiming:
     """Long polling: how long the server may hold a request (its ``wait`` query parameter)."""
 
 
-#: A subscriber coroutine: (base http URL, room, recorder, http session, ready event, timing).
-Subscriber = Callable[
-    [str, str, Recorder, aiohttp.ClientSession, asyncio.Event, PollTiming],
-    Coroutine[Any, Any, None],
-]
+class SubscriberContext(NamedTuple):
+    """What every subscriber coroutine is given: where, which room, where to record, the
+    scenario's HTTP session, the event to set once subscribed, and the poll timing."""
+
+    base: str
+    """The target's ``http://host:port``."""
+    room: str
+    recorder: Recorder
+    http: aiohttp.ClientSession
+    ready: asyncio.Event
+    timing: PollTiming
+
+
+#: A subscriber coroutine of one transport.
+Subscriber = Callable[[SubscriberContext], Coroutine[Any, Any, None]]
 
 
 def _deliver(recorder: Recorder, message: dict[str, Any], received_ns: int) -> None:
@@ -54,15 +65,9 @@ def _deliver(recorder: Recorder, message: dict[str, Any], received_ns: int) -> N
     recorder.deliver(message["publisher"], message["seq"], message["sent_ns"], received_ns)
 
 
-async def ws_push(
-    base: str,
-    room: str,
-    recorder: Recorder,
-    http: aiohttp.ClientSession,
-    ready: asyncio.Event,
-    timing: PollTiming,
-) -> None:
+async def ws_push(context: SubscriberContext) -> None:
     """WebSocket push: the server sends every message as soon as it is published."""
+    base, room, recorder, _http, ready, _timing = context
     url = "ws" + base.removeprefix("http") + f"/ws/rooms/{room}"
 
     def on_message(payload: bytes) -> None:
@@ -83,15 +88,9 @@ async def ws_push(
         client.close()
 
 
-async def sse(
-    base: str,
-    room: str,
-    recorder: Recorder,
-    http: aiohttp.ClientSession,
-    ready: asyncio.Event,
-    timing: PollTiming,
-) -> None:
+async def sse(context: SubscriberContext) -> None:
     """Server-Sent Events: one long response, one ``data:`` line per message."""
+    base, room, recorder, http, ready, _timing = context
     recorder.http_requests += 1
     async with http.get(f"{base}/rooms/{room}/events", timeout=_no_timeout()) as response:
         response.raise_for_status()
@@ -104,15 +103,9 @@ async def sse(
                 recorder.error(f"server sent SSE {line.decode().strip()}")
 
 
-async def long_poll(
-    base: str,
-    room: str,
-    recorder: Recorder,
-    http: aiohttp.ClientSession,
-    ready: asyncio.Event,
-    timing: PollTiming,
-) -> None:
+async def long_poll(context: SubscriberContext) -> None:
     """Long polling: a request waits at the server until a message exists, then comes back."""
+    base, room, recorder, http, ready, timing = context
     cursor = 0
     url = f"{base}/rooms/{room}/messages"
     wait = f"{timing.long_poll_wait_s:g}"
@@ -122,15 +115,9 @@ async def long_poll(
         cursor = await _poll_once(http, url, cursor, recorder, wait)
 
 
-async def short_poll(
-    base: str,
-    room: str,
-    recorder: Recorder,
-    http: aiohttp.ClientSession,
-    ready: asyncio.Event,
-    timing: PollTiming,
-) -> None:
+async def short_poll(context: SubscriberContext) -> None:
     """Short polling every ``poll_interval_s``, each client at its own random phase."""
+    base, room, recorder, http, ready, timing = context
     if not timing.poll_interval_s:
         raise ValueError("short polling needs a poll interval > 0")
     interval_ns = round(timing.poll_interval_s * 1e9)

@@ -25,10 +25,11 @@ from pushbench.cli.options import (
     Workers,
     WsImpl,
     err,
+    parse_transports,
     server_config,
 )
 from pushbench.cli.options import target as resolve_target
-from pushbench.core.kinds import PUSH_TRANSPORTS, Transport
+from pushbench.core.kinds import PUSH_TRANSPORTS
 from pushbench.core.schema import Scenario
 from pushbench.harness.run_skeleton import RunProgress
 from pushbench.ramp import report as _report  # registers the ramp's report parts
@@ -61,17 +62,6 @@ class _Lines(RunProgress):
 
     def step_skipped(self, label: str, reason: str) -> None:
         err.print(f"{escape(label)}: not ramped ({escape(reason)})")
-
-
-def _transports(text: str) -> tuple[Transport, ...]:
-    names = tuple(part.strip() for part in text.split(",") if part.strip())
-    unknown = [n for n in names if n not in PUSH_TRANSPORTS]
-    if unknown or not names:
-        raise typer.BadParameter(
-            f"unknown transport(s) {', '.join(unknown) or '(none)'}; "
-            f"choose from {', '.join(PUSH_TRANSPORTS)}"
-        )
-    return tuple(Transport(name) for name in names)
 
 
 def ramp(
@@ -138,7 +128,7 @@ def ramp(
     axis_name: Axis = "rate" if axis == "rate" else "subscribers"
     try:
         config = RampConfig(
-            transports=_transports(transports),
+            transports=parse_transports(transports),
             axis=axis_name,
             start=start,
             step=step,
