@@ -103,6 +103,14 @@ sweep: $(STAMP) ## uvicorn configuration sweep with a recommended configuration;
 sweep-ci: $(STAMP) ## Small sweep (~2 min) that gates like `pushbench gate` (exit 1 on a failed check)
 	$(BIN)/pushbench sweep --ci --out reports $(SWEEP_ARGS)
 
+# --- ramp (issue 18) ---
+# Step the load until each transport breaks its p99 SLO, e.g.
+# RAMP_ARGS="--transports ws,sse --start 100 --step 100 --slo-p99-ms 50".
+RAMP_ARGS ?=
+.PHONY: ramp
+ramp: $(STAMP) ## Per transport, the load stepped up until p99 breaks the SLO: what each holds
+	$(BIN)/pushbench ramp --out reports $(RAMP_ARGS)
+
 # --- micro-benchmarks (issue 8) ---
 # pytest-benchmark runs of the hot paths (benchmarks/micro; what each isolates: README). Saved runs
 # go to .benchmarks/; `make microbench-compare` runs again and fails when a benchmark regressed by
