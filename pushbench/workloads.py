@@ -54,6 +54,11 @@ def push_scenario(
     params = spec.params()
     params["generator_max_loop_lag_ms"] = round(run.max_loop_lag_ns / 1e6, 3)
     params["publisher_max_schedule_lag_ms"] = round(run.publish.max_lag_ns / 1e6, 3)
+    if run.publish.lateness_ns:
+        lateness = LatencyHistogram()
+        lateness.record_all_ns(run.publish.lateness_ns)
+        params["publisher_lateness_p50_us"] = lateness.percentile_us(50)
+        params["publisher_lateness_p99_us"] = lateness.percentile_us(99)
     return Scenario(
         name=spec.name,
         transport=spec.transport,

@@ -23,6 +23,7 @@ from pushbench.report.table import (
     SUMMARY_COLUMNS,
     TAX_COLUMNS,
     cpu_clock_note,
+    harness_floor_note,
     summary_table,
     tax_table,
 )
@@ -81,7 +82,8 @@ def summary_rich_table(document: ResultsDocument) -> Table:
         table.add_column(column, justify="right" if numeric else "left", no_wrap=not numeric)
     for row in summary_table(document):
         table.add_row(*(escape(cell) for cell in row))
-    table.caption = cpu_clock_note(document)
+    notes = [note for note in (cpu_clock_note(document), harness_floor_note(document)) if note]
+    table.caption = "\n".join(notes) or None
     table.caption_justify = "left"
     return table
 

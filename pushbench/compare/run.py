@@ -16,6 +16,7 @@ from pushbench.core.scenario_flavor import flavored_name
 from pushbench.core.schema import Scenario
 from pushbench.core.server_config import FLAVORS, ServerConfig
 from pushbench.core.target_profile import BUILTIN_PROFILES, TargetProfile
+from pushbench.drivers.floor import measure_floor
 from pushbench.drivers.scenario import ScenarioSpec, run_scenario
 from pushbench.harness.launcher import ServerProcess, ServerStartError
 from pushbench.harness.processes import cpu_plan, generator_affinity, pin_server, run_uvloop
@@ -158,6 +159,8 @@ def run_compare(
 
     def body() -> None:
         with generator_affinity(generator_cpus):
+            # The harness's own floor, measured where the load will come from (drivers.floor).
+            state.config["harness_floor"] = run_uvloop(measure_floor).as_dict()
             _run_all(config, server_cpus, progress, state)
 
     return record_run(state, body)

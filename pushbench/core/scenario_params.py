@@ -14,13 +14,25 @@ keys not declared here are kept (``extra="allow"``) and reachable through ``mode
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Final
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from pushbench.core.kinds import Workload
 
-__all__ = ["ScenarioParams"]
+__all__ = ["MEASURED_PARAMS", "ScenarioParams"]
+
+#: Params that record what the run measured about the harness itself, not the load asked for:
+#: two runs of the same load differ in them, so comparisons of loads (the gate's "params differ"
+#: note) leave them out.
+MEASURED_PARAMS: Final = frozenset(
+    {
+        "generator_max_loop_lag_ms",
+        "publisher_max_schedule_lag_ms",
+        "publisher_lateness_p50_us",
+        "publisher_lateness_p99_us",
+    }
+)
 
 
 class ScenarioParams(BaseModel):

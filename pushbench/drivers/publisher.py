@@ -8,13 +8,15 @@ latency instead of silently lowering the offered load (coordinated omission).
 from __future__ import annotations
 
 import asyncio
+from array import array
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
 
+from pushbench.drivers.pacer import Pacer
 from pushbench.drivers.recorder import now_ns
 from pushbench.harness.client_auth import auth_headers
 
@@ -32,6 +34,8 @@ class PublishStats:
 
     sent: dict[str, int]
     max_lag_ns: int = 0
+    #: How far behind its schedule each message left, ns (the harness's own share of latency).
+    lateness_ns: array[int] = field(default_factory=lambda: array("q"))
     attempted: int = 0
     failed: int = 0
     #: When the first send failed (``now_ns`` clock) and why, to say when the target went away.
@@ -100,9 +104,26 @@ async def publish_open_loop(
     envelope, or a target profile's template with the payload token in it.
     """
     interval_ns = round(1e9 / rate_per_s)
+    for index in range(len(sockets)):
+        stats.sent.setdefault(f"pub-{index}", 0)
+    pacer = Pacer()
+    try:
+        await _publish(sockets, interval_ns, start_ns, end_ns, payload, stats, make_frame, pacer)
+    finally:
+        pacer.close()
+
+
+async def _publish(
+    sockets: Sequence[Sender],
+    interval_ns: int,
+    start_ns: int,
+    end_ns: int,
+    payload: str,
+    stats: PublishStats,
+    make_frame: Callable[[str, int, int, str], str],
+    pacer: Pacer,
+) -> None:
     names = [f"pub-{index}" for index in range(len(sockets))]
-    for name in names:
-        stats.sent.setdefault(name, 0)
     k = 0
     while True:
         scheduled = start_ns + k * interval_ns
@@ -110,7 +131,7 @@ async def publish_open_loop(
             return
         now = now_ns()
         if scheduled > now:
-            await asyncio.sleep((scheduled - now) / 1e9)
+            await pacer.sleep_until(scheduled)
             now = now_ns()
         # Everything already due goes out now, each with its own scheduled time.
         while scheduled <= now and scheduled < end_ns:
@@ -126,5 +147,6 @@ async def publish_open_loop(
             else:
                 stats.sent[name] = seq + 1
             stats.max_lag_ns = max(stats.max_lag_ns, now - scheduled)
+            stats.lateness_ns.append(now - scheduled)
             k += 1
             scheduled = start_ns + k * interval_ns

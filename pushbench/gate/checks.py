@@ -47,6 +47,7 @@ from pushbench.core.scenario_flavor import (
     split_flavor,
 )
 from pushbench.core.scenario_metrics import METRICS
+from pushbench.core.scenario_params import MEASURED_PARAMS
 from pushbench.core.schema import ResultsDocument, Scenario
 from pushbench.gate.environment import environment_warning
 
@@ -381,7 +382,7 @@ def compare_to_baseline(
         matched.add(now.name)
         changed = sorted(
             k
-            for k in (base.params.keys() | now.params.keys()) - ignored
+            for k in (base.params.keys() | now.params.keys()) - ignored - MEASURED_PARAMS
             if base.params.get(k) != now.params.get(k)
         )
         if changed:

@@ -20,6 +20,7 @@ from pushbench.report.table import (
     SUMMARY_COLUMNS,
     TAX_COLUMNS,
     cpu_clock_note,
+    harness_floor_note,
     scenario_label,
     summary_row,
     tax_table,
@@ -207,6 +208,9 @@ def render_html(document: ResultsDocument) -> str:
     clock = cpu_clock_note(document)
     notes = "".join(f"<li>{note}</li>" for note in _NOTES)
     clock_line = f'<p class="note" id="cpu-clock-note">{escape(clock)}</p>' if clock else ""
+    floor = harness_floor_note(document)
+    if floor:
+        clock_line += f'<p class="note" id="harness-floor-note">{escape(floor)}</p>'
     title = f"pushbench {document.kind}: {document.run_id}"
     return f"""<!DOCTYPE html>
 <html lang="en">

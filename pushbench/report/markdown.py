@@ -15,6 +15,7 @@ from pushbench.report.table import (
     SUMMARY_COLUMNS,
     TAX_COLUMNS,
     cpu_clock_note,
+    harness_floor_note,
     summary_table,
     tax_table,
 )
@@ -68,6 +69,7 @@ def render_markdown(document: ResultsDocument) -> str:
     """The Markdown summary of ``document``: verdict, comparison table, framework tax, the
     kind's own sections, warnings, run details."""
     clock = cpu_clock_note(document)
+    floor = harness_floor_note(document)
     lines = [
         f"## pushbench {document.kind}: `{document.run_id}`",
         "",
@@ -77,6 +79,7 @@ def render_markdown(document: ResultsDocument) -> str:
         "",
         "Latency in ms from the *scheduled* send time (open loop); percentiles from HdrHistogram.",
         *([clock] if clock else []),
+        *(["", floor] if floor else []),
         *_framework_tax(document),
         *parts_for(document).markdown_sections(document),
     ]

@@ -25,6 +25,8 @@ __all__ = [
     "TAX_COLUMNS",
     "cpu_clock_note",
     "format_tax",
+    "harness_floor",
+    "harness_floor_note",
     "scenario_label",
     "summary_row",
     "summary_table",
@@ -194,6 +196,37 @@ def _resolution(ns: int) -> str:
 
 def _clock(clock: CpuClock) -> str:
     return f"{clock.clock}, {_resolution(clock.resolution_ns)} resolution"
+
+
+def harness_floor(document: ResultsDocument) -> float | None:
+    """The run's receive-path floor, p50 µs (``config.harness_floor``, :mod:`pushbench.drivers.
+    floor`), or None for a run that did not measure it."""
+    floor = document.config.get("harness_floor")
+    value = floor.get("echo_p50_us") if isinstance(floor, dict) else None
+    return float(value) if isinstance(value, int | float) and value > 0 else None
+
+
+def harness_floor_note(document: ResultsDocument) -> str | None:
+    """What the harness itself adds, in one sentence; None if the run did not measure it."""
+    floor = document.config.get("harness_floor")
+    p50 = harness_floor(document)
+    if p50 is None or not isinstance(floor, dict):
+        return None
+    note = (
+        f"Harness floor: a trivial loopback echo in the load generator round-trips in p50 "
+        f"{p50:g} µs (p99 {floor.get('echo_p99_us', 0):g} µs)"
+    )
+    lateness = [
+        (s.params.get("publisher_lateness_p50_us"), s.params.get("publisher_lateness_p99_us"))
+        for s in document.scenarios
+    ]
+    known = [
+        (a, b) for a, b in lateness if isinstance(a, int | float) and isinstance(b, int | float)
+    ]
+    if known:
+        worst50, worst99 = max(a for a, _ in known), max(b for _, b in known)
+        note += f"; publishers left at most p50 {worst50:g} µs, p99 {worst99:g} µs behind schedule"
+    return note + "; a latency within 2× of the floor is at the harness's resolution."
 
 
 def cpu_clock_note(document: ResultsDocument) -> str | None:

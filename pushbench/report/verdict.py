@@ -24,7 +24,7 @@ from pushbench.core.units import (
     format_ratio,
 )
 from pushbench.report.kinds import parts_for
-from pushbench.report.table import format_tax, scenario_label, sweep_workers
+from pushbench.report.table import format_tax, harness_floor, scenario_label, sweep_workers
 
 __all__ = ["Finding", "Severity", "findings", "is_sweep", "verdict", "verdict_lines"]
 
@@ -77,8 +77,17 @@ def findings(document: ResultsDocument) -> list[Finding]:
     found += [Finding(Severity.WARNING, warning) for warning in document.warnings]
     # A kind may saturate the server on purpose (serverbench: its ceiling is what it measures).
     capacity = parts_for(document).saturates_server
+    floor = harness_floor(document)
     for scenario in document.scenarios:
         found += _scenario_findings(scenario, capacity)
+        p50 = scenario.latency_us.p50
+        if floor is not None and scenario.delivered and 0 < p50 < 2 * floor:
+            text = (
+                f"{scenario.name}: p50 {p50 / 1000:.3g} ms is within 2× of the harness's own floor "
+                f"({floor / 1000:.3g} ms, a loopback echo in the generator): at the harness's "
+                "resolution, not the server's."
+            )
+            found.append(Finding(Severity.WARNING, text))
     return found
 
 

@@ -250,6 +250,19 @@ def test_scenario_missing_from_results_fails(golden: ResultsDocument) -> None:
     assert verdicts(checks)["sse present"] is Verdict.FAIL
 
 
+def test_what_the_harness_measured_about_itself_is_not_a_different_load(
+    golden: ResultsDocument,
+) -> None:
+    """Two runs of one load always differ in the loop lag and publisher lateness they saw."""
+    measured = {"generator_max_loop_lag_ms": 3.2, "publisher_lateness_p99_us": 180}
+    base = changed(
+        golden, "ws", params={**golden.scenarios[0].params, "generator_max_loop_lag_ms": 1.0}
+    )
+    now = changed(golden, "ws", params={**golden.scenarios[0].params, **measured})
+    _, notes = compare_to_baseline(now, base)
+    assert not [note for note in notes if "params differ" in note]
+
+
 def test_new_scenarios_and_changed_params_are_noted(golden: ResultsDocument) -> None:
     base = golden.model_copy(update={"scenarios": golden.scenarios[:3], "interrupted": True})
     now = changed(golden, "ws", params={**golden.scenarios[0].params, "rate": 400})
