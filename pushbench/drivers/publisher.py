@@ -8,8 +8,9 @@ latency instead of silently lowering the offered load (coordinated omission).
 from __future__ import annotations
 
 import asyncio
+from array import array
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import orjson
@@ -37,6 +38,9 @@ class PublishStats:
     #: When the first send failed (``now_ns`` clock) and why, to say when the target went away.
     first_failure_ns: int | None = None
     first_failure: str = ""
+    #: Per publisher, the scheduled send time of each seq sent (index = seq): what places a
+    #: message owed, or lost, in its interval.
+    scheduled_ns: dict[str, array[int]] = field(default_factory=dict)
 
     @property
     def sent_total(self) -> int:
@@ -103,6 +107,7 @@ async def publish_open_loop(
     names = [f"pub-{index}" for index in range(len(sockets))]
     for name in names:
         stats.sent.setdefault(name, 0)
+        stats.scheduled_ns.setdefault(name, array("q"))
     k = 0
     while True:
         scheduled = start_ns + k * interval_ns
@@ -125,6 +130,7 @@ async def publish_open_loop(
                 stats.fail(exc, now_ns())
             else:
                 stats.sent[name] = seq + 1
+                stats.scheduled_ns[name].append(scheduled)
             stats.max_lag_ns = max(stats.max_lag_ns, now - scheduled)
             k += 1
             scheduled = start_ns + k * interval_ns
