@@ -20,7 +20,7 @@ from typing import Any, Final
 import matplotlib as mpl
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from pushbench.core.framework_tax import FRAMEWORK, LEAN, framework_tax
 from pushbench.core.kinds import Transport
@@ -114,7 +114,8 @@ def _figure(
     rc: Any = {**_RC, "svg.hashsalt": f"pushbench-{salt}"}
     with mpl.rc_context(rc):
         figure = Figure(figsize=(width, height), layout="constrained")
-        figure.subplots(nrows, ncols)
+        # Rows share their x axis: one set of time labels, at the bottom (a smaller SVG too).
+        figure.subplots(nrows, ncols, sharex="col" if nrows > 1 else False)
         yield figure
 
 
@@ -362,11 +363,13 @@ def sweep_chart(document: ResultsDocument) -> Chart | None:
     )
 
 
-def _over_time_row(axes: Sequence[Axes], scenario: Scenario, color: str, last: bool) -> None:
+def _over_time_row(
+    axes: Sequence[Axes], scenario: Scenario, color: str, last: bool, span_s: float
+) -> None:
     """One scenario's row: msgs/s, latency p50/p99/max, server CPU % with RSS on a twin axis."""
     series = over_time(scenario)
     tput_ax, latency_ax, server_ax = axes
-    tput_ax.plot(series.t_s, series.msgs_per_s, color=color, linewidth=1.8, marker=".")
+    tput_ax.plot(series.t_s, series.msgs_per_s, color=color, linewidth=1.8)
     lossy = [
         (t, v) for t, v, n in zip(series.t_s, series.msgs_per_s, series.lost, strict=True) if n
     ]
@@ -374,7 +377,9 @@ def _over_time_row(axes: Sequence[Axes], scenario: Scenario, color: str, last: b
         tput_ax.scatter([t for t, _ in lossy], [v for _, v in lossy], color="#111827", marker="x",
                         zorder=3, label="loss")  # fmt: skip
     tput_ax.set_ylim(bottom=0)
-    tput_ax.set_ylabel(scenario.name, fontweight="bold")
+    tput_ax.set_ylabel(scenario.name, fontweight="bold", fontsize=8)
+    for ax in (tput_ax, server_ax):
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=3))
     for values, style, label in (
         (series.p50_ms, ":", "p50"),
         (series.p99_ms, "-", "p99"),
@@ -384,7 +389,7 @@ def _over_time_row(axes: Sequence[Axes], scenario: Scenario, color: str, last: b
         latency_ax.plot([t for t, _ in points], [v for _, v in points], linestyle=style,
                         color=color, linewidth=1.6, label=label)  # fmt: skip
     latency_ax.set_yscale("log")
-    latency_ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    latency_ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 3.0), numticks=4))
     latency_ax.yaxis.set_major_formatter(FuncFormatter(_ms))
     latency_ax.yaxis.set_minor_formatter(NullFormatter())
     cpu = [(t, v) for t, v in zip(series.t_s, series.cpu_percent, strict=True) if v is not None]
@@ -400,12 +405,12 @@ def _over_time_row(axes: Sequence[Axes], scenario: Scenario, color: str, last: b
         rss_ax.grid(visible=False)
         rss_ax.spines["right"].set_visible(True)
         rss_ax.tick_params(axis="y", labelsize=8, colors=_GREY)
+        rss_ax.yaxis.set_major_locator(MaxNLocator(nbins=3))
     else:
         server_ax.text(0.5, 0.5, "server not sampled", ha="center", va="center",
                        transform=server_ax.transAxes, color=_GREY)  # fmt: skip
-    last_end = scenario.intervals[-1].start_s + scenario.intervals[-1].duration_s
     for ax in axes:
-        ax.set_xlim(0, last_end)
+        ax.set_xlim(0, span_s)
         if last:
             ax.set_xlabel("seconds into the measured window")
 
@@ -418,12 +423,12 @@ def over_time_chart(document: ResultsDocument) -> Chart | None:
         return None
     palette = colors(document.scenarios)
     rows = len(scenarios)
+    span = max(s.intervals[-1].start_s + s.intervals[-1].duration_s for s in scenarios)
     with _figure("overtime", 10.0, 0.6 + 1.7 * rows, ncols=3, nrows=rows) as figure:
         axes = _axes(figure)
         for row, scenario in enumerate(scenarios):
-            _over_time_row(
-                axes[3 * row : 3 * row + 3], scenario, palette[scenario.name], row == rows - 1
-            )
+            cells = axes[3 * row : 3 * row + 3]
+            _over_time_row(cells, scenario, palette[scenario.name], row == rows - 1, span)
         for ax, title in zip(
             axes[:3],
             (
