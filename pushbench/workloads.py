@@ -9,12 +9,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pushbench.core.histogram import LatencyHistogram
+from pushbench.core.intervals import IntervalSeries, server_per_interval
 from pushbench.core.kinds import Transport
-from pushbench.core.schema import GeneratorCost, Scenario, latency_summary
+from pushbench.core.schema import (
+    GeneratorCost,
+    Interval,
+    IntervalServer,
+    Scenario,
+    latency_summary,
+)
 from pushbench.core.server_config import ServerConfig
 from pushbench.core.thresholds import SATURATED_CPU_PERCENT, SATURATED_LAG_NS
 from pushbench.drivers.capacity import CapacityRun
@@ -30,7 +38,48 @@ __all__ = [
     "push_on",
     "push_on_fresh_server",
     "push_scenario",
+    "sampler_for",
+    "schema_intervals",
 ]
+
+#: How often the server tree is sampled at most (finer when the intervals are shorter).
+SAMPLE_EVERY_S = 0.2
+
+
+def sampler_for(pid: int, interval_s: float) -> TreeSampler:
+    """A sampler of the server tree fine enough for ``interval_s`` intervals: a few samples
+    per interval, connections counted at least once in each (every half interval)."""
+    return TreeSampler(pid, min(SAMPLE_EVERY_S, interval_s / 2), connections_every_s=interval_s / 2)
+
+
+def schema_intervals(series: IntervalSeries, usage: TreeUsage | None) -> list[Interval]:
+    """A run's intervals as the results document holds them, the server's samples placed on
+    the same grid."""
+    grid = series.grid
+    servers = server_per_interval(grid, usage.timeline) if usage is not None else []
+    out = []
+    for index, histogram in enumerate(series.histograms):
+        start, end = grid.bounds(index)
+        server = servers[index] if index < len(servers) else None
+        out.append(
+            Interval(
+                start_s=(start - grid.start_ns) / 1e9,
+                duration_s=(end - start) / 1e9,
+                sent=series.sent[index],
+                delivered=series.sent[index] - series.lost[index],
+                lost=series.lost[index],
+                http_requests=None if series.http_requests is None else series.http_requests[index],
+                latency_us=latency_summary(histogram),
+                server=None
+                if server is None
+                else IntervalServer(
+                    cpu_percent=round(server.cpu_percent, 2),
+                    rss_bytes=server.rss_bytes,
+                    connections=server.connections,
+                ),
+            )
+        )
+    return out
 
 
 def push_scenario(
@@ -84,7 +133,19 @@ def push_scenario(
         if requests is not None and delivered
         else None,
         errors=errors,
+        **_interval_fields(spec, run, usage),
     )
+
+
+def _interval_fields(spec: ScenarioSpec, run: ScenarioRun, usage: TreeUsage | None) -> Any:
+    series = run.intervals
+    if series is None or not series.histograms:
+        return {}
+    return {
+        "interval_s": spec.interval_s,
+        "intervals_started_at": datetime.fromtimestamp(series.start_epoch_s, UTC),
+        "intervals": schema_intervals(series, usage),
+    }
 
 
 def capacity_scenario(
@@ -166,7 +227,7 @@ def push_on(
 ) -> Scenario:
     """One open-loop scenario on a running ``server`` (``ramp`` steps share one), sampled from
     the first publish to the end of the drain."""
-    sampler = TreeSampler(server.pid)
+    sampler = sampler_for(server.pid, spec.interval_s)
     usage: list[TreeUsage] = []
 
     def publishing(started: bool) -> None:

@@ -38,6 +38,7 @@ __all__ = [
     "Flavor",
     "Flavors",
     "HttpImpl",
+    "IntervalWidth",
     "Loop",
     "Out",
     "Profile",
@@ -113,6 +114,15 @@ def parse_transports(text: str) -> tuple[Transport, ...]:
 
 Out = Annotated[
     str, typer.Option("--out", help="Directory that receives reports/<run-id>/ folders.")
+]
+
+IntervalWidth = Annotated[
+    float,
+    typer.Option(
+        "--interval",
+        min=0.01,
+        help="Seconds per interval of the over-time figures (a histogram and counters each).",
+    ),
 ]
 
 App = Annotated[

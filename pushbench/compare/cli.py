@@ -21,6 +21,7 @@ from pushbench.cli.options import (
     Factory,
     Flavors,
     HttpImpl,
+    IntervalWidth,
     Loop,
     Out,
     Profile,
@@ -177,6 +178,7 @@ def compare(
         typer.Option("--slo", help="Gate on this SLO when done, e.g. 'ws.latency_us.p99<=5000'."),
     ] = None,
     out: Out = "reports",
+    interval: IntervalWidth = 1.0,
     workers: Workers = 1,
     loop: Loop = "auto",
     ws_impl: WsImpl = "auto",
@@ -219,6 +221,7 @@ def compare(
         flavors=flavors,
         profile=chosen.profile,
         stalled_subscribers=stalled_subscribers,
+        interval_s=interval,
     )
     if quick:
         config = CompareConfig(**{**_fields(config), **QUICK})  # type: ignore[arg-type]

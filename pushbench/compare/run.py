@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from pushbench.core.framework_tax import framework_tax
+from pushbench.core.interval_log import write_interval_log
+from pushbench.core.intervals import DEFAULT_INTERVAL_S
 from pushbench.core.kinds import PUSH_TRANSPORTS, Transport
 from pushbench.core.scenario_flavor import flavored_name
 from pushbench.core.schema import Scenario
@@ -22,7 +24,7 @@ from pushbench.harness.launcher import ServerProcess, ServerStartError
 from pushbench.harness.processes import cpu_plan, generator_affinity, pin_server, run_uvloop
 from pushbench.harness.resources import TreeSampler, TreeUsage
 from pushbench.harness.run_skeleton import RunOutcome, RunProgress, RunState, record_run, start_run
-from pushbench.workloads import push_scenario
+from pushbench.workloads import push_scenario, sampler_for
 
 __all__ = ["CompareConfig", "PlannedScenario", "run_compare"]
 
@@ -50,6 +52,8 @@ class CompareConfig:
     profile: TargetProfile = BUILTIN_PROFILES["reference"]
     #: Per ws scenario, subscribers that connect and never read (``--stalled-subscribers``).
     stalled_subscribers: int = 0
+    #: Width of the intervals each scenario's window is cut into (``--interval``).
+    interval_s: float = DEFAULT_INTERVAL_S
 
     def skipped(self) -> dict[str, str]:
         """The transports asked for that the app does not offer, each with the reason: they
@@ -73,6 +77,7 @@ class CompareConfig:
             payload_bytes=self.payload_bytes,
             duration_s=self.duration_s,
             warmup_s=self.warmup_s,
+            interval_s=self.interval_s,
         )
         profile = None if self.profile.reference else self.profile
         specs = []
@@ -209,7 +214,7 @@ def _one_scenario(
             server.start()
             base = server.url
             pin_server(server.pid, server_cpus)
-            sampler = TreeSampler(server.pid)
+            sampler = sampler_for(server.pid, spec.interval_s)
         # The server is sampled over the publishing phase only, as the generator measures itself:
         # subscribers connecting before it and closing after it are not the transport's cost.
         phase = _SampledPhase(sampler)
@@ -222,8 +227,10 @@ def _one_scenario(
         errors = list(run.errors)
         if server is not None and server.exited():
             errors.append("the server process died during the scenario:\n" + server.log_tail(10))
-        scenario = push_scenario(spec, run, usage, generator_cpu, wall, errors)
-        return _flavored(scenario, item), run.interrupted
+        scenario = _flavored(push_scenario(spec, run, usage, generator_cpu, wall, errors), item)
+        # The intervals for standard HdrHistogram tools too (HistogramLogAnalyzer and co.).
+        write_interval_log(scenario, run_dir / f"intervals-{item.name}.hlog")
+        return scenario, run.interrupted
     finally:
         if sampler is not None and sampler.running:
             sampler.stop()

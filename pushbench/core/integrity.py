@@ -143,6 +143,17 @@ class _Stream:
             total += min(end, limit) - start
         return total
 
+    def missing_ranges(self, sent: int) -> list[tuple[int, int]]:
+        """The seqs below ``sent`` that never arrived, as half-open ranges in order."""
+        ranges = [
+            (start, min(end, sent))
+            for start, end in zip(self.gap_starts, self.gap_ends, strict=True)
+            if start < sent
+        ]
+        if self.highest + 1 < sent:
+            ranges.append((self.highest + 1, sent))
+        return ranges
+
     def counts(self, sent: int | None) -> IntegrityCounts:
         unique = self.highest + 1 - self.missing
         if sent is None:  # nobody declared this publisher: everything is unexpected
@@ -233,6 +244,15 @@ class IntegrityTracker:
             if publisher not in self._streams:
                 result[publisher] = IntegrityCounts(sent=sent, lost=sent)
         return result
+
+    def missing_ranges(self, publisher: str) -> list[tuple[int, int]]:
+        """The seqs ``publisher`` was declared to send (:meth:`expect`) that never arrived, as
+        half-open ``[first, end)`` ranges in order: what per-interval loss is counted from."""
+        sent = self._sent.get(publisher, 0)
+        stream = self._streams.get(publisher)
+        if stream is None:
+            return [(0, sent)] if sent else []
+        return stream.missing_ranges(sent)
 
     def counts(self) -> IntegrityCounts:
         """Counts summed over all publishers.

@@ -15,6 +15,11 @@ keep ``tests/fixtures/results-v<N>.json`` for every version the loader still acc
   Later in version 1 (issue 16): the ``params`` keys pushbench reads back
   (:class:`~pushbench.core.scenario_params.ScenarioParams`) are checked for their type when a
   document loads; every pushbench before wrote them with these types, so older documents load.
+- version 2 (2026-12, issue 18): a scenario may carry ``intervals`` (the measured window cut
+  into ``interval_s`` slices, each with its counters, a latency summary with its HdrHistogram
+  blob and the server's CPU %, RSS and connections) and ``intervals_started_at``. Version 1
+  documents load unchanged (no intervals); a version 1 document that carries intervals is
+  refused, since no pushbench ever wrote one.
 
 Units are in the field names: ``_us`` microseconds, ``_s`` seconds, ``_bytes`` bytes. Latency
 percentiles come from the HdrHistogram blob stored next to them, so reports can merge scenarios
@@ -51,6 +56,8 @@ __all__ = [
     "Environment",
     "FrameworkTax",
     "GeneratorCost",
+    "Interval",
+    "IntervalServer",
     "Kind",
     "LatencySummary",
     "ProcessCost",
@@ -65,9 +72,9 @@ __all__ = [
 ]
 
 #: The version this code writes.
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 #: The versions :func:`load_results` reads.
-SUPPORTED_VERSIONS: tuple[int, ...] = (1,)
+SUPPORTED_VERSIONS: tuple[int, ...] = (1, 2)
 
 Kind = Literal["compare", "sweep", "locust", "micro", "serverbench", "ramp"]
 #: A transport field: the enum's value in JSON; from Python, a member or its string (``"ws"``).
@@ -142,6 +149,42 @@ class GeneratorCost(_Model):
     saturated: bool
 
 
+class IntervalServer(_Model):
+    """The server's process tree over one interval, sampled on the drivers' clock."""
+
+    cpu_percent: NonNegativeFloat = Field(description="Of one core; above 100 on several.")
+    rss_bytes: Count = Field(description="Peak of the samples in the interval.")
+    connections: Count | None = Field(
+        default=None,
+        description="Peak established TCP connections of the tree; None: not counted.",
+    )
+
+
+class Interval(_Model):
+    """One slice of the measured window; per-message figures by the message's scheduled time."""
+
+    start_s: NonNegativeFloat = Field(description="From the measured window's start.")
+    duration_s: Annotated[float, Field(gt=0.0)]
+    sent: Count = Field(description="Deliveries owed for messages scheduled in the interval.")
+    delivered: Count
+    lost: Count = Field(description="Of those, never delivered: ``sent - delivered``.")
+    http_requests: Count | None = Field(
+        default=None, description="Requests made during the interval; None: no requests."
+    )
+    latency_us: LatencySummary = Field(
+        description="Latency of the messages scheduled in the interval."
+    )
+    server: IntervalServer | None = Field(
+        default=None, description="None when the server was not ours to sample."
+    )
+
+    @model_validator(mode="after")
+    def _adds_up(self) -> Interval:
+        if self.delivered + self.lost != self.sent:
+            raise ValueError(f"delivered {self.delivered} + lost {self.lost} != sent {self.sent}")
+        return self
+
+
 class Scenario(_Model):
     """One transport under one load, and everything measured about it."""
 
@@ -176,6 +219,22 @@ class Scenario(_Model):
     http_requests: Count | None = Field(description="None for transports without requests.")
     http_requests_per_delivered_msg: NonNegativeFloat | None
     errors: list[str] = Field(default_factory=list)
+    # Left out of the JSON when absent, so a scenario without intervals reads as in version 1.
+    interval_s: Annotated[float, Field(gt=0.0)] | None = Field(
+        default=None,
+        description="Width of ``intervals``; None: no intervals recorded.",
+        exclude_if=lambda value: value is None,
+    )
+    intervals_started_at: AwareDatetime | None = Field(
+        default=None,
+        description="Wall-clock time of the first interval's start.",
+        exclude_if=lambda value: value is None,
+    )
+    intervals: list[Interval] = Field(
+        default_factory=list,
+        description="The measured window over time (schema version 2); empty: not recorded.",
+        exclude_if=lambda value: not value,
+    )
 
     @field_validator("params")
     @classmethod
@@ -279,7 +338,7 @@ class FrameworkTax(_Model):
 class ResultsDocument(_Model):
     """A whole run: environment, configuration and every scenario measured."""
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[1, 2] = SCHEMA_VERSION
     kind: Kind
     run_id: Annotated[str, Field(min_length=1)]
     started_at: AwareDatetime
@@ -294,6 +353,12 @@ class ResultsDocument(_Model):
         default_factory=list,
         description="Per scenario measured under both flavors (compare runs); empty otherwise.",
     )
+
+    @model_validator(mode="after")
+    def _intervals_need_version_2(self) -> ResultsDocument:
+        if self.schema_version < 2 and any(s.intervals for s in self.scenarios):
+            raise ValueError("intervals need schema_version 2")
+        return self
 
 
 def latency_summary(histogram: LatencyHistogram) -> LatencySummary:
@@ -334,7 +399,8 @@ def load_results(source: str | bytes | os.PathLike[str]) -> ResultsDocument:
     version = data["schema_version"]
     # type() check: JSON true would otherwise pass as version 1.
     if type(version) is not int or version not in SUPPORTED_VERSIONS:
-        hint = " (written by a newer pushbench?)" if type(version) is int and version > 1 else ""
+        newer = type(version) is int and version > SCHEMA_VERSION
+        hint = " (written by a newer pushbench?)" if newer else ""
         raise SchemaError(
             f"{origin}: schema_version {json.dumps(version)} is not supported{hint}; "
             f"supported versions: {_supported()}"

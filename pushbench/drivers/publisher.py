@@ -41,6 +41,9 @@ class PublishStats:
     #: When the first send failed (``now_ns`` clock) and why, to say when the target went away.
     first_failure_ns: int | None = None
     first_failure: str = ""
+    #: Per publisher, the scheduled send time of each seq sent (index = seq): what places a
+    #: message owed, or lost, in its interval.
+    scheduled_ns: dict[str, array[int]] = field(default_factory=dict)
 
     @property
     def sent_total(self) -> int:
@@ -104,8 +107,6 @@ async def publish_open_loop(
     envelope, or a target profile's template with the payload token in it.
     """
     interval_ns = round(1e9 / rate_per_s)
-    for index in range(len(sockets)):
-        stats.sent.setdefault(f"pub-{index}", 0)
     pacer = Pacer()
     try:
         await _publish(sockets, interval_ns, start_ns, end_ns, payload, stats, make_frame, pacer)
@@ -124,6 +125,9 @@ async def _publish(
     pacer: Pacer,
 ) -> None:
     names = [f"pub-{index}" for index in range(len(sockets))]
+    for name in names:
+        stats.sent.setdefault(name, 0)
+        stats.scheduled_ns.setdefault(name, array("q"))
     k = 0
     while True:
         scheduled = start_ns + k * interval_ns
@@ -146,6 +150,7 @@ async def _publish(
                 stats.fail(exc, now_ns())
             else:
                 stats.sent[name] = seq + 1
+                stats.scheduled_ns[name].append(scheduled)
             stats.max_lag_ns = max(stats.max_lag_ns, now - scheduled)
             stats.lateness_ns.append(now - scheduled)
             k += 1

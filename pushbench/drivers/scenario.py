@@ -16,6 +16,7 @@ from websockets.exceptions import InvalidHandshake
 
 from pushbench.core.histogram import LatencyHistogram
 from pushbench.core.integrity import IntegrityCounts
+from pushbench.core.intervals import DEFAULT_INTERVAL_S, IntervalGrid, IntervalSeries
 from pushbench.core.kinds import Transport
 from pushbench.core.target_profile import TargetProfile, fill
 from pushbench.drivers.profiled import FrameMaker, ProfiledPublishers, profiled_subscriber
@@ -55,6 +56,8 @@ class ScenarioSpec:
     stalled_subscribers: int = 0
     """WebSocket subscribers that connect and never read (:mod:`pushbench.drivers.stalled`):
     not measured themselves; what they do to the measured subscribers is the point."""
+    interval_s: float = DEFAULT_INTERVAL_S
+    """Width of the intervals the measured window is cut into (``--interval``)."""
 
     def __post_init__(self) -> None:
         if self.transport not in SUBSCRIBERS:
@@ -64,7 +67,7 @@ class ScenarioSpec:
         object.__setattr__(self, "transport", Transport(self.transport))  # frozen: once, here
         if self.transport == Transport.SHORT_POLL and not self.poll_interval_s:
             raise ValueError("short-poll needs a poll interval > 0")
-        for name in ("rate_per_s", "duration_s"):
+        for name in ("rate_per_s", "duration_s", "interval_s"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0")
         if self.publishers < 1 or self.subscribers < 1:
@@ -132,6 +135,8 @@ class ScenarioRun:
     #: This process's CPU seconds and the wall seconds from first publish to end of drain.
     generator_cpu_s: float = 0.0
     generator_wall_s: float = 0.0
+    #: The measured window over time (``spec.interval_s`` slices); its merge is ``histogram``.
+    intervals: IntervalSeries | None = None
 
 
 async def run_scenario(
@@ -155,6 +160,7 @@ async def run_scenario(
     errors: list[str] = []
     lag = [0]
     usage = [0.0, 0.0]
+    requests_at: list[int] = []
     interrupted = False
     subscribe = (
         profiled_subscriber(spec.profile, spec.transport)
@@ -194,6 +200,12 @@ async def run_scenario(
             window.end_ns = window.start_ns + round(spec.duration_s * 1e9)
             payload = "x" * spec.payload_bytes
             monitor = asyncio.create_task(_watch_loop_lag(lag))
+            grid = IntervalGrid(window.start_ns, window.end_ns, round(spec.interval_s * 1e9))
+            ticker = (
+                None
+                if spec.transport == Transport.WS
+                else asyncio.create_task(_count_requests(grid, recorders, requests_at))
+            )
             if on_publishing is not None:
                 on_publishing(True)
             cpu_start, wall_start = time.process_time(), time.monotonic()
@@ -229,6 +241,8 @@ async def run_scenario(
                 await _drain(recorders, stats, spec.drain_s, tasks)
             finally:
                 monitor.cancel()
+                if ticker is not None:
+                    ticker.cancel()
                 usage[0] = time.process_time() - cpu_start
                 usage[1] = time.monotonic() - wall_start
                 if on_publishing is not None:
@@ -256,7 +270,10 @@ async def run_scenario(
                         await ws.close()
     if window.end_ns == 0:  # never started publishing
         window.start_ns = window.end_ns = now_ns()
-    histogram, integrity = fold(recorders, stats.sent)
+    grid = IntervalGrid(window.start_ns, window.end_ns, round(spec.interval_s * 1e9))
+    series, integrity = fold(recorders, stats.sent, grid, stats.scheduled_ns)
+    series.start_epoch_s = time.time() - (now_ns() - window.start_ns) / 1e9
+    histogram = series.whole()
     if stats.first_failure_ns is not None:  # first: it says when, the subscribers' errors echo it
         after_s = (stats.first_failure_ns - window.start_ns) / 1e9 + spec.warmup_s
         errors.append(
@@ -268,6 +285,8 @@ async def run_scenario(
     http_requests = (
         None if spec.transport == Transport.WS else sum(r.http_requests for r in recorders)
     )
+    if http_requests is not None:
+        series.http_requests = _requests_per_interval(grid, requests_at, http_requests)
     return ScenarioRun(
         spec,
         window,
@@ -280,6 +299,7 @@ async def run_scenario(
         interrupted,
         generator_cpu_s=usage[0],
         generator_wall_s=usage[1],
+        intervals=series,
     )
 
 
@@ -298,6 +318,25 @@ async def _open_stalled(base_url: str, room: str, spec: ScenarioSpec) -> list[St
     else:
         paths = [f"/ws/rooms/{room}"] * spec.stalled_subscribers
     return list(await asyncio.gather(*(open_stalled(ws_base + path) for path in paths)))
+
+
+async def _count_requests(
+    grid: IntervalGrid, recorders: list[Recorder], counted: list[int]
+) -> None:
+    """At each interval edge, the subscribers' requests so far: once per interval, not per
+    request, so polling costs nothing more per request than before intervals."""
+    for edge in grid.edges():
+        delay = (edge - now_ns()) / 1e9
+        if delay > 0:
+            await asyncio.sleep(delay)
+        counted.append(sum(r.http_requests for r in recorders))
+
+
+def _requests_per_interval(grid: IntervalGrid, counted: list[int], total: int) -> list[int]:
+    """Differences between the edge counts; an edge never reached (a cut-short run) takes the
+    final total, so the last interval reached holds the rest."""
+    edges = (counted + [total] * (grid.count + 1))[: grid.count + 1]
+    return [max(0, edges[i + 1] - edges[i]) for i in range(grid.count)]
 
 
 async def _all_ready(readies: list[asyncio.Event], tasks: list[asyncio.Task[None]]) -> None:

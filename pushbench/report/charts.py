@@ -20,13 +20,14 @@ from typing import Any, Final
 import matplotlib as mpl
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, NullFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from pushbench.core.framework_tax import FRAMEWORK, LEAN, framework_tax
 from pushbench.core.kinds import Transport
 from pushbench.core.schema import FrameworkTax, ResultsDocument, Scenario
 from pushbench.core.units import format_count, format_value
 from pushbench.report.kinds import parts_for
+from pushbench.report.over_time import over_time, with_intervals
 from pushbench.report.table import format_tax, sweep_workers
 from pushbench.report.verdict import is_sweep
 
@@ -37,6 +38,7 @@ __all__ = [
     "delivery_chart",
     "framework_tax_chart",
     "latency_chart",
+    "over_time_chart",
     "sweep_chart",
 ]
 
@@ -105,12 +107,15 @@ def colors(scenarios: Sequence[Scenario]) -> dict[str, str]:
 
 
 @contextmanager
-def _figure(salt: str, width: float, height: float, ncols: int = 1) -> Iterator[Figure]:
+def _figure(
+    salt: str, width: float, height: float, ncols: int = 1, nrows: int = 1
+) -> Iterator[Figure]:
     # Any: rc_context wants matplotlib's Literal key type, which a plain dict cannot carry.
     rc: Any = {**_RC, "svg.hashsalt": f"pushbench-{salt}"}
     with mpl.rc_context(rc):
         figure = Figure(figsize=(width, height), layout="constrained")
-        figure.subplots(1, ncols)
+        # Rows share their x axis: one set of time labels, at the bottom (a smaller SVG too).
+        figure.subplots(nrows, ncols, sharex="col" if nrows > 1 else False)
         yield figure
 
 
@@ -358,6 +363,99 @@ def sweep_chart(document: ResultsDocument) -> Chart | None:
     )
 
 
+def _over_time_row(
+    axes: Sequence[Axes], scenario: Scenario, color: str, last: bool, span_s: float
+) -> None:
+    """One scenario's row: msgs/s, latency p50/p99/max, server CPU % with RSS on a twin axis."""
+    series = over_time(scenario)
+    tput_ax, latency_ax, server_ax = axes
+    tput_ax.plot(series.t_s, series.msgs_per_s, color=color, linewidth=1.8)
+    lossy = [
+        (t, v) for t, v, n in zip(series.t_s, series.msgs_per_s, series.lost, strict=True) if n
+    ]
+    if lossy:
+        tput_ax.scatter([t for t, _ in lossy], [v for _, v in lossy], color="#111827", marker="x",
+                        zorder=3, label="loss")  # fmt: skip
+    tput_ax.set_ylim(bottom=0)
+    tput_ax.set_ylabel(scenario.name, fontweight="bold", fontsize=8)
+    for ax in (tput_ax, server_ax):
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=3))
+    for values, style, label in (
+        (series.p50_ms, ":", "p50"),
+        (series.p99_ms, "-", "p99"),
+        (series.max_ms, "--", "max"),
+    ):
+        points = [(t, max(v, 0.001)) for t, v in zip(series.t_s, values, strict=True)]
+        latency_ax.plot([t for t, _ in points], [v for _, v in points], linestyle=style,
+                        color=color, linewidth=1.6, label=label)  # fmt: skip
+    latency_ax.set_yscale("log")
+    latency_ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 3.0), numticks=4))
+    latency_ax.yaxis.set_major_formatter(FuncFormatter(_ms))
+    latency_ax.yaxis.set_minor_formatter(NullFormatter())
+    cpu = [(t, v) for t, v in zip(series.t_s, series.cpu_percent, strict=True) if v is not None]
+    rss = [(t, v) for t, v in zip(series.t_s, series.rss_mb, strict=True) if v is not None]
+    if cpu:
+        server_ax.plot([t for t, _ in cpu], [v for _, v in cpu], color=color, linewidth=1.8,
+                       label="CPU %")  # fmt: skip
+        server_ax.set_ylim(bottom=0, top=max(100.0, *(v for _, v in cpu)) * 1.05)
+        rss_ax = server_ax.twinx()
+        rss_ax.plot([t for t, _ in rss], [v for _, v in rss], color=_GREY, linestyle="--",
+                    linewidth=1.4, label="RSS MiB")  # fmt: skip
+        rss_ax.set_ylim(bottom=0, top=max(v for _, v in rss) * 1.3)
+        rss_ax.grid(visible=False)
+        rss_ax.spines["right"].set_visible(True)
+        rss_ax.tick_params(axis="y", labelsize=8, colors=_GREY)
+        rss_ax.yaxis.set_major_locator(MaxNLocator(nbins=3))
+    else:
+        server_ax.text(0.5, 0.5, "server not sampled", ha="center", va="center",
+                       transform=server_ax.transAxes, color=_GREY)  # fmt: skip
+    for ax in axes:
+        ax.set_xlim(0, span_s)
+        if last:
+            ax.set_xlabel("seconds into the measured window")
+
+
+def over_time_chart(document: ResultsDocument) -> Chart | None:
+    """Per scenario with intervals, a row: throughput, latency p50/p99/max and server CPU/RSS
+    against time; ``None`` when no scenario has intervals (schema version 1 documents)."""
+    scenarios = with_intervals(document)
+    if not scenarios:
+        return None
+    palette = colors(document.scenarios)
+    rows = len(scenarios)
+    span = max(s.intervals[-1].start_s + s.intervals[-1].duration_s for s in scenarios)
+    with _figure("overtime", 10.0, 0.6 + 1.7 * rows, ncols=3, nrows=rows) as figure:
+        axes = _axes(figure)
+        for row, scenario in enumerate(scenarios):
+            cells = axes[3 * row : 3 * row + 3]
+            _over_time_row(cells, scenario, palette[scenario.name], row == rows - 1, span)
+        for ax, title in zip(
+            axes[:3],
+            (
+                "Delivered msgs/s",
+                "Latency p50 · p99 · max (ms, log)",
+                "Server CPU % · RSS MiB (grey)",
+            ),
+            strict=True,
+        ):
+            ax.set_title(title)
+        handles, labels = axes[1].get_legend_handles_labels()
+        figure.legend(handles, labels, loc="outside lower center", frameon=False, ncols=3)
+        svg = _svg(figure, "chart-overtime")
+    width = next((s.interval_s for s in scenarios if s.interval_s), None)
+    per = f"{width:g} s" if width else "interval"
+    return Chart(
+        "overtime",
+        "Over time",
+        f"Each row is one scenario's measured window in {per} intervals, every message in the "
+        "interval it was scheduled in: delivered messages per second (x: an interval with "
+        "loss), its latency p50 (dotted), p99 and max (dashed), and the server's CPU % of one "
+        "core with its RSS (grey, right axis). Flat lines are a steady run; a rising line is "
+        "warm-up, a leak or a queue building up.",
+        svg,
+    )
+
+
 def charts(document: ResultsDocument) -> list[Chart]:
     """Every chart that applies to ``document``, in page order: the kind's
     (:class:`~pushbench.report.kinds.ReportParts`) or else the generic workers chart first."""
@@ -367,5 +465,8 @@ def charts(document: ResultsDocument) -> list[Chart]:
     found = [latency_chart(document), cost_chart(document), delivery_chart(document)]
     tax = framework_tax_chart(document)
     found = [found[0], found[1], tax, found[2]] if tax is not None else found
+    over = over_time_chart(document)
+    if over is not None:
+        found.append(over)
     sweep = (parts.workers_chart or sweep_chart)(document)
     return [sweep, *found] if sweep is not None else found

@@ -10,6 +10,7 @@ import json
 
 from pushbench.core.schema import ResultsDocument
 from pushbench.report.kinds import parts_for
+from pushbench.report.over_time import over_time_line, with_intervals
 from pushbench.report.table import (
     NUMERIC_COLUMNS,
     SUMMARY_COLUMNS,
@@ -65,6 +66,16 @@ def _framework_tax(document: ResultsDocument) -> list[str]:
     ]
 
 
+def _over_time(document: ResultsDocument) -> list[str]:
+    """A line per scenario with intervals: the range its figures moved in over the run."""
+    scenarios = with_intervals(document)
+    if not scenarios:
+        return []
+    lines = ["", "### Over time", ""]
+    lines += [f"- `{s.name}`: {_cell(over_time_line(s))}" for s in scenarios]
+    return lines
+
+
 def render_markdown(document: ResultsDocument) -> str:
     """The Markdown summary of ``document``: verdict, comparison table, framework tax, the
     kind's own sections, warnings, run details."""
@@ -82,6 +93,7 @@ def render_markdown(document: ResultsDocument) -> str:
         *(["", floor] if floor else []),
         *_framework_tax(document),
         *parts_for(document).markdown_sections(document),
+        *_over_time(document),
     ]
     found = findings(document)
     if found:

@@ -11,7 +11,10 @@ from pathlib import Path
 
 import pytest
 import uvloop
+from hdrh.histogram import HdrHistogram
+from hdrh.log import HistogramLogReader
 
+from pushbench.core.histogram import HIGHEST_TRACKABLE_US, LOWEST_TRACKABLE_US, SIGNIFICANT_FIGURES
 from pushbench.core.schema import load_results
 from pushbench.drivers.echo import run_echo
 from pushbench.drivers.scenario import ScenarioSpec, run_scenario
@@ -116,6 +119,43 @@ def test_one_flavor_narrows_the_run(tmp_path: Path) -> None:
     assert document.framework_tax == []  # one flavor: nothing to subtract
     assert "fastapi flavor: WebSocket push delivered" in result.stdout
     assert "framework tax" not in result.stdout
+
+
+def test_compare_records_intervals_and_writes_an_interval_log(tmp_path: Path) -> None:
+    """``--interval 0.5`` over 2 s measured (``--quick``): four intervals per scenario, each
+    with its counters, latency and the server sampled on the same clock; and an ``.hlog`` the
+    HdrHistogram library's own reader reads back to the same counts."""
+    out = tmp_path / "reports"
+    result = _pushbench(
+        "compare", "--quick", "--flavor", "asgi", "--transports", "ws,long-poll",
+        "--interval", "0.5", "--out", str(out), cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    run_dir = _only_run_dir(out)
+    document = load_results(run_dir / "results.json")
+    assert document.schema_version == 2
+    for scenario in document.scenarios:
+        assert scenario.interval_s == 0.5
+        assert [i.start_s for i in scenario.intervals] == [0.0, 0.5, 1.0, 1.5]
+        assert sum(i.latency_us.count for i in scenario.intervals) == scenario.latency_us.count
+        assert all(i.sent > 0 and i.delivered == i.sent for i in scenario.intervals)
+        polling = scenario.transport == "long-poll"
+        assert all((i.http_requests is not None) == polling for i in scenario.intervals)
+        for interval in scenario.intervals:
+            assert interval.server is not None
+            assert interval.server.rss_bytes > 10_000_000
+            assert interval.server.connections is not None
+            assert interval.server.connections >= 10  # --quick: 10 subscribers
+        reference = HdrHistogram(LOWEST_TRACKABLE_US, HIGHEST_TRACKABLE_US, SIGNIFICANT_FIGURES)
+        reader = HistogramLogReader(str(run_dir / f"intervals-{scenario.name}.hlog"), reference)
+        counts = []
+        while (histogram := reader.get_next_interval_histogram()) is not None:
+            counts.append(histogram.get_total_count())
+        reader.close()
+        assert counts == [i.latency_us.count for i in scenario.intervals]
+    html = (run_dir / "report.html").read_text()
+    assert 'id="chart-overtime"' in html
+    assert "### Over time" in (run_dir / "summary.md").read_text()
 
 
 def test_calibration_delay_comes_back_as_that_delay(server: ServerProcess) -> None:

@@ -47,8 +47,8 @@ def fixture_data(fixture_text: str) -> dict[str, Any]:
 
 
 def test_version_constants() -> None:
-    assert SCHEMA_VERSION == 1
-    assert SUPPORTED_VERSIONS == (1,)
+    assert SCHEMA_VERSION == 2
+    assert SUPPORTED_VERSIONS == (1, 2)
 
 
 def test_v1_field_names_are_pinned() -> None:
@@ -110,6 +110,9 @@ def test_v1_field_names_are_pinned() -> None:
         "http_requests",
         "http_requests_per_delivered_msg",
         "errors",
+        "interval_s",
+        "intervals_started_at",
+        "intervals",
     ]
     assert list(LatencySummary.model_fields) == [
         "p50",
@@ -355,7 +358,7 @@ def test_built_document_round_trips() -> None:
         ],
         interrupted=True,
     )
-    assert doc.schema_version == 1
+    assert doc.schema_version == SCHEMA_VERSION
     assert load_results(dump_results(doc)) == doc
     # HdrHistogram p50 of 3 values is the 2nd; 4 ms sits in a 2 µs bucket reported by its top.
     assert doc.scenarios[0].latency_us.p50 == 250
@@ -364,7 +367,7 @@ def test_built_document_round_trips() -> None:
 
 @pytest.mark.parametrize(
     ("version", "found"),
-    [(2, "schema_version 2 is not supported"), (0, "schema_version 0 is not supported")],
+    [(3, "schema_version 3 is not supported"), (0, "schema_version 0 is not supported")],
 )
 def test_unknown_version_is_rejected_naming_found_and_supported(
     fixture_data: dict[str, Any], version: int, found: str
@@ -372,11 +375,11 @@ def test_unknown_version_is_rejected_naming_found_and_supported(
     fixture_data["schema_version"] = version
     with pytest.raises(SchemaError, match=found) as info:
         load_results(json.dumps(fixture_data))
-    assert "supported versions: 1" in str(info.value)
+    assert "supported versions: 1, 2" in str(info.value)
 
 
 def test_newer_version_hints_at_a_newer_pushbench(fixture_data: dict[str, Any]) -> None:
-    fixture_data["schema_version"] = 2
+    fixture_data["schema_version"] = 3
     with pytest.raises(SchemaError, match="newer pushbench"):
         load_results(json.dumps(fixture_data))
 
@@ -390,7 +393,7 @@ def test_version_of_the_wrong_type_is_rejected(fixture_data: dict[str, Any], ver
 
 def test_missing_version_is_rejected(fixture_data: dict[str, Any]) -> None:
     del fixture_data["schema_version"]
-    with pytest.raises(SchemaError, match="no schema_version field; supported versions: 1"):
+    with pytest.raises(SchemaError, match="no schema_version field; supported versions: 1, 2"):
         load_results(json.dumps(fixture_data))
 
 
