@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pushbench.core.schema import ResultsDocument, Scenario
+from pushbench.core.soak import Soak, soak
 from pushbench.core.units import format_ms, format_rate
 
 __all__ = ["OverTime", "over_time", "over_time_line", "with_intervals"]
@@ -68,4 +69,21 @@ def over_time_line(scenario: Scenario) -> str:
     lossy = sum(1 for i in items if i.lost)
     if lossy:
         parts.append(f"loss in {lossy} of {len(items)} intervals")
+    reading = soak(scenario)
+    if reading is not None:
+        parts.append(soak_text(reading))
     return "; ".join(parts)
+
+
+def soak_text(reading: Soak) -> str:
+    """``soak 10 min: server RSS +12.3 KiB/min (+205 B/min per connection); p99 first fifth
+    4.10 ms, last fifth 4.30 ms``."""
+    text = f"soak {reading.minutes:.0f} min: "
+    slope = reading.rss_slope_bytes_per_min
+    if slope is not None:
+        per = reading.rss_slope_per_connection or 0.0
+        text += f"server RSS {slope / 1024:+.1f} KiB/min ({per:+.0f} B/min per connection); "
+    return text + (
+        f"p99 first fifth {format_ms(reading.first_p99_us)} ms, last fifth "
+        f"{format_ms(reading.last_p99_us)} ms"
+    )

@@ -16,6 +16,7 @@ from pushbench.core.framework_tax import FRAMEWORK, LEAN, framework_tax
 from pushbench.core.kinds import Transport
 from pushbench.core.scenario_flavor import flavor_of
 from pushbench.core.schema import FrameworkTax, ResultsDocument, Scenario
+from pushbench.core.soak import P99_DRIFT_LIMIT, RSS_GROWTH_LIMIT_BYTES_PER_MIN_PER_CONN, soak
 from pushbench.core.units import (
     format_count,
     format_duration_us,
@@ -88,6 +89,30 @@ def findings(document: ResultsDocument) -> list[Finding]:
                 "resolution, not the server's."
             )
             found.append(Finding(Severity.WARNING, text))
+        found += _soak_findings(scenario)
+    return found
+
+
+def _soak_findings(scenario: Scenario) -> list[Finding]:
+    """A long run's growth: server memory per connection, latency drift (:mod:`.soak`)."""
+    reading = soak(scenario)
+    if reading is None:
+        return []
+    found = []
+    if reading.grows:
+        text = (
+            f"{scenario.name}: server memory grew {reading.rss_slope_per_connection:+.0f} bytes "
+            f"per minute per connection over {reading.minutes:.0f} minutes (over "
+            f"{RSS_GROWTH_LIMIT_BYTES_PER_MIN_PER_CONN:.0f}): a leak, or a cache without a bound."
+        )
+        found.append(Finding(Severity.WARNING, text))
+    if reading.drifts:
+        text = (
+            f"{scenario.name}: p99 drifted from {reading.first_p99_us / 1000:.3g} ms in the first "
+            f"fifth of the run to {reading.last_p99_us / 1000:.3g} ms in the last "
+            f"(×{reading.p99_drift:.1f}, over ×{P99_DRIFT_LIMIT:g})."
+        )
+        found.append(Finding(Severity.WARNING, text))
     return found
 
 
