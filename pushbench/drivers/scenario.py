@@ -17,7 +17,7 @@ from websockets.exceptions import InvalidHandshake
 from pushbench.core.histogram import LatencyHistogram
 from pushbench.core.integrity import IntegrityCounts
 from pushbench.core.kinds import Transport
-from pushbench.core.target_profile import TargetProfile
+from pushbench.core.target_adapter import TargetAdapter
 from pushbench.drivers.profiled import FrameMaker, ProfiledPublishers, profiled_subscriber
 from pushbench.drivers.publisher import (
     PublishStats,
@@ -48,7 +48,7 @@ class ScenarioSpec:
     duration_s: float = 10.0
     warmup_s: float = 2.0
     poll_interval_s: float | None = None
-    profile: TargetProfile | None = None
+    profile: TargetAdapter | None = None
     """How to drive an app of the user's own (``--profile``); None or ``reference``: the
     reference server, whose receivers read its envelope."""
 
