@@ -63,7 +63,7 @@ class BinaryRelayAdapter(Adapter):
         self, transport: Transport, room: str, client: int, cursor: str, wait_s: float | None
     ) -> str:
         if transport == Transport.LONG_POLL:
-            return f"/rooms/{room}/since/{cursor}?wait={wait_s or 20:g}"
+            return f"/rooms/{room}/since/{cursor}?wait={20 if wait_s is None else wait_s:g}"
         return f"/rooms/{room}/since/{cursor}"
 
     def parse_poll(self, transport: Transport, body: bytes) -> PollPage:
