@@ -114,3 +114,75 @@ def test_what_the_profile_cannot_run_is_refused_with_exit_2(
     completed = _runner("--users", "2", "--duration", "2s", "--out", str(tmp_path), *args)
     assert completed.returncode == 2, completed.stdout[-2000:] + completed.stderr[-3000:]
     assert message in " ".join(completed.stderr.split())
+
+
+RELAY_PROFILE = """
+name = "faulty-relay"
+[ws]
+path = "/listen"
+[publish.http]
+url = "/say"
+body = '{"text": "{token} {payload}"}'
+[short_poll]
+url = "/log?since={cursor}"
+messages = "/entries"
+cursor = "/upto"
+[long_poll]
+url = "/log?since={cursor}&wait={wait}"
+messages = "/entries"
+cursor = "/upto"
+[sse]
+url = "/feed"
+"""
+
+
+@pytest.mark.slow
+def test_a_toml_profile_publishing_over_http_is_counted_on_every_transport(
+    tmp_path: Path,
+) -> None:
+    """tests/apps/faulty_relay.py drops message k when k % 7 == 4 and relays it twice when
+    k % 5 == 3; one publisher, so k is its seq: what each subscriber lost and got twice is
+    known from what was sent (they all join before message 3, at 0.6 s)."""
+    profile = tmp_path / "relay.toml"
+    profile.write_text(RELAY_PROFILE)
+    out = tmp_path / "reports"
+    completed = _runner(
+        "--app", "tests.apps.faulty_relay:app", "--app-dir", str(ROOT), "--profile", str(profile),
+        "--users", "5", "--spawn-rate", "50", "--duration", "4s", "--out", str(out),
+        "--", "--publish-rate", "5", *FAST,
+        "RoomPublisherUser", "WebSocketSubscriberUser", "ShortPollUser", "LongPollUser", "SseUser",
+        cwd=tmp_path,
+    )  # fmt: skip
+    document = _document(out, completed, code=1)  # duplicates are MSG failures
+    assert not document.errors
+    scenarios = {s.name: s for s in document.scenarios}
+    assert scenarios.keys() == {"ws", "short-poll@0.2", "long-poll", "sse"}
+    for name, scenario in scenarios.items():
+        sent = scenario.sent
+        assert sent > 12, name
+        dropped = sum(1 for k in range(sent) if k % 7 == 4)
+        doubled = sum(1 for k in range(sent) if k % 5 == 3 and k % 7 != 4)
+        assert (scenario.lost, scenario.duplicated) == (dropped, doubled), name
+        assert scenario.delivered == sent - dropped, name
+        # The listener's greeting holds no token: unexpected, once per WebSocket.
+        assert scenario.unexpected == (1 if name == "ws" else 0), name
+        assert scenario.latency_us.count == scenario.delivered, name
+
+
+@pytest.mark.slow
+def test_echo_users_time_round_trips_of_the_tutorial_app(tmp_path: Path) -> None:
+    out = tmp_path / "reports"
+    completed = _runner(
+        "--app", "examples.tutorial_app:app", "--profile", "tutorial",
+        "--users", "2", "--spawn-rate", "10", "--duration", "2s", "--out", str(out),
+        "--", "--echo-rate", "50",
+    )  # fmt: skip
+    document = _document(out, completed)
+    assert not document.errors
+    assert set(document.config["skipped"]) == {
+        "RoomPublisherUser", "WebSocketSubscriberUser", "ShortPollUser", "LongPollUser", "SseUser",
+    }  # fmt: skip
+    (echo,) = document.scenarios
+    assert echo.name == "echo"
+    assert echo.latency_us.count > 50
+    assert 0 < echo.latency_us.p50 < 50_000
