@@ -275,9 +275,9 @@ def _on_init(environment: Environment, **_: Any) -> None:
 
 
 def _apply_profile(environment: Environment, node: Node) -> None:
-    """``--profile``: leave out the user classes whose transport the app does not offer, each
-    with the reason (logged, and in the results' ``config.skipped``), never faked. A class
-    named on the command line that cannot run is refused instead: it was asked for."""
+    """``--pushbench-profile``: leave out the user classes whose transport the app does not
+    offer, each with the reason (logged, and in the results' ``config.skipped``), never faked.
+    A class named on the command line that cannot run is refused instead: it was asked for."""
     adapter = node.adapter
     if adapter is None:
         return
