@@ -20,6 +20,7 @@ from pushbench.core.server_config import (
     WS_IMPLS,
     ServerConfig,
 )
+from pushbench.core.target_adapter import TargetAdapter
 from pushbench.core.target_profile import (
     BUILTIN_PROFILES,
     ProfileError,
@@ -45,6 +46,7 @@ __all__ = [
     "Target",
     "Workers",
     "WsImpl",
+    "adapter_search",
     "err",
     "parse_flavors",
     "parse_transports",
@@ -150,8 +152,9 @@ Profile = Annotated[
     str | None,
     typer.Option(
         "--profile",
-        metavar="NAME|FILE",
-        help="How to drive the app: reference, tutorial, fastapi-docs-chat, or a TOML file "
+        metavar="NAME|FILE|MODULE:CLASS",
+        help="How to drive the app: reference, tutorial, fastapi-docs-chat, a TOML file, or "
+        "MODULE:CLASS, a Python adapter (docs/own-app.md) "
         "(default: reference; with --app, [tool.pushbench.target] of the nearest "
         "pyproject.toml).",
         show_default=False,
@@ -166,7 +169,7 @@ class Target:
     app: str
     app_dir: str | None
     factory: bool
-    profile: TargetProfile
+    profile: TargetAdapter
 
     @property
     def reference(self) -> bool:
@@ -180,9 +183,10 @@ def target(
     """``--app``/``--app-dir``/``--factory``/``--profile`` resolved; what cannot be used exits
     2 with one line (a bad profile names its key; an app that does not import gets uvicorn's
     own message). ``check``: import the app first, in a child process (a launched server)."""
+    chosen: TargetAdapter
     try:
         if profile is not None:
-            chosen = resolve_profile(profile)
+            chosen = resolve_profile(profile, adapter_search(app_dir))
         elif app is None:
             chosen = BUILTIN_PROFILES["reference"]
         else:
@@ -194,6 +198,12 @@ def target(
         if problem is not None:
             _refuse(problem)
     return Target(app or REFERENCE_APP, app_dir, factory, chosen)
+
+
+def adapter_search(app_dir: str | None) -> list[str]:
+    """Where a ``--profile MODULE:CLASS`` adapter is imported from: ``--app-dir`` and the
+    working directory (a ``pushbench`` console script's own ``sys.path`` lacks the latter)."""
+    return [folder for folder in (app_dir, str(Path.cwd())) if folder]
 
 
 def _pyproject_profile(app: str, app_dir: str | None) -> TargetProfile:

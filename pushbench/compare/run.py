@@ -17,7 +17,8 @@ from pushbench.core.kinds import PUSH_TRANSPORTS, Transport
 from pushbench.core.scenario_flavor import flavored_name
 from pushbench.core.schema import Scenario
 from pushbench.core.server_config import FLAVORS, ServerConfig
-from pushbench.core.target_profile import BUILTIN_PROFILES, TargetProfile
+from pushbench.core.target_adapter import TargetAdapter
+from pushbench.core.target_profile import BUILTIN_PROFILES
 from pushbench.drivers.floor import measure_floor
 from pushbench.drivers.scenario import ScenarioSpec, run_scenario
 from pushbench.harness.launcher import ServerProcess, ServerStartError
@@ -49,7 +50,7 @@ class CompareConfig:
     #: flavor is not known (a ``--target`` nobody said the flavor of).
     flavors: tuple[str, ...] = FLAVORS
     #: How to drive the app (``--profile``): the reference server's envelope by default.
-    profile: TargetProfile = BUILTIN_PROFILES["reference"]
+    profile: TargetAdapter = BUILTIN_PROFILES["reference"]
     #: Per ws scenario, subscribers that connect and never read (``--stalled-subscribers``).
     stalled_subscribers: int = 0
     #: Width of the intervals each scenario's window is cut into (``--interval``).

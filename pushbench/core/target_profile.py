@@ -31,6 +31,10 @@ template without it sends none, whatever ``--payload-bytes`` says). What is sent
 Unknown keys and placeholders are errors that name the key, so a typo cannot silently leave a
 transport out.
 
+A profile is one implementation of :class:`~pushbench.core.target_adapter.TargetAdapter`, the
+interface the drivers call; what templates cannot express, a Python adapter does
+(``--profile MODULE:CLASS``, :mod:`pushbench.core.target_adapter`).
+
 The ``reference`` profile is pushbench's own server: its receivers read the envelope's fields
 (``seq``, ``sent_ns``) rather than tokens, exactly as before profiles existed.
 """
@@ -43,6 +47,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal, Self
 
+import orjson
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -52,7 +57,17 @@ from pydantic import (
     model_validator,
 )
 
+from pushbench.core.json_pointer import resolve_pointer
 from pushbench.core.kinds import Transport
+from pushbench.core.payload_token import Token, find_tokens
+from pushbench.core.target_adapter import (
+    ADAPTER_SPEC,
+    AdapterError,
+    PollPage,
+    PublishTarget,
+    TargetAdapter,
+    load_adapter,
+)
 
 __all__ = [
     "BUILTIN_PROFILES",
@@ -243,6 +258,89 @@ class TargetProfile(_Spec):
         missing = [t for t in transports if t not in offered]
         return {t: f"profile {name!r} offers no {t} endpoint" for t in missing}
 
+    # The profile as a TargetAdapter (pushbench.core.target_adapter): what the drivers call.
+    # Each method is called only for a transport the profile offers (the drivers check
+    # ``offered`` first), so the section it reads is there.
+
+    def ws_subscribe_path(self, room: str, client: int) -> str:
+        """``ws.path`` filled."""
+        assert self.ws is not None
+        return fill(self.ws.path, _where(room, client))
+
+    def sse_path(self, room: str, client: int) -> str:
+        """``sse.url`` filled."""
+        assert self.sse is not None
+        return fill(self.sse.url, _where(room, client))
+
+    def publish_target(self, room: str, client: int) -> PublishTarget:
+        """``publish.ws.path``, or ``publish.http``'s method and url."""
+        assert self.publish is not None
+        where = _where(room, client)
+        if self.publish.ws is not None:
+            return PublishTarget("ws", fill(self.publish.ws.path, where))
+        http = self.publish.http
+        assert http is not None  # the validator: exactly one of ws and http
+        return PublishTarget("http", fill(http.url, where), http.method, http.content_type)
+
+    def encode_publish(self, token: str, payload: str, room: str, client: int) -> str:
+        """``publish.ws.frame`` or ``publish.http.body`` filled."""
+        publish = self.publish
+        assert publish is not None
+        if publish.ws is not None:
+            template = publish.ws.frame
+        else:
+            assert publish.http is not None
+            template = publish.http.body
+        return fill(template, {**_where(room, client), "token": token, "payload": payload})
+
+    def echo_path(self, client: int) -> str:
+        """``echo.path`` filled (``{room}``: ``echo``)."""
+        assert self.echo is not None
+        return fill(self.echo.path, _where("echo", client))
+
+    def encode_echo(self, token: str, payload: str, client: int) -> str:
+        """``echo.frame`` filled."""
+        assert self.echo is not None
+        where = {**_where("echo", client), "token": token, "payload": payload}
+        return fill(self.echo.frame, where)
+
+    def find_tokens(self, data: str | bytes) -> list[Token]:
+        """The payload token's scan: the app relays the text it was given."""
+        return find_tokens(data)
+
+    def initial_cursor(self, transport: Transport) -> str:
+        """The poll section's ``initial_cursor``."""
+        return self._poll(transport).initial_cursor
+
+    def poll_path(
+        self, transport: Transport, room: str, client: int, cursor: str, wait_s: float | None
+    ) -> str:
+        """The poll section's ``url`` filled; ``{wait}`` is ``wait_s``, else ``wait_s`` of the
+        section."""
+        spec = self._poll(transport)
+        wait = spec.wait_s if wait_s is None else wait_s
+        return fill(spec.url, {**_where(room, client), "cursor": cursor, "wait": f"{wait:g}"})
+
+    def parse_poll(self, transport: Transport, body: bytes) -> PollPage:
+        """The list at ``messages`` (each item as text: a string as is, else its JSON) and the
+        value at ``cursor``."""
+        spec = self._poll(transport)
+        document = orjson.loads(body)
+        items = resolve_pointer(document, spec.messages)
+        if not isinstance(items, list):
+            raise LookupError(f"{spec.messages!r} is not a list")
+        cursor = None if spec.cursor is None else str(resolve_pointer(document, spec.cursor))
+        return PollPage([i if isinstance(i, str) else orjson.dumps(i) for i in items], cursor)
+
+    def _poll(self, transport: Transport) -> PollSpec:
+        spec = self.long_poll if transport == Transport.LONG_POLL else self.short_poll
+        assert spec is not None
+        return spec
+
+
+def _where(room: str, client: int) -> dict[str, str]:
+    return {"room": room, "client": str(client)}
+
 
 #: Each transport and the profile section that describes it.
 _SECTIONS: Final = (
@@ -332,12 +430,18 @@ def load_profile(path: Path) -> TargetProfile:
     return parse_profile(table, str(path))
 
 
-def resolve_profile(name_or_path: str) -> TargetProfile:
-    """``--profile``: a built-in's name, else a TOML file."""
+def resolve_profile(name_or_path: str, search: Iterable[str] = ()) -> TargetAdapter:
+    """``--profile``: a built-in's name, a TOML file, or ``MODULE:ATTR``, a Python adapter
+    (:mod:`pushbench.core.target_adapter`) imported with ``search`` first on ``sys.path``."""
     builtin = BUILTIN_PROFILES.get(name_or_path)
     if builtin is not None:
         return builtin
     path = Path(name_or_path)
+    if not path.exists() and ADAPTER_SPEC.fullmatch(name_or_path):
+        try:
+            return load_adapter(name_or_path, search)
+        except AdapterError as exc:
+            raise ProfileError(str(exc)) from None
     if not path.suffix and not path.exists():
         raise ProfileError(
             f"unknown profile {name_or_path!r}: a TOML file, or one of "

@@ -1,11 +1,14 @@
-"""Publishers and subscribers for an app described by a target profile (``--profile``).
+"""Publishers and subscribers for an app of the user's own, through its target adapter.
 
 The app's messages are its own, so nothing here reads an envelope: publishers write a payload
-token (:mod:`pushbench.core.payload_token`) into the profile's frame or body template, and every
-receiver looks for tokens in whatever arrives. Each token found is a delivery (latency from the
-token's scheduled time, integrity per publisher, exactly as for the reference server's envelope);
-a frame, poll item or event with no token counts as *unexpected* — an app that sends its own
-notices ("Client #3 left the chat") shows them there, never as deliveries.
+token (:mod:`pushbench.core.payload_token`) into what the adapter encodes, and every receiver
+asks the adapter for the tokens in whatever arrives. The adapter is a TOML profile
+(:class:`~pushbench.core.target_profile.TargetProfile`) or a Python class
+(:class:`~pushbench.core.target_adapter.Adapter`): the drivers see only
+:class:`~pushbench.core.target_adapter.TargetAdapter`. Each token found is a delivery (latency
+from the token's scheduled time, integrity per publisher, exactly as for the reference server's
+envelope); a frame, poll item or event with no token counts as *unexpected* — an app that sends
+its own notices ("Client #3 left the chat") shows them there, never as deliveries.
 
 The subscribers have the reference drivers' signature (:data:`~pushbench.drivers.subscribers.
 Subscriber`), so :func:`~pushbench.drivers.scenario.run_scenario` runs either kind the same way:
@@ -19,15 +22,14 @@ import contextlib
 import itertools
 import random
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import aiohttp
-import orjson
 from websockets.asyncio.client import ClientConnection, connect
 
+from pushbench.core.json_pointer import resolve_pointer
 from pushbench.core.kinds import Transport
-from pushbench.core.payload_token import find_tokens, make_token
-from pushbench.core.target_profile import PollSpec, TargetProfile, fill
+from pushbench.core.payload_token import Token, make_token
+from pushbench.core.target_adapter import TargetAdapter
 from pushbench.drivers.publisher import Sender
 from pushbench.drivers.rawws import open_raw
 from pushbench.drivers.recorder import Recorder, now_ns
@@ -43,16 +45,21 @@ __all__ = [
     "resolve_pointer",
 ]
 
-#: What a publisher sends for one message: (publisher id, seq, scheduled ns, padding) → text.
-FrameMaker = Callable[[str, int, int, str], str]
+#: What a publisher sends for one message: (publisher id, seq, scheduled ns, padding) → frame
+#: or body (text, or bytes: a binary frame).
+FrameMaker = Callable[[str, int, int, str], str | bytes]
+#: An adapter's token scan.
+TokenFinder = Callable[[str | bytes], list[Token]]
 
 
-def deliver_tokens(recorder: Recorder, data: bytes | str, received_ns: int) -> int:
-    """Record every token in ``data`` as a delivery; none at all: one unexpected arrival.
+def deliver_tokens(
+    recorder: Recorder, data: bytes | str, received_ns: int, find: TokenFinder
+) -> int:
+    """Record every token ``find`` sees in ``data`` as a delivery; none: one unexpected arrival.
 
     Returns the number of tokens found.
     """
-    tokens = find_tokens(data)
+    tokens = find(data)
     if not tokens:
         recorder.unexpected_arrivals += 1
     for token in tokens:
@@ -60,15 +67,14 @@ def deliver_tokens(recorder: Recorder, data: bytes | str, received_ns: int) -> i
     return len(tokens)
 
 
-def profiled_frame_maker(template: str, room: str, clients: dict[str, int]) -> FrameMaker:
-    """Publishers' messages: ``template`` filled with the token, padding, room and the
+def profiled_frame_maker(adapter: TargetAdapter, room: str, clients: dict[str, int]) -> FrameMaker:
+    """Publishers' messages: the adapter's encoding of the token, padding, room and the
     publisher's client number (``clients``: publisher id → number)."""
+    encode = adapter.encode_publish
 
-    def make(publisher: str, seq: int, scheduled_ns: int, padding: str) -> str:
+    def make(publisher: str, seq: int, scheduled_ns: int, padding: str) -> str | bytes:
         token = make_token(publisher, seq, scheduled_ns)
-        values = {"token": token, "payload": padding, "room": room}
-        values["client"] = str(clients.get(publisher, 0))
-        return fill(template, values)
+        return encode(token, padding, room, clients.get(publisher, 0))
 
     return make
 
@@ -80,14 +86,15 @@ class _HttpSender:
         self._http, self._method, self._url = http, method, url
         self._headers = {"Content-Type": kind}
 
-    async def send(self, message: str, /) -> None:
+    async def send(self, message: str | bytes, /) -> None:
+        body = message.encode() if isinstance(message, str) else message
         async with self._http.request(
-            self._method, self._url, data=message.encode(), headers=self._headers
+            self._method, self._url, data=body, headers=self._headers
         ) as response:
             if response.status >= 300:
-                body = await response.read()
+                answer = await response.read()
                 raise ConnectionError(
-                    f"{self._method} {self._url} -> {response.status}: {body[:200]!r}"
+                    f"{self._method} {self._url} -> {response.status}: {answer[:200]!r}"
                 )
 
     async def close(self) -> None:
@@ -110,7 +117,7 @@ class ProfiledPublishers:
     @classmethod
     async def open(
         cls,
-        profile: TargetProfile,
+        profile: TargetAdapter,
         base_url: str,
         room: str,
         count: int,
@@ -118,35 +125,32 @@ class ProfiledPublishers:
         http: aiohttp.ClientSession,
     ) -> ProfiledPublishers:
         """Connect ``count`` publishers, numbered from ``first_client`` (``{client}``)."""
-        publish = profile.publish
-        if publish is None:
-            raise ValueError(f"profile {profile.name!r} has no [publish] section")
         names = {f"pub-{i}": first_client + i for i in range(count)}
-        values = [{"room": room, "client": str(number)} for number in names.values()]
-        if publish.ws is not None:
+        targets = [profile.publish_target(room, number) for number in names.values()]
+        make = profiled_frame_maker(profile, room, names)
+        if all(target.kind == "ws" for target in targets):
             ws_base = "ws" + base_url.removeprefix("http")
             sockets = await asyncio.gather(
                 *(
                     connect(
-                        ws_base + fill(publish.ws.path, v),
+                        ws_base + target.path,
                         compression=None,
                         max_size=None,
                         ping_interval=None,
                         additional_headers=auth_headers(),
                     )
-                    for v in values
+                    for target in targets
                 )
             )
-            made = cls(list(sockets), profiled_frame_maker(publish.ws.frame, room, names))
+            made = cls(list(sockets), make)
             made._readers = [asyncio.create_task(_drop_incoming(ws)) for ws in sockets]
             return made
-        assert publish.http is not None  # the profile's validator: exactly one of ws and http
-        spec = publish.http
+        if any(target.kind != "http" for target in targets):
+            raise ValueError(f"{profile.name!r}: publishers mix ws and http targets")
         senders: list[Sender] = [
-            _HttpSender(http, spec.method, base_url + fill(spec.url, v), spec.content_type)
-            for v in values
+            _HttpSender(http, t.method, base_url + t.path, t.content_type) for t in targets
         ]
-        return cls(senders, profiled_frame_maker(spec.body, room, names))
+        return cls(senders, make)
 
     async def close(self) -> None:
         """Stop reading and close every publisher's connection."""
@@ -163,32 +167,10 @@ async def _drop_incoming(ws: ClientConnection) -> None:
             pass
 
 
-def resolve_pointer(document: Any, pointer: str) -> Any:
-    """RFC 6901 JSON pointer lookup (``""``: the document itself).
-
-    Ten lines rather than a dependency: only lookup is needed, never patching.
-
-    Raises:
-        LookupError: nothing at ``pointer``.
-    """
-    node = document
-    for raw in pointer.split("/")[1:] if pointer else ():
-        key = raw.replace("~1", "/").replace("~0", "~")
-        if isinstance(node, list):
-            if not key.isdigit() or int(key) >= len(node):
-                raise LookupError(f"no item {key!r} in a list of {len(node)} at {pointer!r}")
-            node = node[int(key)]
-        elif isinstance(node, dict) and key in node:
-            node = node[key]
-        else:
-            raise LookupError(f"nothing at {pointer!r} (no {key!r})")
-    return node
-
-
 def profiled_subscriber(
-    profile: TargetProfile, transport: Transport, clients: Iterator[int] | None = None
+    profile: TargetAdapter, transport: Transport, clients: Iterator[int] | None = None
 ) -> Subscriber:
-    """The subscriber for ``transport`` as ``profile`` describes it.
+    """The subscriber for ``transport`` as ``profile`` (a profile or an adapter) speaks it.
 
     ``clients`` numbers the connections (``{client}`` in the path): 1, 2, 3... by default, so
     publishers can take the numbers after the subscribers'.
@@ -197,25 +179,27 @@ def profiled_subscriber(
         ValueError: the profile offers no ``transport``.
     """
     numbers = clients if clients is not None else itertools.count(1)
-    if transport == Transport.WS and profile.ws is not None:
-        return _ws_subscriber(profile.ws.path, numbers)
-    if transport == Transport.SSE and profile.sse is not None:
-        return _sse_subscriber(profile.sse.url, numbers)
-    if transport == Transport.SHORT_POLL and profile.short_poll is not None:
-        return _poll_subscriber(profile.short_poll, numbers, long=False)
-    if transport == Transport.LONG_POLL and profile.long_poll is not None:
-        return _poll_subscriber(profile.long_poll, numbers, long=True)
-    raise ValueError(f"profile {profile.name!r} offers no {transport} endpoint")
+    skipped = profile.skipped((transport,))
+    if skipped:
+        raise ValueError(skipped[transport])
+    if transport == Transport.WS:
+        return _ws_subscriber(profile, numbers)
+    if transport == Transport.SSE:
+        return _sse_subscriber(profile, numbers)
+    if transport in (Transport.SHORT_POLL, Transport.LONG_POLL):
+        return _poll_subscriber(profile, transport, numbers)
+    raise ValueError(f"{profile.name!r}: no subscriber for {transport}")
 
 
-def _ws_subscriber(path: str, clients: Iterator[int]) -> Subscriber:
+def _ws_subscriber(adapter: TargetAdapter, clients: Iterator[int]) -> Subscriber:
+    find = adapter.find_tokens
+
     async def subscribe(context: SubscriberContext) -> None:
         base, room, recorder, _http, ready, _timing = context
-        target = fill(path, {"room": room, "client": str(next(clients))})
-        url = "ws" + base.removeprefix("http") + target
+        url = "ws" + base.removeprefix("http") + adapter.ws_subscribe_path(room, next(clients))
 
         def on_message(payload: bytes) -> None:
-            deliver_tokens(recorder, payload, now_ns())
+            deliver_tokens(recorder, payload, now_ns(), find)
 
         client = await open_raw(url, on_message=on_message)
         try:
@@ -233,29 +217,35 @@ def _ws_subscriber(path: str, clients: Iterator[int]) -> Subscriber:
     return subscribe
 
 
-def _sse_subscriber(url_template: str, clients: Iterator[int]) -> Subscriber:
+def _sse_subscriber(adapter: TargetAdapter, clients: Iterator[int]) -> Subscriber:
+    find = adapter.find_tokens
+
     async def subscribe(context: SubscriberContext) -> None:
         base, room, recorder, http, ready, _timing = context
-        url = base + fill(url_template, {"room": room, "client": str(next(clients))})
+        url = base + adapter.sse_path(room, next(clients))
         recorder.http_requests += 1
         async with http.get(url, timeout=_no_timeout()) as response:
             response.raise_for_status()
             ready.set()
             async for line in response.content:
                 if line.startswith(b"data:"):
-                    deliver_tokens(recorder, line[5:], now_ns())
+                    deliver_tokens(recorder, line[5:], now_ns(), find)
 
     return subscribe
 
 
-def _poll_subscriber(spec: PollSpec, clients: Iterator[int], *, long: bool) -> Subscriber:
+def _poll_subscriber(
+    adapter: TargetAdapter, transport: Transport, clients: Iterator[int]
+) -> Subscriber:
+    long = transport == Transport.LONG_POLL
+
     async def subscribe(context: SubscriberContext) -> None:
         base, room, recorder, http, ready, timing = context
         interval_s = 0.0 if long else timing.poll_interval_s
         if interval_s is None or (not long and interval_s <= 0):
             raise ValueError("short polling needs a poll interval > 0")
-        values = {"room": room, "client": str(next(clients)), "wait": f"{spec.wait_s:g}"}
-        cursor = spec.initial_cursor
+        client = next(clients)
+        cursor = adapter.initial_cursor(transport)
         seen: set[tuple[str, int]] = set()  # no cursor: every poll sees the whole list again
         interval_ns = round(interval_s * 1e9)
         next_ns = now_ns() + (random.randrange(interval_ns) if interval_ns else 0)
@@ -265,8 +255,8 @@ def _poll_subscriber(spec: PollSpec, clients: Iterator[int], *, long: bool) -> S
             if delay > 0:
                 await asyncio.sleep(delay / 1e9)
             recorder.http_requests += 1
-            url = base + fill(spec.url, {**values, "cursor": cursor})
-            cursor = await _poll_once(http, url, spec, cursor, recorder, seen)
+            url = base + adapter.poll_path(transport, room, client, cursor, None)
+            cursor = await _poll_once(http, url, adapter, transport, cursor, recorder, seen)
             next_ns = max(next_ns + interval_ns, now_ns() - interval_ns)
 
     return subscribe
@@ -275,7 +265,8 @@ def _poll_subscriber(spec: PollSpec, clients: Iterator[int], *, long: bool) -> S
 async def _poll_once(
     http: aiohttp.ClientSession,
     url: str,
-    spec: PollSpec,
+    adapter: TargetAdapter,
+    transport: Transport,
     cursor: str,
     recorder: Recorder,
     seen: set[tuple[str, int]],
@@ -287,28 +278,22 @@ async def _poll_once(
         recorder.error(f"GET {response.url.path} -> {response.status}: {body[:200]!r}")
         return cursor
     try:
-        document = orjson.loads(body)
-        items = resolve_pointer(document, spec.messages)
-        following = resolve_pointer(document, spec.cursor) if spec.cursor is not None else cursor
-    except (orjson.JSONDecodeError, LookupError) as exc:
+        page = adapter.parse_poll(transport, body)
+    except (ValueError, LookupError) as exc:  # orjson.JSONDecodeError is a ValueError
         recorder.error(f"GET {response.url.path}: {exc}")
         return cursor
-    if not isinstance(items, list):
-        recorder.error(f"GET {response.url.path}: {spec.messages!r} is not a list")
-        return cursor
-    for item in items:
-        text = item if isinstance(item, str) else orjson.dumps(item)
-        tokens = find_tokens(text)
+    for item in page.items:
+        tokens = adapter.find_tokens(item)
         if not tokens:
             recorder.unexpected_arrivals += 1
         for token in tokens:
-            if spec.cursor is None:
+            if page.cursor is None:
                 key = (token.publisher, token.seq)
                 if key in seen:
                     continue
                 seen.add(key)
             recorder.deliver(token.publisher, token.seq, token.scheduled_ns, received)
-    return str(following)
+    return cursor if page.cursor is None else page.cursor
 
 
 def _no_timeout() -> aiohttp.ClientTimeout:

@@ -80,7 +80,7 @@ async def connect_publishers(ws_base: str, room: str, count: int) -> list[Client
 class Sender(Protocol):
     """Where a publisher's messages go: a WebSocket, or an HTTP request per message."""
 
-    async def send(self, message: str, /) -> None: ...
+    async def send(self, message: str | bytes, /) -> None: ...
 
     async def close(self) -> None: ...
 
@@ -99,7 +99,7 @@ async def publish_open_loop(
     end_ns: int,
     payload: str,
     stats: PublishStats,
-    make_frame: Callable[[str, int, int, str], str] = envelope_frame,
+    make_frame: Callable[[str, int, int, str], str | bytes] = envelope_frame,
 ) -> None:
     """Send message k at ``start_ns + k / rate`` until ``end_ns``, round-robin over ``sockets``.
 
@@ -121,7 +121,7 @@ async def _publish(
     end_ns: int,
     payload: str,
     stats: PublishStats,
-    make_frame: Callable[[str, int, int, str], str],
+    make_frame: Callable[[str, int, int, str], str | bytes],
     pacer: Pacer,
 ) -> None:
     names = [f"pub-{index}" for index in range(len(sockets))]

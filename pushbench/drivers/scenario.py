@@ -18,7 +18,7 @@ from pushbench.core.histogram import LatencyHistogram
 from pushbench.core.integrity import IntegrityCounts
 from pushbench.core.intervals import DEFAULT_INTERVAL_S, IntervalGrid, IntervalSeries
 from pushbench.core.kinds import Transport
-from pushbench.core.target_profile import TargetProfile, fill
+from pushbench.core.target_adapter import TargetAdapter
 from pushbench.drivers.profiled import FrameMaker, ProfiledPublishers, profiled_subscriber
 from pushbench.drivers.publisher import (
     PublishStats,
@@ -50,7 +50,7 @@ class ScenarioSpec:
     duration_s: float = 10.0
     warmup_s: float = 2.0
     poll_interval_s: float | None = None
-    profile: TargetProfile | None = None
+    profile: TargetAdapter | None = None
     """How to drive an app of the user's own (``--profile``); None or ``reference``: the
     reference server, whose receivers read its envelope."""
     stalled_subscribers: int = 0
@@ -309,11 +309,11 @@ async def _open_stalled(base_url: str, room: str, spec: ScenarioSpec) -> list[St
     if not spec.stalled_subscribers:
         return []
     ws_base = "ws" + base_url.removeprefix("http")
-    if spec.profile is not None and spec.custom_profile and spec.profile.ws is not None:
+    profile = spec.profile
+    if profile is not None and spec.custom_profile:
         first = spec.subscribers + spec.publishers + 1
         paths = [
-            fill(spec.profile.ws.path, {"room": room, "client": str(first + i)})
-            for i in range(spec.stalled_subscribers)
+            profile.ws_subscribe_path(room, first + i) for i in range(spec.stalled_subscribers)
         ]
     else:
         paths = [f"/ws/rooms/{room}"] * spec.stalled_subscribers

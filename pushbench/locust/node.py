@@ -13,14 +13,48 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from pushbench.core.integrity import Arrival
+from pushbench.core.integrity import Arrival, IntegrityCounts
 from pushbench.core.kinds import Transport
-from pushbench.locust.envelopes import Envelope, Notice, clock_id
+from pushbench.core.payload_token import Token
+from pushbench.core.target_adapter import TargetAdapter
+from pushbench.core.target_profile import resolve_profile
+from pushbench.locust.envelopes import PUBLISHER_PREFIX, Envelope, Notice, clock_id
 from pushbench.locust.options import LoadOptions
 from pushbench.locust.recording import NameStats, NodeRecorder, NodeReport, Phase
 from pushbench.locust.streams import SubscriberStreams
 
-__all__ = ["DuplicateMessage", "Fire", "MissedMessages", "Node", "ServerNotice", "Subscription"]
+__all__ = [
+    "DuplicateMessage",
+    "Fire",
+    "MissedMessages",
+    "Node",
+    "ServerNotice",
+    "Subscription",
+    "resolve_adapter",
+    "token_publisher",
+]
+
+#: A Locust publisher id (``pb.<clock>.<pid>.<index>``) as a payload token writes it: dots are
+#: not allowed there, dashes are (and none of the id's parts holds one), so it maps back.
+_TOKEN_PREFIX = PUBLISHER_PREFIX.replace(".", "-")
+
+
+def token_publisher(publisher: str) -> str:
+    """The publisher id a payload token carries for the Locust publisher ``publisher``."""
+    return publisher.replace(".", "-")
+
+
+def resolve_adapter(profile: str) -> TargetAdapter | None:
+    """``--pushbench-profile`` resolved (None: none, or ``reference``: the envelope as before).
+
+    Raises:
+        ProfileError: one line naming what is wrong.
+    """
+    if not profile:
+        return None
+    adapter = resolve_profile(profile, [os.getcwd()])
+    return None if adapter.reference else adapter
+
 
 #: ``events.request.fire`` (keyword arguments only).
 Fire = Callable[..., None]
@@ -83,6 +117,24 @@ class Subscription:
             context={},
         )
 
+    def tokens(self, tokens: list[Token], received_ns: int, length: int = 0) -> None:
+        """The payload tokens found in one frame, poll item or event of a profiled app.
+
+        Each token of a pushbench publisher is a delivery (:meth:`message`); tokens of anyone
+        else are skipped, as envelopes of other clients are; a frame with no token at all is
+        *unexpected* (an app's own notices: "Client #3 left the chat").
+        """
+        if not tokens:
+            if self._node.recorder.recording:
+                self.stats.integrity = self.stats.integrity + _ONE_UNEXPECTED
+            return
+        for token in tokens:
+            if token.publisher.startswith(_TOKEN_PREFIX):
+                publisher = token.publisher.replace("-", ".")
+                self.message(
+                    Envelope(0, publisher, token.seq, token.scheduled_ns), received_ns, length
+                )
+
     def notice(self, notice: Notice) -> None:
         """A control frame; ``missed`` and errors are reported as Locust failures."""
         if notice.event == "missed":
@@ -113,6 +165,9 @@ class Subscription:
         self._node.subscriptions.discard(self)
         if self._node.recorder.recording:
             self.stats.finish_subscriber(self.streams.counts(sent))
+
+
+_ONE_UNEXPECTED = IntegrityCounts(unexpected=1)
 
 
 class DuplicateMessage(Exception):
@@ -146,9 +201,16 @@ class Node:
         self.recorder = NodeRecorder(clock_id(), keep_raw=bool(self.options.pushbench_dump_samples))
         self.subscriptions: set[Subscription] = set()
         self._publishers = 0
+        self._clients = 0
+        self.adapter: TargetAdapter | None = resolve_adapter(self.options.pushbench_profile)
+        """How to speak the app (``--pushbench-profile``); None: the reference envelope."""
+        self.skipped_users: dict[str, str] = {}
+        """User classes left out because the app does not offer their transport → why."""
 
     def start(self, options: LoadOptions) -> None:
         """A test starts: take the options it runs with and forget the previous test."""
+        if options.pushbench_profile != self.options.pushbench_profile:
+            self.adapter = resolve_adapter(options.pushbench_profile)
         self.options = options
         self.recorder = NodeRecorder(clock_id(), keep_raw=bool(options.pushbench_dump_samples))
         self.subscriptions.clear()
@@ -157,6 +219,12 @@ class Node:
         """0, 1, 2... for the publishers of this process."""
         self._publishers += 1
         return self._publishers - 1
+
+    def next_client(self) -> int:
+        """A number per connection (a profile's ``{client}``), unique across the processes of
+        this host: the process id, then a counter."""
+        self._clients += 1
+        return os.getpid() * 10_000 + self._clients % 10_000
 
     def subscribe(self, name: str, transport: Transport, fire: Fire) -> Subscription:
         """A subscriber user starts: its :class:`Subscription`, counted under ``name``."""

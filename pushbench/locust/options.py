@@ -40,6 +40,7 @@ class LoadOptions:
     long_poll_wait: float = 20.0
     drain_timeout: float = 0.0
     publisher_round_trip: bool = False
+    pushbench_profile: str = ""
     pushbench_out: str = "reports"
     pushbench_run_dir: str = ""
     pushbench_no_report: bool = False
@@ -101,6 +102,7 @@ class LoadOptions:
             "long_poll_wait_s": self.long_poll_wait,
             "drain_s": self.drain_s,
             "publisher_round_trip": self.publisher_round_trip,
+            **({"profile": self.pushbench_profile} if self.pushbench_profile else {}),
         }
 
     @classmethod
@@ -201,6 +203,16 @@ def add_arguments(parser: _Parser) -> None:
         default=d.publisher_round_trip,
         help="Publishers also subscribe and time their own messages' round trip "
         "(comparable across hosts, unlike push latency).",
+    )
+    # Not --profile: Locust has its own (a label for the run), and the runner's --profile
+    # becomes this one.
+    parser.add_argument(
+        "--pushbench-profile",
+        default=d.pushbench_profile,
+        env_var="PUSHBENCH_PROFILE",
+        help="How to drive your app: a built-in profile (reference, tutorial, "
+        "fastapi-docs-chat), a TOML file, or MODULE:CLASS, a Python adapter (default: the "
+        "reference server's envelope). Users whose transport it does not offer are left out.",
     )
     parser.add_argument(
         "--pushbench-out",

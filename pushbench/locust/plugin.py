@@ -36,7 +36,9 @@ from locust.env import Environment
 from locust.rpc import Message
 from locust.runners import STATE_MISSING, LocalRunner, MasterRunner, Runner, WorkerRunner
 
+from pushbench.core.kinds import Transport
 from pushbench.core.schema import ResultsDocument
+from pushbench.core.target_profile import ProfileError
 from pushbench.gate.checks import GateInputError, Slo
 from pushbench.harness.environment import environment as host_environment
 from pushbench.harness.run_dir import new_run_dir, new_run_id
@@ -171,6 +173,9 @@ class _Coordinator:
             "user_classes": dict(getattr(runner, "final_user_classes_count", {}) or {}),
             "latency_clock": "CLOCK_MONOTONIC of the publisher's host",
         }
+        skipped = node_of(environment).skipped_users
+        if skipped:
+            config["skipped"] = dict(skipped)
         run_dir = self.options.pushbench_run_dir
         return self.aggregate.document(
             run_id=Path(run_dir).name if run_dir else new_run_id("locust"),
@@ -254,7 +259,12 @@ def _on_init(environment: Environment, **_: Any) -> None:
             logger.error("pushbench: --pushbench-slo: %s", exc)
             # SystemExit passes through Locust's event hook (an Exception would be logged only).
             sys.exit(2)
-    node = node_of(environment)
+    try:
+        node = node_of(environment)
+    except ProfileError as exc:
+        logger.error("pushbench: --pushbench-profile: %s", exc)
+        sys.exit(2)
+    _apply_profile(environment, node)
     _apply_publisher_count(environment, node.options)
     if isinstance(runner, MasterRunner):
         runner.register_message(MSG_SENT, _on_sent)
@@ -262,6 +272,35 @@ def _on_init(environment: Environment, **_: Any) -> None:
     elif isinstance(runner, WorkerRunner):
         runner.register_message(MSG_STOP_LOAD, _on_stop_load)
         runner.register_message(MSG_DRAIN, _on_drain, concurrent=True)
+
+
+def _apply_profile(environment: Environment, node: Node) -> None:
+    """``--pushbench-profile``: leave out the user classes whose transport the app does not
+    offer, each with the reason (logged, and in the results' ``config.skipped``), never faked.
+    A class named on the command line that cannot run is refused instead: it was asked for."""
+    adapter = node.adapter
+    if adapter is None:
+        return
+    offered = adapter.offered()
+    receives = any(transport != Transport.ECHO for transport in offered)
+    named = set(getattr(environment.parsed_options, "user_classes", None) or ())
+    kept: list[type[Any]] = []
+    for user_class in environment.user_classes:
+        needs = getattr(user_class, "pushbench_needs", "")
+        if not needs or (receives if needs == "publish" else needs in offered):
+            kept.append(user_class)
+            continue
+        what = "receiver (nothing to publish to)" if needs == "publish" else f"{needs} endpoint"
+        reason = f"{adapter.name!r} offers no {what}"
+        if user_class.__name__ in named:
+            logger.error("pushbench: %s cannot run: %s", user_class.__name__, reason)
+            sys.exit(2)
+        node.skipped_users[user_class.__name__] = reason
+        logger.warning("pushbench: %s left out: %s", user_class.__name__, reason)
+    if not kept:
+        logger.error("pushbench: no user class can run against %r", adapter.name)
+        sys.exit(2)
+    environment.user_classes[:] = kept
 
 
 def _apply_publisher_count(environment: Environment, options: LoadOptions) -> None:

@@ -23,21 +23,24 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+import typer
 
+from pushbench.cli.options import Target, target
 from pushbench.core.schema import (
     ResultsDocument,
     SchemaError,
     load_results,
     write_results_atomic,
 )
-from pushbench.core.server_config import FLAVORS, WS_IMPLS, ServerConfig
+from pushbench.core.server_config import FLAVORS, REFERENCE_APP, WS_IMPLS, ServerConfig
+from pushbench.gate.config import find_pyproject
 from pushbench.harness.launcher import ServerProcess, ServerStartError
 from pushbench.harness.resources import TreeSampler, TreeUsage
 from pushbench.harness.run_dir import new_run_dir, new_run_id
 from pushbench.harness.server_cost import server_cost
 from pushbench.locust.results import write_report_if_available
 
-__all__ = ["build_locust_command", "cpu_plan", "main", "parse_args"]
+__all__ = ["build_locust_command", "cpu_plan", "main", "parse_args", "profile_argument"]
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 #: Seconds the server gets to exit on SIGTERM before it is killed, once the run is over.
@@ -80,7 +83,29 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[argparse.Namespace, l
     parser.add_argument(
         "--no-pin", action="store_true", help="Do not pin the server and Locust to CPUs."
     )
+    parser.add_argument(
+        "--app",
+        metavar="MODULE:ATTR",
+        help="Your ASGI app (uvicorn's import form) instead of the reference server, driven "
+        "as --profile says.",
+    )
+    parser.add_argument("--app-dir", help="Where --app's module is imported from.")
+    parser.add_argument(
+        "--factory", action="store_true", help="--app names a callable returning the app."
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="NAME|FILE|MODULE:CLASS",
+        help="How to drive the app: reference, tutorial, fastapi-docs-chat, a TOML file, or a "
+        "Python adapter (default: reference; with --app, [tool.pushbench.target] of the "
+        "nearest pyproject.toml). Users whose transport it lacks are left out.",
+    )
     args = parser.parse_args(argv)
+    if args.flavor is not None and (args.app is not None or args.profile is not None):
+        parser.error(
+            "--flavor chooses how the reference server serves; your app (--app/--profile) "
+            "serves its own way"
+        )
     if args.workers is not None:
         parser.error(
             f"--workers {args.workers}: Locust worker processes are --processes "
@@ -102,6 +127,18 @@ def cpu_plan(allowed: set[int], pin: bool) -> tuple[list[int] | None, list[int] 
     if not pin or len(cpus) < 2:
         return None, None
     return cpus[:1], cpus[1:]
+
+
+def profile_argument(args: argparse.Namespace) -> str | None:
+    """What Locust's ``--pushbench-profile`` gets: the one given, else (with ``--app``) the nearest
+    ``pyproject.toml``, whose ``[tool.pushbench.target]`` the runner has checked already."""
+    profile, app = getattr(args, "profile", None), getattr(args, "app", None)
+    if profile is not None:
+        return str(profile)
+    if app is None:
+        return None
+    found = find_pyproject(Path.cwd())
+    return str(found) if found is not None else None
 
 
 def build_locust_command(
@@ -135,6 +172,9 @@ def build_locust_command(
     ]
     if args.processes:
         command += ["--processes", str(args.processes)]
+    profile = profile_argument(args)
+    if profile is not None:
+        command += ["--pushbench-profile", profile]
     return command + list(extra)
 
 
@@ -174,7 +214,18 @@ def _pin(pid: int, cpus: list[int] | None) -> None:
             psutil.Process(pid).cpu_affinity(cpus)
 
 
-def _run_locust(command: list[str], cpus: list[int] | None) -> tuple[int, TreeUsage]:
+def _locust_env(app_dir: str | None) -> dict[str, str] | None:
+    # A Python adapter (--profile MODULE:CLASS) is imported by Locust's own processes: from the
+    # working directory (python -m puts it first on sys.path) and --app-dir, as the app is.
+    if app_dir is None:
+        return None
+    paths = [os.path.abspath(app_dir), *filter(None, [os.environ.get("PYTHONPATH")])]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+
+
+def _run_locust(
+    command: list[str], cpus: list[int] | None, env: dict[str, str] | None = None
+) -> tuple[int, TreeUsage]:
     """Run Locust to its end; Ctrl-C lets it stop the test and write what it measured.
 
     Returns its exit code and what its processes (master and workers) used.
@@ -182,7 +233,7 @@ def _run_locust(command: list[str], cpus: list[int] | None) -> tuple[int, TreeUs
     print("$ " + " ".join(command), flush=True)
     # Its own session: signals reach Locust once, from here, never twice (the terminal's
     # Ctrl-C would otherwise hit it directly and again when forwarded).
-    process = subprocess.Popen(command, start_new_session=True)
+    process = subprocess.Popen(command, start_new_session=True, env=env)
     # Pinned before locust has imported anything, so the workers it forks inherit the CPUs.
     _pin(process.pid, cpus)
     sampler = TreeSampler(process.pid, interval_s=0.5)
@@ -220,6 +271,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     # SIGTERM ends the run like Ctrl-C: Locust writes what it measured, the server is stopped.
     signal.signal(signal.SIGTERM, _interrupt)
+    chosen: Target | None = None
+    if args.app is not None or args.profile is not None:
+        try:  # before anything runs: a bad profile or an app that does not import, in one line
+            chosen = target(
+                args.app, args.app_dir, args.factory, args.profile, check=args.target is None
+            )
+        except typer.Exit as exc:
+            return exc.exit_code
     run_id = new_run_id("locust")
     run_dir = new_run_dir(args.out, run_id)
     server_cpus, locust_cpus = cpu_plan(os.sched_getaffinity(0), not args.no_pin)
@@ -231,6 +290,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if host is None:
             flavor = args.flavor or "asgi"
             config = ServerConfig(ws_impl=args.ws_impl, flavor=flavor)
+            if chosen is not None and chosen.app != REFERENCE_APP:
+                # The user's app: no /healthz to wait for, ready at its first HTTP answer.
+                config = ServerConfig(
+                    ws_impl=args.ws_impl,
+                    app=chosen.app,
+                    app_dir=chosen.app_dir,
+                    factory=chosen.factory,
+                    health_path=None,
+                )
             server = ServerProcess(config, run_dir / "server.log")
             server.start()
             host = server.url
@@ -239,16 +307,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             sampler.start()
             server_info = {
                 "ws_impl": args.ws_impl,
-                "flavor": flavor,
+                "flavor": flavor if config.app == REFERENCE_APP else None,
                 "workers": 1,
                 "cpus": server_cpus,
             }
+            if config.app != REFERENCE_APP:
+                server_info["app"] = config.app
         command = build_locust_command(args, host, run_dir, f"locust-{run_id}", extra)
-        code, locust_usage = _run_locust(command, locust_cpus)
+        code, locust_usage = _run_locust(command, locust_cpus, _locust_env(args.app_dir))
         usage = sampler.stop() if sampler is not None else None
         sampler = None
     except ServerStartError as exc:
-        print(f"error: the reference server did not start:\n{exc}", file=sys.stderr)
+        which = "the reference server" if chosen is None or chosen.reference else args.app
+        print(f"error: {which} did not start:\n{exc}", file=sys.stderr)
         return 2
     finally:
         if sampler is not None:

@@ -19,10 +19,13 @@ from typing import Any, ClassVar
 import gevent  # type: ignore[import-untyped]
 from gevent.event import Event  # type: ignore[import-untyped]
 from locust import User, constant, task
+from locust.contrib.fasthttp import FastHttpSession
 from locust.env import Environment
 from locust.exception import LocustError
 
 from pushbench.core.kinds import Transport
+from pushbench.core.payload_token import make_token
+from pushbench.core.target_adapter import PublishTarget, TargetAdapter
 from pushbench.drivers.wsframes import ProtocolError
 from pushbench.drivers.wshandshake import HandshakeError
 from pushbench.harness.client_auth import auth_headers
@@ -34,7 +37,7 @@ from pushbench.locust.envelopes import (
     publish_frame,
     publisher_id,
 )
-from pushbench.locust.node import Fire, Node, Subscription
+from pushbench.locust.node import Fire, Node, Subscription, token_publisher
 from pushbench.locust.plugin import node_of
 from pushbench.locust.recording import NodeRecorder
 from pushbench.locust.ws_client import ConnectionClosed, WebSocket, connect
@@ -66,6 +69,9 @@ class PushbenchUser(User):
 
     abstract = True
     wait_time = constant(0)
+    pushbench_needs: ClassVar[str] = ""
+    """What the app must offer for this user to run against it (``--profile``): a transport,
+    or ``publish``."""
 
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
@@ -74,6 +80,8 @@ class PushbenchUser(User):
         self.recorder: NodeRecorder = self.node.recorder
         self.fire: Fire = environment.events.request.fire
         self._context: dict[str, Any] = {}
+        self.adapter: TargetAdapter | None = self.node.adapter
+        """How to speak the app (``--profile``); None: the reference server's envelope."""
 
     def ws_url(self, target: str) -> str:
         """``ws://host:port`` + ``target``, from Locust's ``--host`` (``http://...``)."""
@@ -124,6 +132,7 @@ class WebSocketEchoUser(PushbenchUser):
 
     path: ClassVar[str] = "/ws"
     name: ClassVar[str] = "echo"
+    pushbench_needs: ClassVar[str] = Transport.ECHO
     expected_prefix: ClassVar[str | None] = "Your text was: "
     """What the echo prepends; None accepts any reply (another server's echo)."""
     burst: ClassVar[int] = 100
@@ -141,6 +150,8 @@ class WebSocketEchoUser(PushbenchUser):
         rate = self.options.echo_rate
         self._interval_ns = round(1e9 / rate) if rate > 0 else 0
         self._due_ns = 0
+        self._client = self.node.next_client()
+        self._seq = 0
 
     def on_stop(self) -> None:
         if self._ws is not None:
@@ -155,6 +166,9 @@ class WebSocketEchoUser(PushbenchUser):
             idle_until_killed()
         ws = self._ws or self._open()
         if ws is None:
+            return
+        if self.adapter is not None:
+            self._echo_tokens(ws, self.adapter)
             return
         # Everything the loop touches, bound locally: this is the generator's hot path.
         stats = self._stats
@@ -196,6 +210,44 @@ class WebSocketEchoUser(PushbenchUser):
                 context=context,
             )
 
+    def _echo_tokens(self, ws: WebSocket, adapter: TargetAdapter) -> None:
+        """Round trips of a profiled app: each frame carries a payload token, and the reply
+        that holds it ends the round trip (the app's wrapping is its own)."""
+        recorder, stats, interval = self.recorder, self._stats, self._interval_ns
+        publisher = token_publisher(f"echo.{self._client}")
+        for _ in range(self.burst if not interval else 1):
+            if not recorder.loading:
+                return
+            if interval:
+                self._pace(interval)
+            stats.attempts += 1
+            start = now_ns()
+            seq, self._seq = self._seq, self._seq + 1
+            token = make_token(publisher, seq, start)
+            frame = adapter.encode_echo(token, self._payload, self._client)
+            try:
+                if isinstance(frame, str):
+                    ws.send_text(frame)
+                else:
+                    ws.send_bytes(frame)
+                reply = ws.recv()
+            except _WS_ERRORS as exc:
+                self.fire_event("WS", self.name, (now_ns() - start) / 1e6, 0, exc)
+                stats.error(f"{type(exc).__name__}: {exc}")
+                self._close()
+                return
+            elapsed = now_ns() - start
+            if not any(
+                t.seq == seq and t.publisher == publisher for t in adapter.find_tokens(reply)
+            ):
+                error = UnexpectedReply(f"the reply holds no {token}: {str(reply)[:80]!r}")
+                self.fire_event("WS", self.name, elapsed / 1e6, len(reply), error)
+                stats.error(str(error))
+                continue
+            stats.latency.add_ns(elapsed)
+            stats.messages += 1
+            self.fire_event("WS", self.name, elapsed / 1e6, len(reply), None)
+
     def _pace(self, interval: int) -> None:
         # Closed loop, but no faster than --echo-rate: wait for the next slot; a late reply
         # moves the schedule rather than sending a burst to catch up.
@@ -206,6 +258,10 @@ class WebSocketEchoUser(PushbenchUser):
         self._due_ns = max(due, now) + interval
 
     def _open(self) -> WebSocket | None:
+        if self.adapter is not None:
+            path = self.adapter.echo_path(self._client)
+            self._ws = self.open_ws(path, "[profile echo]")
+            return self._ws
         self._ws = self.open_ws(self.path, self.path)
         return self._ws
 
@@ -224,6 +280,7 @@ class RoomPublisherUser(PushbenchUser):
     """
 
     pushbench_role: ClassVar[str] = "publisher"
+    pushbench_needs: ClassVar[str] = "publish"
     fixed_count = 1  # replaced by --publishers
 
     def on_start(self) -> None:
@@ -232,6 +289,8 @@ class RoomPublisherUser(PushbenchUser):
         self._ws: WebSocket | None = None
         self._reader: Any = None
         self._round_trip: Subscription | None = None
+        self._client = self.node.next_client()
+        self._http: Any = None
 
     def on_stop(self) -> None:
         if self._reader is not None:
@@ -250,6 +309,9 @@ class RoomPublisherUser(PushbenchUser):
         payload = "x" * options.payload_bytes
         sent = recorder.sent
         publisher = self.publisher
+        if self.adapter is not None:
+            self._publish_profiled(self.adapter, interval, payload)
+            idle_until_killed()
         start = now_ns()
         k = 0
         while recorder.loading:
@@ -275,6 +337,92 @@ class RoomPublisherUser(PushbenchUser):
                 recorder.publish_lag_max_ns = lag
             self.fire_event("WS", "publish", lag / 1e6, len(payload), None)
         idle_until_killed()
+
+    def _publish_profiled(self, adapter: TargetAdapter, interval: int, payload: str) -> None:
+        """The open-loop schedule of :meth:`publish`, each message the adapter's encoding of a
+        payload token, over a WebSocket or one HTTP request each (as the app takes them)."""
+        recorder, sent, publisher = self.recorder, self.recorder.sent, self.publisher
+        room, client = self.options.room, self._client
+        target = adapter.publish_target(room, client)
+        encode, token_id = adapter.encode_publish, token_publisher(publisher)
+        start = now_ns()
+        k = 0
+        while recorder.loading:
+            scheduled = start + k * interval
+            now = now_ns()
+            if scheduled > now:
+                time.sleep((scheduled - now) / 1e9)
+                continue
+            seq = sent[publisher]
+            message = encode(make_token(token_id, seq, scheduled), payload, room, client)
+            if target.kind == "http":
+                if not self._post(target, message):
+                    continue
+            else:
+                ws = self._ws or self._open_profiled(target.path)
+                if ws is None:
+                    continue
+                try:
+                    if isinstance(message, str):
+                        ws.send_text(message)
+                    else:
+                        ws.send_bytes(message)
+                except _WS_ERRORS as exc:
+                    self.fire_event("WS", "publish", None, 0, exc)
+                    self._ws = None
+                    continue
+            sent[publisher] = seq + 1
+            k += 1
+            lag = now_ns() - scheduled
+            if lag > recorder.publish_lag_max_ns:
+                recorder.publish_lag_max_ns = lag
+            self.fire_event("WS", "publish", lag / 1e6, len(message), None)
+
+    def _post(self, target: PublishTarget, body: str | bytes) -> bool:
+        """One publish as an HTTP request (Locust's fast client fires its own event)."""
+        if self._http is None:
+            self._http = FastHttpSession(
+                base_url=self.host,
+                request_event=self.environment.events.request,
+                user=self,
+                headers=auth_headers() or None,
+            )
+        data = body.encode() if isinstance(body, str) else body
+        headers = {"Content-Type": target.content_type}
+        name = f"publish {target.path.split('?')[0]}"
+        with self._http.request(
+            target.method, target.path, data=data, headers=headers, name=name, catch_response=True
+        ) as response:
+            if response.status_code >= 300:
+                response.failure(f"HTTP {response.status_code}")
+                time.sleep(RECONNECT_DELAY_S)
+                return False
+            return True
+
+    def _open_profiled(self, path: str) -> WebSocket | None:
+        # Whatever the app sends a publisher's socket is read: a socket nobody reads stops the
+        # app's sends to it and, in a broadcast loop, to everyone after it. With
+        # --publisher-round-trip, this publisher's own tokens are timed on the way.
+        self._ws = self.open_ws(path, "[profile publish]")
+        if self._ws is not None:
+            if self.options.publisher_round_trip and self._round_trip is None:
+                self._round_trip = self.node.subscribe("ws-round-trip", Transport.WS, self.fire)
+            self._reader = gevent.spawn(self._read_profiled, self._ws, self._round_trip)
+        return self._ws
+
+    def _read_profiled(self, ws: WebSocket, subscription: Subscription | None) -> None:
+        assert self.adapter is not None
+        find, me = self.adapter.find_tokens, token_publisher(self.publisher)
+        try:
+            while True:
+                data = ws.recv()
+                if subscription is not None:
+                    received = now_ns()
+                    mine = [t for t in find(data) if t.publisher == me]
+                    if mine:
+                        subscription.tokens(mine, received, len(data))
+        except _WS_ERRORS:
+            return
 
     def _open(self) -> WebSocket | None:
         room = self.options.room
@@ -310,9 +458,11 @@ class WebSocketSubscriberUser(PushbenchUser):
     """
 
     name: ClassVar[str] = Transport.WS
+    pushbench_needs: ClassVar[str] = Transport.WS
 
     def on_start(self) -> None:
         self.subscription = self.node.subscribe(self.name, Transport.WS, self.fire)
+        self._client = self.node.next_client()
 
     def on_stop(self) -> None:
         self.subscription.finish(None)
@@ -322,17 +472,28 @@ class WebSocketSubscriberUser(PushbenchUser):
         """Receive until the connection ends (then this task reconnects)."""
         subscription = self.subscription
         room = self.options.room
-        after = f"?after={subscription.last_id}" if subscription.last_id else ""
-        ws = self.open_ws(f"/ws/rooms/{room}{after}", "/ws/rooms/[room]")
+        adapter = self.adapter
+        if adapter is not None:
+            path, label = adapter.ws_subscribe_path(room, self._client), "[profile ws]"
+        else:
+            after = f"?after={subscription.last_id}" if subscription.last_id else ""
+            path, label = f"/ws/rooms/{room}{after}", "/ws/rooms/[room]"
+        ws = self.open_ws(path, label)
         if ws is None:
             return
         try:
+            if adapter is not None:
+                find, tokens = adapter.find_tokens, subscription.tokens
+                while True:
+                    data = ws.recv()
+                    received = now_ns()
+                    tokens(find(data), received, len(data))
             while True:
                 text = ws.recv()
                 received = now_ns()
                 handle_text(subscription, text, received, self.fire_event)
         except _WS_ERRORS as exc:
-            self.fire_event("WS", "disconnected /ws/rooms/[room]", None, 0, exc)
+            self.fire_event("WS", f"disconnected {label}", None, 0, exc)
             subscription.stats.error(f"{type(exc).__name__}: {exc}")
             time.sleep(RECONNECT_DELAY_S)
         finally:

@@ -23,6 +23,7 @@ from locust.env import Environment
 from locust.exception import LocustError
 
 from pushbench.core.kinds import Transport
+from pushbench.core.target_adapter import PollPage, TargetAdapter
 from pushbench.harness.client_auth import auth_headers
 from pushbench.locust.envelopes import Envelope, Notice, now_ns, parse_object
 from pushbench.locust.node import Fire, Node, Subscription
@@ -52,16 +53,21 @@ class PollingUser(FastHttpUser):
     """``limit`` of every poll (the reference server allows up to 1000)."""
     name: ClassVar[str] = "poll"
     transport: ClassVar[Transport] = Transport.SHORT_POLL
+    pushbench_needs: ClassVar[str] = Transport.SHORT_POLL
 
     def __init__(self, environment: Environment) -> None:
         self.node: Node = node_of(environment)
         self.options = self.node.options
+        self.adapter: TargetAdapter | None = self.node.adapter
+        self._client = self.node.next_client()
+        self._seen: set[tuple[str, int]] = set()  # an app without a cursor: what was seen
         # A long poll must not time out on the client before the server answers it.
         self.network_timeout = max(60.0, self.options.long_poll_wait + 15.0)
         self.default_headers = auth_headers() or None  # read by FastHttpUser's session
         super().__init__(environment)
         self.fire: Fire = environment.events.request.fire
         self._cursor: int | None = None
+        self._profiled_cursor: str | None = None
 
     def scenario_name(self) -> str:
         """The scenario (and Locust ``MSG`` name) this user's deliveries count under."""
@@ -94,6 +100,9 @@ class PollingUser(FastHttpUser):
 
     def poll(self, wait_s: float) -> None:
         """One poll from the cursor; every message in the answer is delivered."""
+        if self.adapter is not None:
+            self._poll_profiled(self.adapter, wait_s)
+            return
         if self._cursor is None:
             self.join()
         assert self._cursor is not None
@@ -116,6 +125,49 @@ class PollingUser(FastHttpUser):
             if isinstance(message, Envelope):
                 subscription.message(message, received)
         self._cursor = int(page["next"])
+
+    def _poll_profiled(self, adapter: TargetAdapter, wait_s: float) -> None:
+        """One poll of a profiled app. The first one joins: it takes the cursor to the head
+        of the app's stream and measures nothing (those messages predate this user)."""
+        joining = self._profiled_cursor is None
+        cursor = adapter.initial_cursor(self.transport) if joining else self._profiled_cursor
+        assert cursor is not None
+        path = adapter.poll_path(
+            self.transport, self.options.room, self._client, cursor, wait_s if not joining else 0
+        )
+        name = f"{self.scenario_name()} [profile]" + (" (join)" if joining else "")
+        answer = self._get_profiled(adapter, path, name)
+        if answer is None:
+            if wait_s > 0:  # short polls keep their schedule; long polls must not spin
+                time.sleep(RECONNECT_DELAY_S)
+            return
+        received, page = answer
+        subscription, seen = self.subscription, self._seen
+        for item in page.items:
+            tokens = adapter.find_tokens(item)
+            if page.cursor is None:  # no cursor: every poll answers the whole list again
+                tokens = [t for t in tokens if (t.publisher, t.seq) not in seen]
+                seen.update((t.publisher, t.seq) for t in tokens)
+                if not tokens:
+                    continue
+            if not joining:
+                subscription.tokens(tokens, received, len(item))
+        self._profiled_cursor = cursor if page.cursor is None else page.cursor
+
+    def _get_profiled(
+        self, adapter: TargetAdapter, path: str, name: str
+    ) -> tuple[int, PollPage] | None:
+        self.subscription.stats.http_requests += 1
+        with self.client.get(path, name=name, catch_response=True) as response:
+            received_ns = now_ns()
+            if response.status_code != 200:
+                response.failure(PollStatusError(f"HTTP {response.status_code}"))
+                return None
+            try:
+                return received_ns, adapter.parse_poll(self.transport, response.content or b"")
+            except (ValueError, LookupError) as exc:
+                response.failure(PollStatusError(f"unreadable answer: {exc}"))
+                return None
 
     def get_page(self, after: int, wait_s: float, name: str) -> dict[str, Any] | None:
         """``GET .../messages``; None on failure (reported to Locust, cursor reset on 409).
@@ -155,6 +207,7 @@ class ShortPollUser(PollingUser):
     """Polls every ``--poll-interval`` seconds (fixed schedule, random phase per user)."""
 
     transport: ClassVar[Transport] = Transport.SHORT_POLL
+    pushbench_needs: ClassVar[str] = Transport.SHORT_POLL
 
     def scenario_name(self) -> str:
         return self.options.short_poll_name
@@ -178,6 +231,7 @@ class LongPollUser(PollingUser):
 
     name: ClassVar[str] = Transport.LONG_POLL
     transport: ClassVar[Transport] = Transport.LONG_POLL
+    pushbench_needs: ClassVar[str] = Transport.LONG_POLL
 
     @task
     def poll_forever(self) -> None:
@@ -191,9 +245,11 @@ class SseUser(PushbenchUser):
     """Reads ``/rooms/{room}/events``; resumes with ``Last-Event-ID`` after a disconnect."""
 
     name: ClassVar[str] = Transport.SSE
+    pushbench_needs: ClassVar[str] = Transport.SSE
 
     def on_start(self) -> None:
         self.subscription = self.node.subscribe(self.name, Transport.SSE, self.fire)
+        self._client = self.node.next_client()
 
     def on_stop(self) -> None:
         self.subscription.finish(None)
@@ -206,8 +262,13 @@ class SseUser(PushbenchUser):
         subscription = self.subscription
         parts = urlsplit(self.host)
         host, port = parts.hostname or "127.0.0.1", parts.port or 80
-        target = f"/rooms/{self.options.room}/events"
-        request_name = "sse /rooms/[room]/events"
+        adapter = self.adapter
+        if adapter is not None:
+            target = adapter.sse_path(self.options.room, self._client)
+            request_name = "sse [profile]"
+        else:
+            target = f"/rooms/{self.options.room}/events"
+            request_name = "sse /rooms/[room]/events"
         subscription.stats.http_requests += 1
         start = now_ns()
         try:
@@ -219,7 +280,8 @@ class SseUser(PushbenchUser):
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             netloc = f"{host}:{port}"
-            sock.sendall(sse_request(netloc, target, subscription.last_id or None, auth_headers()))
+            last_id = (subscription.last_id or None) if adapter is None else None
+            sock.sendall(sse_request(netloc, target, last_id, auth_headers()))
             received = b""
             while (result := parse_response_head(received)) is None:
                 data = sock.recv(65536)
@@ -250,7 +312,10 @@ class SseUser(PushbenchUser):
                 received = now_ns()
                 chunk = decoder.feed(data) if decoder is not None else data
                 for event in parser.feed(chunk):
-                    if event.event == "message":
+                    if self.adapter is not None:  # every event's data, whatever its name
+                        found = self.adapter.find_tokens(event.data)
+                        subscription.tokens(found, received, len(event.data))
+                    elif event.event == "message":
                         handle_text(subscription, event.data, received, self.fire_event)
                     else:
                         try:

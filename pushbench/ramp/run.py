@@ -19,7 +19,8 @@ from typing import Any, Literal
 from pushbench.core.kinds import Transport
 from pushbench.core.schema import Scenario
 from pushbench.core.server_config import ServerConfig
-from pushbench.core.target_profile import BUILTIN_PROFILES, TargetProfile
+from pushbench.core.target_adapter import TargetAdapter
+from pushbench.core.target_profile import BUILTIN_PROFILES
 from pushbench.drivers.scenario import ScenarioSpec
 from pushbench.harness.launcher import ServerProcess, ServerStartError
 from pushbench.harness.processes import cpu_plan, generator_affinity, pin_server
@@ -52,7 +53,7 @@ class RampConfig:
     payload_bytes: int = 64
     poll_interval_s: float = 1.0
     server: ServerConfig = field(default_factory=ServerConfig)
-    profile: TargetProfile = BUILTIN_PROFILES["reference"]
+    profile: TargetAdapter = BUILTIN_PROFILES["reference"]
     pin: bool = True
 
     def __post_init__(self) -> None:

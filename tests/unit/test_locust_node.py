@@ -8,8 +8,9 @@ from typing import Any
 
 from pushbench.core.histogram import LatencyHistogram
 from pushbench.core.integrity import IntegrityCounts
+from pushbench.core.payload_token import Token, find_tokens, make_token
 from pushbench.locust.envelopes import Envelope, Notice, publisher_id
-from pushbench.locust.node import DuplicateMessage, MissedMessages, Node
+from pushbench.locust.node import DuplicateMessage, MissedMessages, Node, token_publisher
 from pushbench.locust.options import LoadOptions
 from pushbench.locust.recording import Phase
 
@@ -108,3 +109,28 @@ def test_raw_samples_are_dumped_for_checking_the_merge(tmp_path: Path) -> None:
     (dump,) = (tmp_path / "dump").iterdir()
     assert dump.name.startswith("samples-worker-")
     assert json.loads(dump.read_text()) == {"echo": [1_000, 2_000, 3_000]}
+
+
+def test_payload_tokens_of_a_profiled_app_are_deliveries_and_tokenless_frames_unexpected() -> None:
+    node, events = Node(LoadOptions(pushbench_profile="fastapi-docs-chat")), Events()
+    assert node.adapter is not None
+    assert node.adapter.name == "fastapi-docs-chat"
+    subscription = node.subscribe("ws", "ws", events.fire)
+    me = publisher_id(0)
+    frame = f"Client #3 says: {make_token(token_publisher(me), 0, 1_000_000)} xx"
+    subscription.tokens(find_tokens(frame), received_ns=3_000_000)
+    subscription.tokens(find_tokens(frame), received_ns=4_000_000)  # the same again
+    subscription.tokens(find_tokens("Client #3 left the chat"), received_ns=5_000_000)
+    subscription.tokens([Token("someone-else", 0, 1)], received_ns=6_000_000)  # not ours
+    assert [e["response_time"] for e in events] == [2.0, None]
+    assert isinstance(events[1]["exception"], DuplicateMessage)
+    stats = node.recorder.names["ws"]
+    assert stats.messages == 1
+    subscription.finish({me: 1})
+    assert stats.integrity == IntegrityCounts(sent=1, delivered=1, duplicated=1, unexpected=1)
+
+
+def test_the_reference_profile_keeps_the_envelope() -> None:
+    assert Node(LoadOptions(pushbench_profile="reference")).adapter is None
+    assert Node(LoadOptions()).adapter is None
+    assert token_publisher("pb.0a1b2c3d.4242.7") == "pb-0a1b2c3d-4242-7"

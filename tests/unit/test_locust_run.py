@@ -16,6 +16,7 @@ from pushbench.locust.run import (
     build_locust_command,
     cpu_plan,
     parse_args,
+    profile_argument,
 )
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "results-v1.json"
@@ -96,3 +97,24 @@ def test_flavor_option_and_every_scenario_records_it() -> None:
     tagged = add_flavor(document, "fastapi")
     assert {s.params["flavor"] for s in tagged.scenarios} == {"fastapi"}
     assert add_flavor(document, None) == document
+
+
+def test_the_profile_goes_to_locust_as_its_custom_argument(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args, _ = parse_args(["--app", "my.app:app", "--profile", "fastapi-docs-chat"])
+    command = build_locust_command(args, "http://h:1", Path("r"), "room", ["X"])
+    assert command[-3:] == ["--pushbench-profile", "fastapi-docs-chat", "X"]
+    # --app alone: the pyproject.toml whose [tool.pushbench.target] describes the app.
+    (tmp_path / "pyproject.toml").write_text("[tool.pushbench.target]\n")
+    monkeypatch.chdir(tmp_path)
+    args, _ = parse_args(["--app", "my.app:app"])
+    assert profile_argument(args) == str(tmp_path / "pyproject.toml")
+    assert profile_argument(parse_args([])[0]) is None
+
+
+def test_flavor_with_your_own_app_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        parse_args(["--app", "my.app:app", "--flavor", "asgi"])
+    assert exited.value.code == 2
+    assert "your app (--app/--profile) serves its own way" in capsys.readouterr().err
