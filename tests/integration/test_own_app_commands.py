@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from websockets.sync.client import connect
 
+from pushbench.core.schema import load_results
 from tests.conftest import timeout
 
 ROOT = Path(__file__).parents[2]
@@ -107,3 +108,45 @@ def test_a_bad_profile_is_refused_naming_its_key(tmp_path: Path, command: str) -
     assert " ".join(result.stderr.split()) == (
         f"error: {bad}: echo.frame: no {{token}} in 'hi': receivers would have nothing to find"
     )
+
+
+def test_a_ci_sweep_of_the_documented_chat_recommends_from_what_it_offers(tmp_path: Path) -> None:
+    """The issue's ``pushbench sweep --app examples.docs_chat_app:app --profile
+    fastapi-docs-chat --ci``, one worker count to keep it short: fan-out and push run in
+    tokens, echo and polls are skipped with the reason, and a configuration is recommended."""
+    result = subprocess.run(
+        [sys.executable, "-m", "pushbench.cli.app", "sweep", "--app", "examples.docs_chat_app:app",
+         "--profile", "fastapi-docs-chat", "--ci", "--workers", "1", "--duration", "0.5",
+         "--warmup", "0.2", "--push-rate", "200", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=timeout(120),
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir() and not p.is_symlink()]
+    document = load_results(run_dir / "results.json")
+    assert [s.name for s in document.scenarios] == [
+        f"{workload}/w1/{loop}/websockets-sansio/httptools"
+        for loop in ("asyncio", "uvloop")
+        for workload in ("fanout", "push")
+    ]
+    assert document.config["skipped_workloads"] == {
+        "echo": "profile 'fastapi-docs-chat' offers no echo endpoint",
+        "poll": "profile 'fastapi-docs-chat' offers no short-poll endpoint",
+    }
+    assert "echo not measured: profile 'fastapi-docs-chat' offers no echo endpoint" in (
+        document.warnings
+    )
+    for scenario in document.scenarios:
+        assert scenario.params["profile"] == "fastapi-docs-chat"
+        assert scenario.params["broker"] == "app"
+        assert scenario.throughput_msgs_per_s > 0, scenario.name
+        assert scenario.errors == [], scenario.name
+        assert scenario.unexpected == 0, scenario.name
+    push = [s for s in document.scenarios if s.params["workload"] == "push"]
+    assert all(s.lost == 0 and s.delivered == s.sent > 0 and s.latency_us.p99 > 0 for s in push)
+    assert "connections_per_worker" not in push[0].params  # the app has no /metrics of ours
+    assert "Recommended: --workers 1" in result.stdout
+    assert "(the app's own state)" in result.stdout
