@@ -243,7 +243,11 @@ async def token_fanout_capacity(
     def url(template: str, client: int) -> str:
         return fill(template, {"room": room, "client": str(client)})
 
-    template = publish.ws.frame if publish.ws is not None else publish.http.body  # type: ignore[union-attr]
+    if publish.ws is not None:
+        template = publish.ws.frame
+    else:
+        assert publish.http is not None  # the profile's validator: exactly one of ws and http
+        template = publish.http.body
     make = profiled_frame_maker(template, room, {"cap": publisher_client})
     subs = await asyncio.gather(
         *(
