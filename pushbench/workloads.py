@@ -166,12 +166,13 @@ def capacity_scenario(
         transport=transport,
         params=params,
         latency_us=latency_summary(histogram),
-        sent=run.messages,
+        # A lost echo is a message sent and never answered; the reference runs lose none.
+        sent=run.messages + run.lost,
         delivered=run.messages,
-        lost=0,
-        duplicated=0,
+        lost=run.lost,
+        duplicated=run.duplicated,
         reordered=0,
-        unexpected=0,
+        unexpected=run.unexpected,
         throughput_msgs_per_s=run.per_s,
         server=server_cost(usage, run.messages),
         generator=GeneratorCost(
@@ -181,9 +182,14 @@ def capacity_scenario(
         ),
         http_requests=http_requests,
         http_requests_per_delivered_msg=1.0 if http_requests else None,
-        errors=[f"{run.dropped_connections} connections dropped or requests failed"]
-        if run.dropped_connections
-        else [],
+        errors=[
+            *(
+                [f"{run.dropped_connections} connections dropped or requests failed"]
+                if run.dropped_connections
+                else []
+            ),
+            *run.errors,
+        ],
     )
 
 

@@ -7,19 +7,25 @@ import sys
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from pushbench.cli.options import (
+    App,
+    AppDir,
     Broker,
-    Flavor,
+    Factory,
     HttpImpl,
     Loop,
     Workers,
     WsImpl,
     err,
+    no_flavor_for_own_app,
     server_config,
 )
+from pushbench.cli.options import target as resolve_target
 from pushbench.cli.report import gate, report
 from pushbench.compare.cli import compare
+from pushbench.core.server_config import FLAVORS
 from pushbench.plan.cli import plan
 from pushbench.ramp.cli import ramp
 from pushbench.serverbench.cli import serverbench
@@ -50,9 +56,25 @@ def serve(
     ws_impl: WsImpl = "auto",
     http_impl: HttpImpl = "auto",
     broker: Broker = "memory",
-    flavor: Flavor = "asgi",
+    flavor: Annotated[
+        str | None,
+        typer.Option(
+            "--flavor",
+            help=f"How the reference server serves every transport: {', '.join(FLAVORS)} "
+            "(default asgi).",
+            show_default=False,
+        ),
+    ] = None,
+    app_name: App = None,
+    app_dir: AppDir = None,
+    factory: Factory = False,
 ) -> None:
-    """Run the reference server in the foreground (Ctrl-C stops it)."""
+    """Run the reference server, or your app (--app), under uvicorn in the foreground (Ctrl-C
+    stops it)."""
+    # serve drives nothing, so no profile is needed: only the app must import.
+    chosen = resolve_target(app_name, app_dir, factory, "reference", check=True)
+    no_flavor_for_own_app(chosen, flavor)
+    flavor = flavor or "asgi"
     config = server_config(
         host=host,
         port=port,
@@ -62,13 +84,19 @@ def serve(
         http_impl=http_impl,
         broker=broker,
         flavor=flavor,
+        app=chosen if app_name is not None else None,
     )
     shown = f"[{host}]" if ":" in host else host
-    err.print(
-        f"pushbench reference server on [bold]http://{shown}:{port}[/bold] "
-        f"(chat page /, API docs /docs; workers={workers} loop={loop} ws={ws_impl} "
-        f"http={http_impl} broker={broker} flavor={flavor})"
-    )
+    settings = f"workers={workers} loop={loop} ws={ws_impl} http={http_impl}"
+    if app_name is None:
+        err.print(
+            f"pushbench reference server on [bold]http://{shown}:{port}[/bold] "
+            f"(chat page /, API docs /docs; {settings} broker={broker} flavor={flavor})"
+        )
+    else:
+        err.print(
+            f"{escape(app_name)} on [bold]http://{shown}:{port}[/bold] ({settings})", soft_wrap=True
+        )
     os.environ.update(config.environment())
     argv = [sys.executable, "-m", "uvicorn", *config.uvicorn_args(), "--host", host]
     argv += ["--port", str(port)]

@@ -48,6 +48,7 @@ __all__ = [
     "WsImpl",
     "adapter_search",
     "err",
+    "no_flavor_for_own_app",
     "parse_flavors",
     "parse_transports",
     "server_config",
@@ -217,6 +218,15 @@ def _pyproject_profile(app: str, app_dir: str | None) -> TargetProfile:
         f"--app {app} needs --profile: one of {', '.join(BUILTIN_PROFILES)}, a TOML file, or "
         "[tool.pushbench.target] in the app's pyproject.toml"
     )
+
+
+def no_flavor_for_own_app(chosen: Target, flavor: str | None) -> None:
+    """``--flavor`` with ``--app``/``--profile`` exits 2: flavors are the reference server's."""
+    if flavor is not None and not chosen.reference:
+        _refuse(
+            "--flavor chooses how the reference server serves; your app (--app/--profile) "
+            "serves its own way"
+        )
 
 
 def _refuse(message: str) -> NoReturn:

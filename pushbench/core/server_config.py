@@ -99,7 +99,8 @@ class ServerConfig:
                 f"unknown broker {self.broker!r}: use 'memory' or a Redis URL such as "
                 "redis://127.0.0.1:6379/0"
             )
-        if self.workers > 1 and self.broker == "memory":
+        # Only the reference server reads the broker: a user's app keeps its own state.
+        if self.workers > 1 and self.broker == "memory" and self.app == REFERENCE_APP:
             raise MemoryBrokerWithWorkers(self.workers)
 
     def environment(self) -> dict[str, str]:

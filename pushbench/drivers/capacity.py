@@ -7,6 +7,7 @@ import contextlib
 import time
 import uuid
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import orjson
@@ -21,12 +22,22 @@ __all__ = ["CapacityRun", "echo_capacity", "fanout_capacity", "idle_connections"
 
 @dataclass(slots=True)
 class CapacityRun:
-    """Messages counted over a measured interval (and echo round-trip times, if measured)."""
+    """Messages counted over a measured interval (and echo round-trip times, if measured).
+
+    The integrity counts are the token-counting runs' (:mod:`pushbench.drivers.
+    profiled_capacity`); the reference server's frame-counting runs leave them 0.
+    """
 
     messages: int
     duration_s: float
     dropped_connections: int = 0
     round_trips_ns: array[int] = field(default_factory=lambda: array("q"))
+    lost: int = 0
+    duplicated: int = 0
+    unexpected: int = 0
+    #: Echo replies that came after their message was counted lost (then not lost).
+    late: int = 0
+    errors: list[str] = field(default_factory=list)
 
     @property
     def per_s(self) -> float:
@@ -119,16 +130,21 @@ async def fanout_capacity(
 
 
 async def idle_connections(
-    ws_base: str, count: int, batch: int = 500, path: str | None = None
+    ws_base: str, count: int, batch: int = 500, path: str | Callable[[int], str] | None = None
 ) -> list[RawClient]:
-    """Open ``count`` idle sockets to ``path`` (default: subscriptions to a new room), in batches
-    so the listen backlog never overflows."""
+    """Open ``count`` idle sockets to ``path`` (default: subscriptions to a new room; a
+    callable: the path of the n-th socket, for a profile's ``{client}``), in batches so the
+    listen backlog never overflows."""
     path = path or f"/ws/rooms/idle-{uuid.uuid4().hex[:8]}"
+    path_of = path if callable(path) else (lambda _n, fixed=path: fixed)
     clients: list[RawClient] = []
     try:
         for start in range(0, count, batch):
             clients += await asyncio.gather(
-                *(open_raw(f"{ws_base}{path}") for _ in range(min(batch, count - start)))
+                *(
+                    open_raw(f"{ws_base}{path_of(n)}")
+                    for n in range(start, start + min(batch, count - start))
+                )
             )
     except BaseException:
         for client in clients:

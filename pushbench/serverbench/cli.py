@@ -8,17 +8,30 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from pushbench.cli.console import EXIT_UNUSABLE
-from pushbench.cli.options import Flavor, HttpImpl, Loop, Out, err, server_config
+from pushbench.cli.options import (
+    App,
+    AppDir,
+    Factory,
+    HttpImpl,
+    Loop,
+    Out,
+    Profile,
+    err,
+    no_flavor_for_own_app,
+    server_config,
+)
+from pushbench.cli.options import target as resolve_target
 from pushbench.core.schema import ResultsDocument, Scenario
-from pushbench.core.server_config import WS_IMPLS
+from pushbench.core.server_config import FLAVORS, WS_IMPLS
 from pushbench.harness.processes import raise_open_files
 from pushbench.harness.run_skeleton import RunProgress
 from pushbench.report import write_report
 from pushbench.serverbench import report as _report  # noqa: F401  (registers its report parts)
-from pushbench.serverbench.run import ServerBenchConfig, run_serverbench
+from pushbench.serverbench.run import ServerBenchConfig, run_serverbench, skipped_phases
 
 __all__ = ["serverbench", "serverbench_poll_table", "serverbench_table"]
 
@@ -38,12 +51,16 @@ def serverbench_table(document: ResultsDocument) -> Table:
     """One row per WebSocket implementation, ratios against the bare ASGI app included."""
     flavor = document.config.get("flavor")
     said = f" (reference server: {flavor} flavor)" if isinstance(flavor, str) else ""
+    profile = document.config.get("profile")
+    main = "reference" if profile in (None, "reference") else "app"
+    if main == "app":
+        said = f" ({document.config.get('app')}, profile {profile})"
     table = Table(title=f"pushbench serverbench: {document.run_id}{said}", title_justify="left")
     for column in (
         "ws impl",
         "echo rt/s",
         "bare ASGI rt/s",
-        "reference / bare",
+        f"{main} / bare",
         "echo p50 µs",
         "echo p99 µs",
         "fan-out deliveries/s",
@@ -55,27 +72,29 @@ def serverbench_table(document: ResultsDocument) -> Table:
         table.add_column(column, justify="left" if impl_column else "right", no_wrap=impl_column)
     scenarios = _by_name(document)
     for impl in document.config.get("ws_impls", []):
-        echo = scenarios.get(f"echo/{impl}/reference")
+        echo = scenarios.get(f"echo/{impl}/{main}")
         bare = scenarios.get(f"echo/{impl}/bare")
         fanout = scenarios.get(f"fanout/{impl}")
-        if echo is None:
+        if echo is None and bare is None:
             continue
         ratio = (
             f"{echo.throughput_msgs_per_s / bare.throughput_msgs_per_s:.2f}"
-            if bare and bare.throughput_msgs_per_s
+            if echo and bare and bare.throughput_msgs_per_s
             else "—"
         )
-        idle = fanout.typed_params.idle_rss_bytes_per_connection if fanout else None
+        # The measured app's idle figure: with its fan-out, else (no fan-out offered) its echo.
+        held = fanout or echo
+        idle = held.typed_params.idle_rss_bytes_per_connection if held else None
         bare_idle = bare.typed_params.idle_rss_bytes_per_connection if bare else None
         cpu = fanout.server.cpu_us_per_delivered_msg if fanout and fanout.server else None
         table.add_row(
             impl,
-            f"{echo.throughput_msgs_per_s:,.0f}",
+            f"{echo.throughput_msgs_per_s:,.0f}" if echo else "not offered",
             f"{bare.throughput_msgs_per_s:,.0f}" if bare else "—",
             ratio,
-            f"{echo.latency_us.p50:,}",
-            f"{echo.latency_us.p99:,}",
-            f"{fanout.throughput_msgs_per_s:,.0f}" if fanout else "—",
+            f"{echo.latency_us.p50:,}" if echo else "—",
+            f"{echo.latency_us.p99:,}" if echo else "—",
+            f"{fanout.throughput_msgs_per_s:,.0f}" if fanout else "not offered",
             "—" if cpu is None else f"{cpu:.1f}",
             "—" if idle is None else f"{idle / 1024:.1f} KiB",
             "—" if bare_idle is None else f"{bare_idle / 1024:.1f} KiB",
@@ -84,20 +103,22 @@ def serverbench_table(document: ResultsDocument) -> Table:
 
 
 def serverbench_poll_table(document: ResultsDocument) -> Table | None:
-    """Short polls per second on the reference server and on the bare ASGI poll app."""
+    """Short polls per second on the measured app and on the bare ASGI poll app."""
     scenarios = _by_name(document)
-    reference, bare = scenarios.get("poll/reference"), scenarios.get("poll/bare")
+    reference = scenarios.get("poll/reference") or scenarios.get("poll/app")
+    bare = scenarios.get("poll/bare")
     if reference is None:
         return None
     table = Table(title="short polls of a room's head", title_justify="left")
-    for column in ("app", "requests/s", "reference / bare", "server CPU µs/request"):
+    main = str(reference.params.get("app", "reference"))
+    for column in ("app", "requests/s", f"{main} / bare", "server CPU µs/request"):
         table.add_column(column, justify="left" if column == "app" else "right")
-    for name, scenario in (("reference", reference), ("bare ASGI", bare)):
+    for name, scenario in ((main, reference), ("bare ASGI", bare)):
         if scenario is None:
             continue
         ratio = (
             f"{reference.throughput_msgs_per_s / bare.throughput_msgs_per_s:.2f}"
-            if name == "reference" and bare and bare.throughput_msgs_per_s
+            if scenario is reference and bare and bare.throughput_msgs_per_s
             else ""
         )
         cpu = scenario.server.cpu_us_per_delivered_msg if scenario.server else None
@@ -142,10 +163,25 @@ def serverbench(
     out: Out = "reports",
     loop: Loop = "auto",
     http_impl: HttpImpl = "auto",
-    flavor: Flavor = "asgi",
+    flavor: Annotated[
+        str | None,
+        typer.Option(
+            "--flavor",
+            help=f"How the reference server serves every transport: {', '.join(FLAVORS)} "
+            "(default asgi).",
+            show_default=False,
+        ),
+    ] = None,
+    app: App = None,
+    app_dir: AppDir = None,
+    factory: Factory = False,
+    profile: Profile = None,
 ) -> None:
     """Echo round trips/s, fan-out deliveries/s and idle memory, per WebSocket implementation;
-    then short polls/s, each against a bare ASGI app (--flavor: the reference app's)."""
+    then short polls/s, each against a bare ASGI app (--flavor: the reference app's), or on
+    your app (--app, --profile: the phases its profile offers)."""
+    chosen = resolve_target(app, app_dir, factory, profile, check=True)
+    no_flavor_for_own_app(chosen, flavor)
     impls = tuple(part.strip() for part in ws_impl.split(",") if part.strip())
     unknown = [impl for impl in impls if impl not in WS_IMPLS or impl == "auto"]
     if unknown or not impls:
@@ -165,7 +201,8 @@ def serverbench(
         ws_impl="auto",
         http_impl=http_impl,
         broker="memory",
-        flavor=flavor,
+        flavor=flavor or "asgi",
+        app=chosen,
     )
     config = ServerBenchConfig(
         ws_impls=impls,
@@ -179,7 +216,10 @@ def serverbench(
         pollers=pollers,
         server=server,
         pin=not no_pin,
+        profile=chosen.profile,
     )
+    for phase, reason in skipped_phases(chosen.profile).items():
+        err.print(f"{phase}: not measured ({escape(reason)})", soft_wrap=True)
     outcome = run_serverbench(config, Path(out), _Lines())
     document, run_dir = outcome.document, outcome.run_dir
     console = Console() if sys.stdout.isatty() else Console(width=200)

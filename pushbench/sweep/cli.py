@@ -17,7 +17,16 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from pushbench.cli.console import EXIT_FAILED, EXIT_UNUSABLE
-from pushbench.cli.options import Out, err
+from pushbench.cli.options import (
+    App,
+    AppDir,
+    Factory,
+    Out,
+    Profile,
+    err,
+    no_flavor_for_own_app,
+)
+from pushbench.cli.options import target as resolve_target
 from pushbench.core.completeness import is_complete, scenario_reasons
 from pushbench.core.kinds import WORKLOADS, Workload
 from pushbench.core.schema import ResultsDocument, Scenario
@@ -34,7 +43,7 @@ from pushbench.sweep.matrix import (
 )
 from pushbench.sweep.recommend import Recommendation, recommend_document
 from pushbench.sweep.report import sweep_rows
-from pushbench.sweep.run import SweepSettings, run_sweep
+from pushbench.sweep.run import SweepSettings, run_sweep, skipped_workloads
 
 __all__ = [
     "CI_PRESET",
@@ -246,6 +255,10 @@ def sweep(
         typer.Option("--gate-config", help="Gate settings file (default: pyproject.toml's)."),
     ] = None,
     out: Out = "reports",
+    app: App = None,
+    app_dir: AppDir = None,
+    factory: Factory = False,
+    profile: Profile = None,
 ) -> None:
     """Tune uvicorn: workers x loop x WebSocket x HTTP implementation (x server flavor), with a
     recommendation.
@@ -258,7 +271,17 @@ def sweep(
     The generator must run on the server's host (latency uses one monotonic clock). To load a
     server on another machine, run `pushbench serve` there with each configuration and point
     `pushbench compare --target` at it: only round trips are comparable across hosts.
+
+    With --app and --profile, your app takes the reference server's place: each workload runs
+    as the profile offers it, and one it does not offer is skipped with the reason.
     """
+    chosen = resolve_target(app, app_dir, factory, profile, check=True)
+    no_flavor_for_own_app(chosen, flavor)
+    if not chosen.reference and (brokers != "auto" or broker is not None):
+        raise _fail(
+            "--brokers and --broker choose how the reference server's workers share rooms; "
+            "your app (--app/--profile) keeps its own state"
+        )
     preset = CI_PRESET if ci else FULL_MATRIX
     try:
         worker_counts = parse_workers(workers or preset.workers)
@@ -267,7 +290,15 @@ def sweep(
         http_impls = parse_names(http_impl or preset.http_impl, "--http-impl", HTTP_IMPLS)
         flavors = parse_names(flavor or preset.flavor, "--flavor", FLAVORS)
         broker_modes = tuple(part.strip() for part in brokers.split(",") if part.strip())
-        configs, invalid = expand(worker_counts, loops, ws_impls, http_impls, broker_modes, flavors)
+        configs, invalid = expand(
+            worker_counts,
+            loops,
+            ws_impls,
+            http_impls,
+            broker_modes,
+            flavors,
+            own_app=not chosen.reference,
+        )
     except ValueError as exc:
         raise _fail(str(exc)) from None
     if broker is not None and not broker.startswith(BROKER_SCHEMES):
@@ -298,12 +329,19 @@ def sweep(
         budget_s=budget_s,
         push_rate_per_s=push_rate,
         pin=not no_pin,
+        app=chosen.app,
+        app_dir=chosen.app_dir,
+        factory=chosen.factory,
+        profile=chosen.profile,
     )
     err.print(
         f"pushbench sweep: {len(plan.configs)} configurations x {len(WORKLOADS)} workloads, "
         f"~{plan.estimate_s:.0f} s"
-        + (f" (skipped {len(invalid) + len(plan.skipped)})" if invalid or plan.skipped else "")
+        + (f" (skipped {len(invalid) + len(plan.skipped)})" if invalid or plan.skipped else ""),
+        soft_wrap=True,
     )
+    for workload, reason in skipped_workloads(chosen.profile).items():
+        err.print(f"{workload}: not measured ({escape(reason)})", soft_wrap=True)
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),

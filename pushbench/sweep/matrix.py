@@ -19,6 +19,7 @@ from pushbench.core.server_config import FLAVORS, HTTP_IMPLS, LOOPS, WS_IMPLS
 
 __all__ = [
     "BROKER_MODES",
+    "OWN_STATE",
     "WORKLOADS",
     "Skipped",
     "SweepConfig",
@@ -32,6 +33,8 @@ __all__ = [
 
 #: ``auto``: the memory broker for one worker, Redis for several (what a deployment would do).
 BROKER_MODES: Final = ("auto", "memory", "redis")
+#: The broker of a user's app (``--app``): none of pushbench's, the app keeps its own state.
+OWN_STATE: Final = "app"
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -43,7 +46,8 @@ class SweepConfig:
     ws_impl: str
     http_impl: str
     broker: str
-    """``memory`` or ``redis`` (the URL is the sweep's, not the configuration's)."""
+    """``memory`` or ``redis`` (the URL is the sweep's, not the configuration's); ``app``: a
+    user's app (``--app``), which keeps its own state whatever the worker count."""
     flavor: str = "asgi"
     """The reference server's flavor (``--flavor``)."""
 
@@ -54,7 +58,7 @@ class SweepConfig:
         were)."""
         text = f"w{self.workers} {self.loop} {self.ws_impl} {self.http_impl}"
         implied = "memory" if self.workers == 1 else "redis"
-        text = text if self.broker == implied else f"{text} {self.broker}"
+        text = text if self.broker in (implied, OWN_STATE) else f"{text} {self.broker}"
         return text if self.flavor == "asgi" else f"{text} {self.flavor}"
 
     @property
@@ -156,8 +160,13 @@ def expand(
     http_impls: Sequence[str],
     brokers: Sequence[str] = ("auto",),
     flavors: Sequence[str] = ("asgi",),
+    own_app: bool = False,
 ) -> tuple[list[SweepConfig], list[Skipped]]:
     """Every valid combination (matrix order) and the invalid ones with their reason.
+
+    ``own_app``: a user's app, which reads no broker of pushbench's: every worker count is
+    run (broker :data:`OWN_STATE`), and whether its workers share state is for its figures to
+    show (a broadcast that reaches one worker's connections only is counted lost).
 
     Raises:
         ValueError: A name outside uvicorn's choices or :data:`BROKER_MODES`.
@@ -180,6 +189,7 @@ def expand(
     matrix = itertools.product(workers, brokers, loops, ws_impls, http_impls, flavors)
     for w, mode, loop, ws, http, flavor in matrix:
         broker = ("memory" if w == 1 else "redis") if mode == "auto" else mode
+        broker = OWN_STATE if own_app else broker
         config = SweepConfig(w, loop, ws, http, broker, flavor)
         if broker == "memory" and w > 1:
             reason = (

@@ -23,7 +23,7 @@ from typing import Any, Final
 from pushbench.core.kinds import Workload
 from pushbench.core.scenario_params import ScenarioParams
 from pushbench.core.schema import ResultsDocument
-from pushbench.sweep.matrix import SweepConfig
+from pushbench.sweep.matrix import OWN_STATE, SweepConfig
 
 __all__ = [
     "CAPACITY_WORKLOADS",
@@ -81,6 +81,9 @@ class Context:
     skipped: tuple[str, ...] = ()
     """``label: reason`` of every configuration not measured."""
     push_rate_per_s: float | None = None
+    push_measured: bool = True
+    """False when the app offers no push (its profile has no ``ws``): configurations are then
+    compared on throughput alone, and the reasons say so."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,9 +110,10 @@ def describe(config: SweepConfig) -> str:
     """``--workers 2 --loop uvloop --ws websockets-sansio --http httptools (Redis broker)``,
     with ``--flavor fastapi`` when the flavor is not ``asgi``."""
     flavor = f" --flavor {config.flavor}" if config.flavor != "asgi" else ""
+    state = "the app's own state" if config.broker == OWN_STATE else f"{config.broker} broker"
     return (
         f"--workers {config.workers} --loop {config.loop} --ws {config.ws_impl} "
-        f"--http {config.http_impl}{flavor} ({config.broker} broker)"
+        f"--http {config.http_impl}{flavor} ({state})"
     )
 
 
@@ -148,15 +152,21 @@ def recommend(measurements: Sequence[Measurement], context: Context) -> Recommen
     eligible = [
         m
         for m in measurements
-        if m.push_p99_us is not None
-        and m.push_p99_us <= context.p99_slo_us
+        if (
+            not context.push_measured
+            or (m.push_p99_us is not None and m.push_p99_us <= context.p99_slo_us)
+        )
         and not m.push_lost
         and not m.errors
         and scores[m.config] > 0
     ]
     if not eligible:
         reason = (
-            f"no configuration met the push p99 SLO of {slo_ms:g} ms without losses or errors"
+            (
+                f"no configuration met the push p99 SLO of {slo_ms:g} ms without losses or errors"
+                if context.push_measured
+                else "no configuration ran without errors"
+            )
             if measurements
             else "no configuration was measured"
         )
@@ -193,7 +203,11 @@ def _reasons(
         if w in pick.throughput
     )
     if pick is top:
-        head = "the best throughput within the latency SLO"
+        head = (
+            "the best throughput within the latency SLO"
+            if context.push_measured
+            else "the best throughput"
+        )
     else:
         head = (
             f"within {NOISE:.0%} of the best throughput within the SLO ({top.config.label}, "
@@ -203,7 +217,9 @@ def _reasons(
     reasons = [
         f"{head}: {figures}",
         f"push p99 {p99_ms:.2f} ms meets the {slo_ms:g} ms SLO with nothing lost "
-        f"({len(eligible)} of {len(measurements)} configurations do)",
+        f"({len(eligible)} of {len(measurements)} configurations do)"
+        if context.push_measured
+        else "push latency not measured (the app offers no push): throughput alone decides",
     ]
     cpus = [m for m in eligible if m.cpu_us_per_msg is not None]
     if pick.cpu_us_per_msg is not None and cpus:
@@ -321,6 +337,12 @@ def _not_concluded(measurements: Sequence[Measurement], context: Context) -> lis
             "1 worker ran on the in-process broker and more workers on Redis: the worker "
             "comparison includes the Redis round trip per message, not workers alone."
         )
+    if most > 1 and OWN_STATE in brokers:
+        notes.append(
+            "Each worker is a process of its own: an app that keeps its connections in process "
+            "(as FastAPI's documented ConnectionManager does) broadcasts to its own worker's "
+            "connections only, which the push workload counts as lost."
+        )
     saturated = [(m.config.label, w) for m in measurements for w in m.saturated]
     if saturated:
         shown = ", ".join(f"{label} {w}" for label, w in saturated[:6])
@@ -413,6 +435,7 @@ def context_from_document(document: ResultsDocument) -> Context:
             if isinstance(item, dict)
         ),
         push_rate_per_s=float(rate) if isinstance(rate, int | float) else None,
+        push_measured=Workload.PUSH not in config.get("skipped_workloads", {}),
     )
 
 

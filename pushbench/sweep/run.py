@@ -6,6 +6,12 @@ Per configuration, against one fresh server: closed-loop echo, room fan-out, clo
 polling (all at saturation) and WebSocket push at a fixed open-loop rate, during which
 ``/metrics`` shows how the connections spread over the workers. ``results.json`` is rewritten
 after every configuration, so Ctrl-C keeps everything measured.
+
+With a user's app (``--app``, ``--profile``) each workload runs as its profile offers it,
+counted in payload tokens (:mod:`pushbench.drivers.profiled_capacity`): echo on its echo
+endpoint, fan-out and push on its ``ws`` and ``publish``, polls on its ``short_poll``. A workload
+it does not offer is skipped with the reason (``config.skipped_workloads``, warnings); the app
+has no ``/metrics`` of pushbench's, so the connections' spread over workers is not recorded.
 """
 
 from __future__ import annotations
@@ -25,8 +31,14 @@ import aiohttp
 
 from pushbench.core.kinds import WORKLOADS, Transport, Workload
 from pushbench.core.schema import Scenario
-from pushbench.core.server_config import ServerConfig
+from pushbench.core.server_config import REFERENCE_APP, ServerConfig
+from pushbench.core.target_profile import BUILTIN_PROFILES, TargetProfile
 from pushbench.drivers.capacity import echo_capacity, fanout_capacity, poll_capacity
+from pushbench.drivers.profiled_capacity import (
+    token_echo_capacity,
+    token_fanout_capacity,
+    token_poll_capacity,
+)
 from pushbench.drivers.scenario import ScenarioRun, ScenarioSpec, run_scenario
 from pushbench.harness.client_auth import auth_headers
 from pushbench.harness.launcher import ServerProcess, ServerStartError
@@ -37,7 +49,7 @@ from pushbench.harness.run_skeleton import RunOutcome, RunProgress, RunState, re
 from pushbench.sweep.matrix import Skipped, SweepConfig, SweepPlan
 from pushbench.workloads import capacity_scenario, measure_capacity, push_scenario
 
-__all__ = ["SweepSettings", "run_sweep", "scrape_connections"]
+__all__ = ["SweepSettings", "run_sweep", "scrape_connections", "skipped_workloads"]
 
 _LABEL = re.compile(r'(\w+)="([^"]*)"')
 
@@ -62,6 +74,31 @@ class SweepSettings:
     push_subscribers: int = 50
     payload_bytes: int = 64
     pin: bool = True
+    #: The app under test, in uvicorn's form, and how to drive it (``--app``, ``--profile``).
+    app: str = REFERENCE_APP
+    app_dir: str | None = None
+    factory: bool = False
+    profile: TargetProfile = BUILTIN_PROFILES["reference"]
+
+    @property
+    def own_app(self) -> bool:
+        """A user's app rather than the reference server."""
+        return self.app != REFERENCE_APP or not self.profile.reference
+
+
+def skipped_workloads(profile: TargetProfile) -> dict[str, str]:
+    """The workloads ``profile``'s app does not offer, each with the reason."""
+    if profile.reference:
+        return {}
+    name, skipped = profile.name, {}
+    if profile.echo is None:
+        skipped[Workload.ECHO] = f"profile {name!r} offers no echo endpoint"
+    if profile.ws is None:
+        skipped[Workload.FANOUT] = f"profile {name!r} offers no ws endpoint to fan out to"
+        skipped[Workload.PUSH] = f"profile {name!r} offers no ws endpoint to push to"
+    if profile.short_poll is None:
+        skipped[Workload.POLL] = f"profile {name!r} offers no short-poll endpoint"
+    return {str(workload): reason for workload, reason in skipped.items()}
 
 
 def run_sweep(
@@ -97,8 +134,15 @@ def run_sweep(
         "generator_cpus": generator_cpus,
         "broker_url": None,
         "redis_started": False,
+        "app": settings.app,
+        "profile": settings.profile.name,
+        "skipped_workloads": skipped_workloads(settings.profile),
     }
-    state = start_run("sweep", config, out, warnings=plan.notes)
+    not_offered = [
+        f"{workload} not measured: {reason}"
+        for workload, reason in skipped_workloads(settings.profile).items()
+    ]
+    state = start_run("sweep", config, out, warnings=[*plan.notes, *not_offered])
 
     def body() -> None:
         try:
@@ -141,6 +185,12 @@ def _run_all(
             continue
         progress.step_started(index, len(plan.configs), sweep_config.label, remaining)
         remaining -= estimate
+        # The user's app is ready at its first HTTP answer (it has no /healthz).
+        own: dict[str, Any] = (
+            {"app": settings.app, "app_dir": settings.app_dir, "factory": settings.factory}
+            if settings.own_app
+            else {}
+        )
         server_config = ServerConfig(
             workers=sweep_config.workers,
             loop=sweep_config.loop,
@@ -150,6 +200,8 @@ def _run_all(
             flavor=sweep_config.flavor,
             # A fresh key space per configuration: no room history left over from the last.
             settings={"redis_prefix": f"pbsweep-{state.document.run_id}-{index}:"},
+            health_path=None if settings.own_app else "/healthz",
+            **own,
         )
         log = state.run_dir / f"server-{index:02d}-{sweep_config.label.replace(' ', '-')}.log"
         scenarios: list[Scenario] = []
@@ -157,7 +209,8 @@ def _run_all(
         try:
             with ServerProcess(server_config, log) as server:
                 pin_server(server.pid, server_cpus)
-                _wait_workers(server, sweep_config.workers)
+                if not settings.own_app:  # a user's app has no /metrics of pushbench's
+                    _wait_workers(server, sweep_config.workers)
                 stop = _measure_config(settings, sweep_config, server, progress, scenarios)
                 if server.exited():
                     errors.append(f"{sweep_config.label}: the server died:\n{server.log_tail(10)}")
@@ -198,6 +251,90 @@ def _wait_workers(server: ServerProcess, workers: int, timeout_s: float = 20.0) 
         delay = min(delay * 2, 0.25)
 
 
+Capacity = tuple[Workload, Transport, dict[str, Any], Callable[[], Any]]
+
+
+def _capacity_workloads(
+    settings: SweepSettings, server: ServerProcess, duration: float, warmup: float
+) -> list[Capacity]:
+    """The capacity workloads to run: the reference server's frame-counting clients, or the
+    token-counting ones for the workloads a user's profile offers."""
+    payload, profile = settings.payload_bytes, settings.profile
+    echo = {"connections": settings.echo_connections}
+    fanout = {"subscribers": settings.fanout_subscribers}
+    polls = {"pollers": settings.pollers}
+    if profile.reference:
+        return [
+            (
+                Workload.ECHO,
+                Transport.ECHO,
+                echo,
+                lambda: echo_capacity(
+                    server.ws_url, settings.echo_connections, payload, duration, warmup
+                ),
+            ),
+            (
+                Workload.FANOUT,
+                Transport.WS,
+                fanout,
+                lambda: fanout_capacity(
+                    server.ws_url, settings.fanout_subscribers, payload, duration, warmup
+                ),
+            ),
+            (
+                Workload.POLL,
+                Transport.SHORT_POLL,
+                polls,
+                lambda: poll_capacity(server.url, settings.pollers, duration, warmup),
+            ),
+        ]
+    chosen: list[Capacity] = []
+    if (echo_spec := profile.echo) is not None:
+        chosen.append(
+            (
+                Workload.ECHO,
+                Transport.ECHO,
+                echo,
+                lambda: token_echo_capacity(
+                    server.ws_url,
+                    echo_spec.path,
+                    echo_spec.frame,
+                    settings.echo_connections,
+                    payload,
+                    duration,
+                    warmup,
+                ),
+            )
+        )
+    if (ws := profile.ws) is not None and (publish := profile.publish) is not None:
+        chosen.append(
+            (
+                Workload.FANOUT,
+                Transport.WS,
+                fanout,
+                lambda: token_fanout_capacity(
+                    server.ws_url,
+                    ws.path,
+                    publish,
+                    settings.fanout_subscribers,
+                    payload,
+                    duration,
+                    warmup,
+                ),
+            )
+        )
+    if (poll := profile.short_poll) is not None:
+        chosen.append(
+            (
+                Workload.POLL,
+                Transport.SHORT_POLL,
+                polls,
+                lambda: token_poll_capacity(server.url, poll, settings.pollers, duration, warmup),
+            )
+        )
+    return chosen
+
+
 def _measure_config(
     settings: SweepSettings,
     config: SweepConfig,
@@ -205,7 +342,8 @@ def _measure_config(
     progress: RunProgress,
     scenarios: list[Scenario],
 ) -> bool:
-    """Run every workload; scenarios are appended as they finish. True when interrupted."""
+    """Run every workload the app offers; scenarios are appended as they finish. True when
+    interrupted."""
     timing = settings.plan.timing
     duration, warmup, payload = timing.duration_s, timing.warmup_s, settings.payload_bytes
     base = {
@@ -214,31 +352,11 @@ def _measure_config(
         "warmup_s": round(warmup, 3),
         "payload_bytes": payload,
     }
-    capacity: list[tuple[Workload, Transport, dict[str, Any], Callable[[], Any]]] = [
-        (
-            Workload.ECHO,
-            Transport.ECHO,
-            {"connections": settings.echo_connections},
-            lambda: echo_capacity(
-                server.ws_url, settings.echo_connections, payload, duration, warmup
-            ),
-        ),
-        (
-            Workload.FANOUT,
-            Transport.WS,
-            {"subscribers": settings.fanout_subscribers},
-            lambda: fanout_capacity(
-                server.ws_url, settings.fanout_subscribers, payload, duration, warmup
-            ),
-        ),
-        (
-            Workload.POLL,
-            Transport.SHORT_POLL,
-            {"pollers": settings.pollers},
-            lambda: poll_capacity(server.url, settings.pollers, duration, warmup),
-        ),
-    ]
-    for workload, transport, extra, factory in capacity:
+    if settings.own_app:
+        base["profile"] = settings.profile.name
+    for workload, transport, extra, factory in _capacity_workloads(
+        settings, server, duration, warmup
+    ):
         progress.phase_started(workload)
         run, usage, generator_s = measure_capacity(server, factory)
         params = {**base, "workload": workload, **extra}
@@ -249,6 +367,8 @@ def _measure_config(
         )
         if server.exited():
             return False
+    if Workload.PUSH in skipped_workloads(settings.profile):
+        return False
     progress.phase_started(Workload.PUSH)
     spec = ScenarioSpec(
         Transport.WS,
@@ -258,11 +378,14 @@ def _measure_config(
         payload_bytes=payload,
         duration_s=duration,
         warmup_s=warmup,
+        profile=settings.profile if settings.own_app else None,
     )
     sampler = TreeSampler(server.pid)
     sampler.start()
     try:
-        push_run, spread = run_uvloop(lambda: _push_with_spread(server.url, spec))
+        push_run, spread = run_uvloop(
+            lambda: _push_with_spread(server.url, spec, scrape=not settings.own_app)
+        )
     finally:
         usage = sampler.stop()
     scenario = push_scenario(
@@ -273,22 +396,23 @@ def _measure_config(
         push_run.generator_wall_s,
         list(push_run.errors),
     )
-    counts = sorted(spread.values(), reverse=True)
-    counts += [0] * (config.workers - len(counts))
-    params = {
-        **scenario.params,
-        **base,
-        "workload": Workload.PUSH,
-        "connections_per_worker": counts,
-    }
+    params = {**scenario.params, **base, "workload": Workload.PUSH}
+    if not settings.own_app:
+        counts = sorted(spread.values(), reverse=True)
+        params["connections_per_worker"] = counts + [0] * (config.workers - len(counts))
     scenarios.append(scenario.model_copy(update={"name": f"push/{config.slug}", "params": params}))
     return push_run.interrupted
 
 
-async def _push_with_spread(base_url: str, spec: ScenarioSpec) -> tuple[ScenarioRun, Counter[str]]:
-    """The push scenario, with ``/metrics`` scraped while it runs: the busiest scrape wins."""
+async def _push_with_spread(
+    base_url: str, spec: ScenarioSpec, scrape: bool = True
+) -> tuple[ScenarioRun, Counter[str]]:
+    """The push scenario, with ``/metrics`` scraped while it runs: the busiest scrape wins
+    (``scrape=False``: a user's app, which has no such metrics)."""
     task = asyncio.create_task(run_scenario(base_url, spec))
     best: Counter[str] = Counter()
+    if not scrape:
+        return await task, best
     async with aiohttp.ClientSession() as http:
         while not task.done():
             with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError):
