@@ -32,7 +32,6 @@ import aiohttp
 from pushbench.core.payload_token import find_tokens, make_token
 from pushbench.core.target_profile import PollSpec, PublishSpec, fill
 from pushbench.drivers.capacity import CapacityRun
-from pushbench.drivers.profiled import profiled_frame_maker
 from pushbench.drivers.rawhttp import open_raw_http
 from pushbench.drivers.rawws import RawClient, open_raw
 from pushbench.drivers.wsframes import encode_text
@@ -248,7 +247,11 @@ async def token_fanout_capacity(
     else:
         assert publish.http is not None  # the profile's validator: exactly one of ws and http
         template = publish.http.body
-    make = profiled_frame_maker(template, room, {"cap": publisher_client})
+
+    def make(publisher: str, seq: int, scheduled_ns: int, padding: str) -> str:
+        values = {"room": room, "client": str(publisher_client), "payload": padding}
+        return fill(template, {**values, "token": make_token(publisher, seq, scheduled_ns)})
+
     subs = await asyncio.gather(
         *(
             open_raw(ws_base + url(ws_path, i + 1), on_message=c.on_message)

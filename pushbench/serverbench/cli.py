@@ -27,6 +27,7 @@ from pushbench.cli.options import (
 from pushbench.cli.options import target as resolve_target
 from pushbench.core.schema import ResultsDocument, Scenario
 from pushbench.core.server_config import FLAVORS, WS_IMPLS
+from pushbench.core.target_profile import TargetProfile
 from pushbench.harness.processes import raise_open_files
 from pushbench.harness.run_skeleton import RunProgress
 from pushbench.report import write_report
@@ -181,6 +182,14 @@ def serverbench(
     then short polls/s, each against a bare ASGI app (--flavor: the reference app's), or on
     your app (--app, --profile: the phases its profile offers)."""
     chosen = resolve_target(app, app_dir, factory, profile, check=True)
+    if not isinstance(chosen.profile, TargetProfile):
+        err.print(
+            "[red]error:[/red] serverbench drives a TOML or built-in profile; a Python adapter "
+            "(--profile MODULE:CLASS) is driven by compare, ramp and the Locust users",
+            soft_wrap=True,
+        )
+        raise typer.Exit(EXIT_UNUSABLE)
+    own_profile = chosen.profile
     no_flavor_for_own_app(chosen, flavor)
     impls = tuple(part.strip() for part in ws_impl.split(",") if part.strip())
     unknown = [impl for impl in impls if impl not in WS_IMPLS or impl == "auto"]
@@ -216,9 +225,9 @@ def serverbench(
         pollers=pollers,
         server=server,
         pin=not no_pin,
-        profile=chosen.profile,
+        profile=own_profile,
     )
-    for phase, reason in skipped_phases(chosen.profile).items():
+    for phase, reason in skipped_phases(own_profile).items():
         err.print(f"{phase}: not measured ({escape(reason)})", soft_wrap=True)
     outcome = run_serverbench(config, Path(out), _Lines())
     document, run_dir = outcome.document, outcome.run_dir

@@ -31,6 +31,7 @@ from pushbench.core.completeness import is_complete, scenario_reasons
 from pushbench.core.kinds import WORKLOADS, Workload
 from pushbench.core.schema import ResultsDocument, Scenario
 from pushbench.core.server_config import BROKER_SCHEMES, FLAVORS, HTTP_IMPLS, LOOPS, WS_IMPLS
+from pushbench.core.target_profile import TargetProfile
 from pushbench.gate.config import find_pyproject, load_gate_config
 from pushbench.harness.run_skeleton import RunProgress
 from pushbench.sweep.matrix import (
@@ -276,6 +277,14 @@ def sweep(
     as the profile offers it, and one it does not offer is skipped with the reason.
     """
     chosen = resolve_target(app, app_dir, factory, profile, check=True)
+    if not isinstance(chosen.profile, TargetProfile):
+        err.print(
+            "[red]error:[/red] sweep drives a TOML or built-in profile; a Python adapter "
+            "(--profile MODULE:CLASS) is driven by compare, ramp and the Locust users",
+            soft_wrap=True,
+        )
+        raise typer.Exit(EXIT_UNUSABLE)
+    own_profile = chosen.profile
     no_flavor_for_own_app(chosen, flavor)
     if not chosen.reference and (brokers != "auto" or broker is not None):
         raise _fail(
@@ -332,7 +341,7 @@ def sweep(
         app=chosen.app,
         app_dir=chosen.app_dir,
         factory=chosen.factory,
-        profile=chosen.profile,
+        profile=own_profile,
     )
     err.print(
         f"pushbench sweep: {len(plan.configs)} configurations x {len(WORKLOADS)} workloads, "
@@ -340,7 +349,7 @@ def sweep(
         + (f" (skipped {len(invalid) + len(plan.skipped)})" if invalid or plan.skipped else ""),
         soft_wrap=True,
     )
-    for workload, reason in skipped_workloads(chosen.profile).items():
+    for workload, reason in skipped_workloads(own_profile).items():
         err.print(f"{workload}: not measured ({escape(reason)})", soft_wrap=True)
     with Progress(
         TextColumn("{task.description}"),
