@@ -1,4 +1,9 @@
-"""One scenario: P open-loop publishers, S subscribers of one transport, one fresh room."""
+"""One scenario: P open-loop publishers, S subscribers of one transport, fresh rooms (default one).
+
+With ``rooms`` > 1 the subscribers and the publishers are dealt round-robin over the rooms
+(subscriber j and publisher i in room ``j % rooms`` and ``i % rooms``), so fan-out (subscribers
+per room) varies apart from the connected clients; each subscriber is owed its room's messages.
+"""
 
 from __future__ import annotations
 
@@ -51,6 +56,9 @@ class ScenarioSpec:
     profile: TargetProfile | None = None
     """How to drive an app of the user's own (``--profile``); None or ``reference``: the
     reference server, whose receivers read its envelope."""
+    rooms: int = 1
+    """Rooms the subscribers and publishers are spread over; publishers must be a multiple, so
+    each room gets the same publish rate (``rate_per_s`` is all rooms together)."""
 
     def __post_init__(self) -> None:
         if self.transport not in SUBSCRIBERS:
@@ -67,6 +75,12 @@ class ScenarioSpec:
             raise ValueError("publishers and subscribers must be at least 1")
         if self.warmup_s < 0 or self.payload_bytes < 0:
             raise ValueError("warmup_s and payload_bytes must be >= 0")
+        if self.rooms < 1 or self.subscribers < self.rooms or self.publishers % self.rooms:
+            raise ValueError(
+                "rooms must be at least 1, at most the subscribers, and divide the publishers"
+            )
+        if self.rooms > 1 and self.custom_profile:
+            raise ValueError("rooms > 1 runs against the reference server only")
         profile = self.profile
         skipped = profile.skipped((self.transport,)) if profile and not profile.reference else {}
         if skipped:
@@ -98,7 +112,14 @@ class ScenarioSpec:
             params["poll_interval_s"] = self.poll_interval_s
         if self.profile is not None and self.custom_profile:
             params["profile"] = self.profile.name
+        if self.rooms != 1:  # one room: recorded as before rooms existed
+            params["rooms"] = self.rooms
         return params
+
+    @property
+    def fanout(self) -> float:
+        """Subscribers per room (the subscriber count in one room)."""
+        return self.subscribers / self.rooms
 
     @property
     def drain_s(self) -> float:
@@ -139,6 +160,7 @@ async def run_scenario(
     phase the generator's own CPU figure covers: no connection set-up, no teardown.
     """
     room = f"{spec.name.replace('@', '-')}-{uuid.uuid4().hex[:8]}"
+    rooms = [room] if spec.rooms == 1 else [f"{room}-{k}" for k in range(spec.rooms)]
     window = Window()
     recorders = [Recorder(window) for _ in range(spec.subscribers)]
     stats = PublishStats(sent={})
@@ -161,8 +183,10 @@ async def run_scenario(
         try:
             readies = [asyncio.Event() for _ in recorders]
             tasks = [
-                asyncio.create_task(subscribe(base_url, room, rec, http, ready, timing))
-                for rec, ready in zip(recorders, readies, strict=True)
+                asyncio.create_task(
+                    subscribe(base_url, rooms[j % spec.rooms], rec, http, ready, timing)
+                )
+                for j, (rec, ready) in enumerate(zip(recorders, readies, strict=True))
             ]
             await _all_ready(readies, tasks)
             if spec.profile is not None and spec.custom_profile:
@@ -174,7 +198,7 @@ async def run_scenario(
                 publishers, make_frame = profiled.senders, profiled.make_frame
             else:
                 ws_base = "ws" + base_url.removeprefix("http")
-                publishers = await connect_publishers(ws_base, room, spec.publishers)
+                publishers = await _connect_spread(ws_base, rooms, spec.publishers)
             start = now_ns() + 50_000_000
             window.start_ns = start + round(spec.warmup_s * 1e9)
             window.end_ns = window.start_ns + round(spec.duration_s * 1e9)
@@ -198,7 +222,7 @@ async def run_scenario(
                     window.end_ns,
                     progress,
                 )
-                await _drain(recorders, stats, spec.drain_s, tasks)
+                await _drain(recorders, stats, spec.drain_s, tasks, spec.rooms)
             finally:
                 monitor.cancel()
                 usage[0] = time.process_time() - cpu_start
@@ -226,7 +250,7 @@ async def run_scenario(
                         await ws.close()
     if window.end_ns == 0:  # never started publishing
         window.start_ns = window.end_ns = now_ns()
-    histogram, integrity = fold(recorders, stats.sent)
+    histogram, integrity = _fold_rooms(recorders, stats.sent, spec.rooms)
     if stats.first_failure_ns is not None:  # first: it says when, the subscribers' errors echo it
         after_s = (stats.first_failure_ns - window.start_ns) / 1e9 + spec.warmup_s
         errors.append(
@@ -251,6 +275,35 @@ async def run_scenario(
         generator_cpu_s=usage[0],
         generator_wall_s=usage[1],
     )
+
+
+async def _connect_spread(ws_base: str, rooms: list[str], count: int) -> list[Any]:
+    """``count`` publishers, publisher i in room ``i % len(rooms)`` (its index is its name)."""
+    if len(rooms) == 1:
+        return list(await connect_publishers(ws_base, rooms[0], count))
+    per_room = [await connect_publishers(ws_base, r, count // len(rooms)) for r in rooms]
+    return [per_room[i % len(rooms)][i // len(rooms)] for i in range(count)]
+
+
+def _room_sent(sent: dict[str, int], room: int, rooms: int) -> dict[str, int]:
+    """What a subscriber of ``room`` is owed: the publishers of that room (``pub-<i>``)."""
+    if rooms == 1:
+        return sent
+    return {name: n for name, n in sent.items() if int(name.rsplit("-", 1)[1]) % rooms == room}
+
+
+def _fold_rooms(
+    recorders: list[Recorder], sent: dict[str, int], rooms: int
+) -> tuple[LatencyHistogram, IntegrityCounts]:
+    """:func:`fold` per room (each subscriber owed its room's messages), merged."""
+    if rooms == 1:
+        return fold(recorders, sent)
+    histogram, totals = LatencyHistogram(), []
+    for room in range(rooms):
+        part, counts = fold(recorders[room::rooms], _room_sent(sent, room, rooms))
+        histogram.merge(part)
+        totals.append(counts)
+    return histogram, IntegrityCounts.total(totals)
 
 
 async def _all_ready(readies: list[asyncio.Event], tasks: list[asyncio.Task[None]]) -> None:
@@ -302,14 +355,16 @@ async def _drain(
     stats: PublishStats,
     drain_s: float,
     tasks: list[asyncio.Task[None]],
+    rooms: int = 1,
 ) -> None:
-    """Wait until every subscriber has every sent message, a subscriber died, or ``drain_s``."""
-    total = sum(stats.sent.values())
+    """Wait until every subscriber has every message of its room, a subscriber died, or
+    ``drain_s``."""
+    totals = [sum(_room_sent(stats.sent, j % rooms, rooms).values()) for j in range(rooms)]
     deadline = now_ns() + round(drain_s * 1e9)
     while now_ns() < deadline:
-        if all(r.integrity.first_arrivals >= total for r in recorders) or any(
-            t.done() for t in tasks
-        ):
+        if all(
+            r.integrity.first_arrivals >= totals[j % rooms] for j, r in enumerate(recorders)
+        ) or any(t.done() for t in tasks):
             return
         # A harness-side completion check: the condition is re-tested, the sleep only paces it.
         await asyncio.sleep(0.02)
