@@ -23,6 +23,7 @@ __all__ = [
     "VALIDATION_COLUMNS",
     "Cell",
     "cost_rows",
+    "form_verdict",
     "grouped_notes",
     "plan_document",
     "plan_rows",
@@ -254,6 +255,19 @@ def validation_verdict(plan: TransportPlan) -> str:
     return f"{text}: within {HELD_OUT_TOLERANCE:.0%}"
 
 
+def form_verdict(plan: TransportPlan) -> str:
+    """One line: each model form's error on the runs it did not use, and which was kept."""
+    if not plan.forms:
+        return "model form: linear (no run left out to compare forms on)"
+    chosen = next(f for f in plan.forms if f.chosen)
+    scored = "; ".join(
+        f"{f.form} mean |error| {f.mean_abs_pct:.1f} %, worst {f.worst_pct:+.0f} %"
+        + (" (kept)" if f.chosen else f" ({f.note})" if f.note else "")
+        for f in plan.forms
+    )
+    return f"model form: {chosen.form}, compared on {chosen.runs} runs: {scored}"
+
+
 #: Column headings of :func:`point_rows`.
 POINT_COLUMNS: Final = (
     "scenario",
@@ -318,6 +332,7 @@ def render_plan_markdown(plan: Plan, run_id: str) -> str:
         lines += ["", *_md_table(headings, costs, text_columns=(0, 2))]
         lines += ["", *_md_table(POINT_COLUMNS, point_rows(transport))]
         lines += ["", f"Validation: {validation_verdict(transport)}."]
+        lines += ["", f"{form_verdict(transport).capitalize()}."]
         if transport.validation:
             lines += ["", *_md_table(VALIDATION_COLUMNS, validation_rows(transport), (0, 1))]
         notes = transport.notes + [f"beyond measured: {e}" for e in transport.extrapolation]
@@ -364,7 +379,9 @@ def _transport_dict(plan: TransportPlan) -> dict[str, Any]:
                 for row in plan.validation
             ],
         },
+        "forms": [dataclasses.asdict(f) for f in plan.forms],
         "cpu_model": {
+            "form": fit.form,
             "proportional": fit.proportional,
             "cpu_s_per_unit": {term.value: cost for term, cost in fit.costs.items()},
             "absent": {term.value: why for term, why in fit.absent.items()},
