@@ -171,8 +171,9 @@ def plan(
         typer.Option(
             "--measure",
             help="Run the design the model needs first (per transport: publish rate × "
-            "subscribers corners, short poll × 2 intervals; a centre and 2 beyond points held "
-            "out), on fresh servers; the runs go beside the plan.",
+            "subscribers × rooms corners, so fan-out varies apart; short poll × 2 intervals; a "
+            "centre and 3 beyond points held out), on fresh servers; the runs go beside the "
+            "plan.",
         ),
     ] = False,
     transports: Annotated[
