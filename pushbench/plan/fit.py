@@ -60,6 +60,7 @@ __all__ = [
     "form_scores",
     "held_out",
     "measured_rates",
+    "missing_term",
     "span",
 ]
 
@@ -324,6 +325,22 @@ def held_out(fit: CpuFit, points: Sequence[Point]) -> list[HeldOut]:
             rest = fit_cpu([*fit.points[:i], *fit.points[i + 1 :]], False, fit.form)
             rows.append(HeldOut(p, p.utilisation, rest.cores(measured_rates(p)), "leave-one-out"))
     return rows
+
+
+def missing_term(fit: CpuFit, rows: Sequence[HeldOut]) -> tuple[Term, float, float] | None:
+    """The term that misses: refit with the missed held-out runs added, and name the cost whose
+    share of the worst run's predicted cores moves most (cost before, cost after); None when no
+    run missed.
+    """
+    missed = [row for row in rows if row.missed]
+    if not missed:
+        return None
+    worst = max(missed, key=lambda row: abs(row.error_pct))
+    refit = fit_cpu([*fit.points, *(row.point for row in missed)], False, fit.form)
+    rates = measured_rates(worst.point)
+    terms = set(fit.costs) | set(refit.costs)
+    term = max(terms, key=lambda t: abs(refit.cost(t) - fit.cost(t)) * rates.get(t, 0.0))
+    return term, fit.cost(term), refit.cost(term)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from typing import Any, Final
 from pushbench.core.kinds import Transport
 from pushbench.core.units import NOT_APPLICABLE, format_duration_us, format_ratio, format_value
 from pushbench.plan.figures import format_bytes, format_number
-from pushbench.plan.fit import HELD_OUT_TOLERANCE, UNITS, Term
+from pushbench.plan.fit import HELD_OUT_TOLERANCE, UNITS, Term, missing_term
 from pushbench.plan.model import ASSUMPTIONS, Figure, Plan, TransportPlan
 
 __all__ = [
@@ -251,7 +251,17 @@ def validation_verdict(plan: TransportPlan) -> str:
         f"{len(plan.validation)} {kind} runs, worst {worst.error_pct:+.0f} % ({worst.point.source})"
     )
     if plan.validation_missed:
-        return f"⚠ {text}: beyond {HELD_OUT_TOLERANCE:.0%}, the CPU figure is not validated"
+        text = f"⚠ {text}: beyond {HELD_OUT_TOLERANCE:.0%}, the CPU figure is not validated"
+        missing = missing_term(plan.fit, plan.validation)
+        if missing is not None:
+            term, before, after = missing
+            scale, unit = (1e3, "ms/s") if term is Term.IDLE else (1e6, "µs")
+            what = "the idle server" if term is Term.IDLE else f"the cost per {term.value}"
+            text += (
+                f"; the term that misses: {what}, {format_value(before * scale)} {unit} fitted, "
+                f"{format_value(after * scale)} {unit} with the missed runs added"
+            )
+        return text
     return f"{text}: within {HELD_OUT_TOLERANCE:.0%}"
 
 

@@ -8,15 +8,17 @@ many messages per client is only an upper bound for clients that get far fewer.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
 
 from pushbench.core.kinds import Transport
-from pushbench.plan.fit import Form, Term, fit_cpu, form_scores
+from pushbench.plan.fit import Form, Term, fit_cpu, form_scores, missing_term
 from pushbench.plan.inputs import Inputs, Point, read_inputs
 from pushbench.plan.measure import design
 from pushbench.plan.model import PlanRequest, make_plan
+from pushbench.plan.text import validation_verdict
 from tests.unit.test_plan import golden
 
 IDLE, PER_CONNECTION, PER_DELIVERY, PER_PUBLISH, FALLING = 0.006, 130e-6, 11e-6, 150e-6, 4e-4
@@ -134,3 +136,18 @@ def test_a_connection_cost_measured_at_many_messages_is_an_upper_bound_for_few()
     # At the measured messages per client the figure is one number.
     inside = make_plan(Inputs(points=corners()), PlanRequest(1_000, 20.0, fanout=10), held())
     assert inside.transports[0].cpu_cores.low is None
+
+
+def test_a_missed_held_out_run_names_the_term_that_misses() -> None:
+    dear = run(300, 24, 2)
+    dear = dataclasses.replace(dear, cpu_s=dear.cpu_s + PER_PUBLISH * dear.published)
+    plan = make_plan(Inputs(points=corners()), PlanRequest(1_000, 20.0, fanout=10), [dear])
+    (ws,) = plan.transports
+    assert ws.validation_missed
+    missing = missing_term(ws.fit, ws.validation)
+    assert missing is not None
+    term, before, after = missing
+    assert term is Term.PUBLISH
+    assert before == pytest.approx(PER_PUBLISH)
+    assert after > before
+    assert "the term that misses: the cost per publish, 150 µs fitted" in validation_verdict(ws)
