@@ -383,8 +383,8 @@ def form_scores(
     why = {form: "" for form in Form}
     if chosen is Form.LINEAR and Form.FALLING in scores:
         why[Form.FALLING] = (
-            "its √delivery term fitted as 0 (these runs do not show a cost per delivery "
-            "falling with load beyond what the cost per publish spreads over the fan-out)"
+            "its √delivery term fitted as 0: these runs show no cost per delivery falling with "
+            "load beyond what the cost per publish spreads over the fan-out"
             if Term.FALLING not in falling.costs
             else "no lower error than linear"
         )

@@ -69,6 +69,10 @@ plan, steady state of N connected clients (r msgs/client/s, fan-out F):
                  + c_pub x publishes/s + c_conn x N + idle x workers
   workers      = fewest with cores / workers <= headroom
   memory       = workers x base + N x bytes_per_conn
+forms: linear (above), or falling: + c_sqrt x sqrt(deliveries/s per worker) per worker (the cost
+per delivery falling with load); falling is kept only when it predicts the held-out runs better.
+a cost per connection measured at more messages per client than planned is an upper bound: the
+CPU range's low end leaves it out
 a cost the runs did not separate from another gives a range (low-high), and the run to add.
 latency: short poll p50 = T/2 + rtt, p99 = 0.99 T + rtt (model); others measured at the closest
 CPU load."""
