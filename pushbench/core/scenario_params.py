@@ -55,6 +55,9 @@ class ScenarioParams(BaseModel):
     warmup_s: float | None = None
     poll_interval_s: float | None = None
     """Short polling only: seconds between one client's polls."""
+    rooms: int | None = None
+    """Rooms the subscribers and publishers were spread over; None: one (fan-out is the
+    subscriber count)."""
 
     # --- the server configuration (sweep; serverbench records some) ---
     workload: Annotated[Workload, Field(strict=False)] | None = None

@@ -1,4 +1,9 @@
-"""One scenario: P open-loop publishers, S subscribers of one transport, one fresh room."""
+"""One scenario: P open-loop publishers, S subscribers of one transport, fresh rooms (default one).
+
+With ``rooms`` > 1 the subscribers and the publishers are dealt round-robin over the rooms
+(subscriber j and publisher i in room ``j % rooms`` and ``i % rooms``), so fan-out (subscribers
+per room) varies apart from the connected clients; each subscriber is owed its room's messages.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import contextlib
 import math
 import time
 import uuid
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,6 +64,9 @@ class ScenarioSpec:
     not measured themselves; what they do to the measured subscribers is the point."""
     interval_s: float = DEFAULT_INTERVAL_S
     """Width of the intervals the measured window is cut into (``--interval``)."""
+    rooms: int = 1
+    """Rooms the subscribers and publishers are spread over; publishers must be a multiple, so
+    each room gets the same publish rate (``rate_per_s`` is all rooms together)."""
 
     def __post_init__(self) -> None:
         if self.transport not in SUBSCRIBERS:
@@ -78,6 +87,12 @@ class ScenarioSpec:
             raise ValueError("stalled_subscribers must be >= 0")
         if self.stalled_subscribers and self.transport != Transport.WS:
             raise ValueError("stalled subscribers are WebSocket clients: ws scenarios only")
+        if self.rooms < 1 or self.subscribers < self.rooms or self.publishers % self.rooms:
+            raise ValueError(
+                "rooms must be at least 1, at most the subscribers, and divide the publishers"
+            )
+        if self.rooms > 1 and self.custom_profile:
+            raise ValueError("rooms > 1 runs against the reference server only")
         profile = self.profile
         skipped = profile.skipped((self.transport,)) if profile and not profile.reference else {}
         if skipped:
@@ -111,7 +126,14 @@ class ScenarioSpec:
             params["profile"] = self.profile.name
         if self.stalled_subscribers:
             params["stalled_subscribers"] = self.stalled_subscribers
+        if self.rooms != 1:  # one room: recorded as before rooms existed
+            params["rooms"] = self.rooms
         return params
+
+    @property
+    def fanout(self) -> float:
+        """Subscribers per room (the subscriber count in one room)."""
+        return self.subscribers / self.rooms
 
     @property
     def drain_s(self) -> float:
@@ -154,6 +176,7 @@ async def run_scenario(
     phase the generator's own CPU figure covers: no connection set-up, no teardown.
     """
     room = f"{spec.name.replace('@', '-')}-{uuid.uuid4().hex[:8]}"
+    rooms = [room] if spec.rooms == 1 else [f"{room}-{k}" for k in range(spec.rooms)]
     window = Window()
     recorders = [Recorder(window) for _ in range(spec.subscribers)]
     stats = PublishStats(sent={})
@@ -179,9 +202,11 @@ async def run_scenario(
             readies = [asyncio.Event() for _ in recorders]
             tasks = [
                 asyncio.create_task(
-                    subscribe(SubscriberContext(base_url, room, rec, http, ready, timing))
+                    subscribe(
+                        SubscriberContext(base_url, rooms[j % spec.rooms], rec, http, ready, timing)
+                    )
                 )
-                for rec, ready in zip(recorders, readies, strict=True)
+                for j, (rec, ready) in enumerate(zip(recorders, readies, strict=True))
             ]
             await _all_ready(readies, tasks)
             stalled = await _open_stalled(base_url, room, spec)
@@ -194,7 +219,7 @@ async def run_scenario(
                 publishers, make_frame = profiled.senders, profiled.make_frame
             else:
                 ws_base = "ws" + base_url.removeprefix("http")
-                publishers = await connect_publishers(ws_base, room, spec.publishers)
+                publishers = await _connect_spread(ws_base, rooms, spec.publishers)
             start = now_ns() + 50_000_000
             window.start_ns = start + round(spec.warmup_s * 1e9)
             window.end_ns = window.start_ns + round(spec.duration_s * 1e9)
@@ -238,7 +263,7 @@ async def run_scenario(
                         f"{expected - stats.sent_total} of the schedule's {expected} messages "
                         "never left"
                     )
-                await _drain(recorders, stats, spec.drain_s, tasks)
+                await _drain(recorders, stats, spec.drain_s, tasks, spec.rooms)
             finally:
                 monitor.cancel()
                 if ticker is not None:
@@ -271,7 +296,7 @@ async def run_scenario(
     if window.end_ns == 0:  # never started publishing
         window.start_ns = window.end_ns = now_ns()
     grid = IntervalGrid(window.start_ns, window.end_ns, round(spec.interval_s * 1e9))
-    series, integrity = fold(recorders, stats.sent, grid, stats.scheduled_ns)
+    series, integrity = _fold_rooms(recorders, stats.sent, grid, stats.scheduled_ns, spec.rooms)
     series.start_epoch_s = time.time() - (now_ns() - window.start_ns) / 1e9
     histogram = series.whole()
     if stats.first_failure_ns is not None:  # first: it says when, the subscribers' errors echo it
@@ -339,6 +364,46 @@ def _requests_per_interval(grid: IntervalGrid, counted: list[int], total: int) -
     return [max(0, edges[i + 1] - edges[i]) for i in range(grid.count)]
 
 
+async def _connect_spread(ws_base: str, rooms: list[str], count: int) -> list[Any]:
+    """``count`` publishers, publisher i in room ``i % len(rooms)`` (its index is its name)."""
+    if len(rooms) == 1:
+        return list(await connect_publishers(ws_base, rooms[0], count))
+    per_room = [await connect_publishers(ws_base, r, count // len(rooms)) for r in rooms]
+    return [per_room[i % len(rooms)][i // len(rooms)] for i in range(count)]
+
+
+def _room_sent(sent: dict[str, int], room: int, rooms: int) -> dict[str, int]:
+    """What a subscriber of ``room`` is owed: the publishers of that room (``pub-<i>``)."""
+    if rooms == 1:
+        return sent
+    return {name: n for name, n in sent.items() if int(name.rsplit("-", 1)[1]) % rooms == room}
+
+
+def _fold_rooms(
+    recorders: list[Recorder],
+    sent: dict[str, int],
+    grid: IntervalGrid,
+    scheduled: dict[str, array[int]],
+    rooms: int,
+) -> tuple[IntervalSeries, IntegrityCounts]:
+    """:func:`fold` per room (each subscriber owed its room's messages), merged interval by
+    interval."""
+    if rooms == 1:
+        return fold(recorders, sent, grid, scheduled)
+    parts = []
+    for room in range(rooms):
+        owed = _room_sent(sent, room, rooms)
+        times = {name: scheduled.get(name, array("q")) for name in owed}
+        parts.append(fold(recorders[room::rooms], owed, grid, times))
+    first = parts[0][0]
+    for series, _ in parts[1:]:
+        for index, histogram in enumerate(series.histograms):
+            first.histograms[index].merge(histogram)
+            first.sent[index] += series.sent[index]
+            first.lost[index] += series.lost[index]
+    return first, IntegrityCounts.total(counts for _, counts in parts)
+
+
 async def _all_ready(readies: list[asyncio.Event], tasks: list[asyncio.Task[None]]) -> None:
     waiters: list[asyncio.Task[Any]] = [asyncio.create_task(ready.wait()) for ready in readies]
     try:
@@ -388,14 +453,16 @@ async def _drain(
     stats: PublishStats,
     drain_s: float,
     tasks: list[asyncio.Task[None]],
+    rooms: int = 1,
 ) -> None:
-    """Wait until every subscriber has every sent message, a subscriber died, or ``drain_s``."""
-    total = sum(stats.sent.values())
+    """Wait until every subscriber has every message of its room, a subscriber died, or
+    ``drain_s``."""
+    totals = [sum(_room_sent(stats.sent, j % rooms, rooms).values()) for j in range(rooms)]
     deadline = now_ns() + round(drain_s * 1e9)
     while now_ns() < deadline:
-        if all(r.integrity.first_arrivals >= total for r in recorders) or any(
-            t.done() for t in tasks
-        ):
+        if all(
+            r.integrity.first_arrivals >= totals[j % rooms] for j, r in enumerate(recorders)
+        ) or any(t.done() for t in tasks):
             return
         # A harness-side completion check: the condition is re-tested, the sleep only paces it.
         await asyncio.sleep(0.02)

@@ -27,6 +27,7 @@ from pushbench.plan.inputs import PLANNED_TRANSPORTS, MixedFlavors, read_inputs
 from pushbench.plan.model import Plan, PlanError, PlanRequest, make_plan
 from pushbench.plan.text import (
     PLAN_COLUMNS,
+    form_verdict,
     grouped_notes,
     plan_document,
     plan_rows,
@@ -170,8 +171,9 @@ def plan(
         typer.Option(
             "--measure",
             help="Run the design the model needs first (per transport: publish rate × "
-            "subscribers corners, short poll × 2 intervals; a centre and 2 beyond points held "
-            "out), on fresh servers; the runs go beside the plan.",
+            "subscribers × rooms corners, so fan-out varies apart; short poll × 2 intervals; a "
+            "centre and 3 beyond points held out), on fresh servers; the runs go beside the "
+            "plan.",
         ),
     ] = False,
     transports: Annotated[
@@ -230,6 +232,8 @@ def plan(
         write_atomic(run_dir / name, text)
     console = Console() if sys.stdout.isatty() else Console(width=200)
     console.print(plan_rich_table(result))
+    for transport in result.transports:
+        console.print(f"{escape(transport.name)}: {escape(form_verdict(transport))}")
     for scope, note in grouped_notes(result):
         console.print(f"[yellow]{escape(scope)}:[/yellow] {escape(note)}")
     err.print("plan:    " + ", ".join(str(run_dir / name) for name in files))

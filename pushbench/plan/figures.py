@@ -96,6 +96,7 @@ _PER: Final = {
     Term.PUBLISH: "pub",
     Term.CONNECTION: "conn",
     Term.IDLE: "worker",
+    Term.FALLING: "√(deliv/s)/worker",
 }
 #: What each term's steady-state rate is called in a derivation.
 _TERM_RATES: Final = {
@@ -104,17 +105,24 @@ _TERM_RATES: Final = {
     Term.DELIVERY: "deliveries/s (keep-alives included, assumed = delivery)",
     Term.PUBLISH: "publishes/s",
     Term.REQUEST: "requests/s",
+    Term.FALLING: "workers × √(deliveries/s per worker)",
 }
 
 
 def term_rates(rates: dict[str, float], workers: float) -> dict[Term, float]:
-    """The plan's steady-state rates as the CPU model's terms: keep-alives cost a delivery."""
+    """The plan's steady-state rates as the CPU model's terms: keep-alives cost a delivery.
+
+    The falling form's term is per worker (each worker's cost per delivery falls with its own
+    load): ``workers × √(deliveries/s / workers)`` = ``√(deliveries/s × workers)``.
+    """
+    deliveries = rates["deliveries"] + rates["keepalives"]
     return {
         Term.IDLE: workers,
         Term.CONNECTION: rates["connections"],
-        Term.DELIVERY: rates["deliveries"] + rates["keepalives"],
+        Term.DELIVERY: deliveries,
         Term.PUBLISH: rates["publishes"],
         Term.REQUEST: rates["requests"],
+        Term.FALLING: math.sqrt(deliveries * workers),
     }
 
 

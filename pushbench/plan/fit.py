@@ -20,11 +20,19 @@ independently of the terms before it; otherwise its cost stays inside the terms 
 (:attr:`CpuFit.absent` says so, :attr:`CpuFit.aliases` says how), and a plan gives the range
 the unidentified cost allows (:func:`cores_range`) and names the run that would identify it.
 With one load level there is no ``idle`` term (the proportional model).
+
+**Two forms.** ``linear`` is the equation above: a constant cost per delivery. ``falling`` lets
+the cost per delivery fall with load, ``c_del + c_√ / √(deliveries/s per worker)`` — one more
+term, ``c_√ × √(deliveries/s)`` per worker, whose column in a run is ``√(deliveries × sampled
+s)`` — the shape of the front page's ~25 µs per delivery at low load vs ~12 µs at high (fixed
+costs per event-loop wake-up shared by more deliveries the busier the loop). A plan fits both
+and keeps ``falling`` only when it predicts the held-out runs better (:func:`form_scores`).
 """
 
 from __future__ import annotations
 
 import enum
+import math
 import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +48,8 @@ __all__ = [
     "IDENTIFIED_BY",
     "UNITS",
     "CpuFit",
+    "Form",
+    "FormScore",
     "HeldOut",
     "MemoryFit",
     "PlanError",
@@ -47,8 +57,10 @@ __all__ = [
     "cores_range",
     "fit_cpu",
     "fit_memory",
+    "form_scores",
     "held_out",
     "measured_rates",
+    "missing_term",
     "span",
 ]
 
@@ -65,6 +77,17 @@ class Term(enum.StrEnum):
     DELIVERY = "delivery"
     PUBLISH = "publish"
     CONNECTION = "connection"
+    FALLING = "√delivery"
+    """The ``falling`` form's term: CPU per second per √(deliveries/s) of one worker."""
+
+
+class Form(enum.StrEnum):
+    """The shape of the cost per delivery."""
+
+    LINEAR = "linear"
+    """Constant: ``c_del`` per delivery, whatever the load."""
+    FALLING = "falling"
+    """``c_del + c_√ / √(deliveries/s per worker)``: dearer at low load."""
 
 
 #: What each term counts in a scenario (its column: CPU s = cost × count).
@@ -74,6 +97,7 @@ _COUNTS: Final[dict[Term, Callable[[Point], float]]] = {
     Term.DELIVERY: lambda p: float(p.delivered),
     Term.PUBLISH: lambda p: p.published,
     Term.CONNECTION: lambda p: p.subscribers * p.sampled_s,
+    Term.FALLING: lambda p: math.sqrt(p.delivered * p.sampled_s),
 }
 #: Candidate terms per transport, most important first: a term that moves with earlier ones in
 #: the runs is not fitted, and its cost stays in them.
@@ -90,6 +114,7 @@ UNITS: Final = {
     Term.DELIVERY: "CPU µs per delivered message",
     Term.PUBLISH: "CPU µs per published message",
     Term.CONNECTION: "CPU µs per second per connected client",
+    Term.FALLING: "CPU µs per second per √(deliveries/s) of one worker (falling form)",
 }
 #: The run that would separate a term from the ones it moved with.
 IDENTIFIED_BY: Final = {
@@ -99,6 +124,7 @@ IDENTIFIED_BY: Final = {
     Term.PUBLISH: "a run at another --rate with the same --subscribers",
     Term.CONNECTION: "a run at other --subscribers and another --rate (deliveries/s and "
     "connections varied apart)",
+    Term.FALLING: "runs at three or more deliveries/s levels",
 }
 
 
@@ -138,6 +164,7 @@ class CpuFit:
     aliases: dict[Term, dict[Term, float]] = field(default_factory=dict)
     """For each term that moved with fitted ones: its column as a combination of theirs
     (``count_a ≈ Σ α_k count_k`` over these runs), which :func:`cores_range` needs."""
+    form: Form = Form.LINEAR
 
     def cpu_s(self, point: Point) -> float:
         """The CPU seconds the fit predicts for a scenario like ``point``."""
@@ -193,12 +220,13 @@ def _alias(
     return {k: a for k, a in zip(kept, alpha, strict=True) if abs(a) > 0}
 
 
-def fit_cpu(points: Sequence[Point], holdout: bool = True) -> CpuFit:
+def fit_cpu(points: Sequence[Point], holdout: bool = True, form: Form = Form.LINEAR) -> CpuFit:
     """Fit one transport's CPU costs to its measured scenarios.
 
     Args:
         points: Scenarios of one transport.
         holdout: Also predict each point from a fit on the others (three points or more).
+        form: ``falling`` adds the √delivery term after the cost per delivery.
 
     Raises:
         PlanError: No points, or points of several transports.
@@ -210,7 +238,10 @@ def fit_cpu(points: Sequence[Point], holdout: bool = True) -> CpuFit:
         raise PlanError(f"one transport per fit, not {', '.join(transports)}")
     transport = transports[0]
     proportional = len({p.level for p in points}) < 2
-    candidates = ([] if proportional else [Term.IDLE]) + list(_TERMS[transport])
+    terms = list(_TERMS[transport])
+    if form is Form.FALLING:
+        terms.insert(terms.index(Term.DELIVERY) + 1, Term.FALLING)
+    candidates = ([] if proportional else [Term.IDLE]) + terms
     columns = {term: [_COUNTS[term](p) for p in points] for term in candidates}
     kept = [candidates[i] for i in independent_columns(list(columns.values()))]
     absent = {
@@ -241,17 +272,21 @@ def fit_cpu(points: Sequence[Point], holdout: bool = True) -> CpuFit:
             costs[term] = cost
         else:
             absent[term] = "fitted as 0: below the noise of these runs (the best fit is < 0)"
-    fit = CpuFit(transport, costs, proportional, tuple(points), absent, (), aliases=aliases)
+    fit = CpuFit(
+        transport, costs, proportional, tuple(points), absent, (), aliases=aliases, form=form
+    )
     errors = tuple(100 * (fit.cpu_s(p) - p.cpu_s) / p.cpu_s for p in points)
     held: tuple[float, ...] = ()
     if holdout and len(points) >= 3:
         held = tuple(
             100
-            * (fit_cpu([*points[:i], *points[i + 1 :]], holdout=False).cpu_s(p) - p.cpu_s)
+            * (fit_cpu([*points[:i], *points[i + 1 :]], False, form).cpu_s(p) - p.cpu_s)
             / p.cpu_s
             for i, p in enumerate(points)
         )
-    return CpuFit(transport, costs, proportional, tuple(points), absent, errors, held, aliases)
+    return CpuFit(
+        transport, costs, proportional, tuple(points), absent, errors, held, aliases, form
+    )
 
 
 #: A held-out run predicted worse than this (relative CPU error) is flagged.
@@ -287,9 +322,77 @@ def held_out(fit: CpuFit, points: Sequence[Point]) -> list[HeldOut]:
     rows = []
     if len(fit.points) >= 3:
         for i, p in enumerate(fit.points):
-            rest = fit_cpu([*fit.points[:i], *fit.points[i + 1 :]], holdout=False)
+            rest = fit_cpu([*fit.points[:i], *fit.points[i + 1 :]], False, fit.form)
             rows.append(HeldOut(p, p.utilisation, rest.cores(measured_rates(p)), "leave-one-out"))
     return rows
+
+
+def missing_term(fit: CpuFit, rows: Sequence[HeldOut]) -> tuple[Term, float, float] | None:
+    """The term that misses: refit with the missed held-out runs added, and name the cost whose
+    share of the worst run's predicted cores moves most (cost before, cost after); None when no
+    run missed.
+    """
+    missed = [row for row in rows if row.missed]
+    if not missed:
+        return None
+    worst = max(missed, key=lambda row: abs(row.error_pct))
+    refit = fit_cpu([*fit.points, *(row.point for row in missed)], False, fit.form)
+    rates = measured_rates(worst.point)
+    terms = set(fit.costs) | set(refit.costs)
+    term = max(terms, key=lambda t: abs(refit.cost(t) - fit.cost(t)) * rates.get(t, 0.0))
+    return term, fit.cost(term), refit.cost(term)
+
+
+@dataclass(frozen=True, slots=True)
+class FormScore:
+    """How well one form of the model predicted the runs it did not use."""
+
+    form: Form
+    mean_abs_pct: float
+    """Mean |error| over the held-out (or leave-one-out) runs."""
+    worst_pct: float
+    """The error of largest magnitude, signed."""
+    runs: int
+    chosen: bool
+    note: str = ""
+    """Why the form was not kept (or an empty string)."""
+
+
+def _score(rows: Sequence[HeldOut]) -> tuple[float, float]:
+    errors = [row.error_pct for row in rows]
+    return statistics.fmean(abs(e) for e in errors), max(errors, key=abs)
+
+
+def form_scores(
+    points: Sequence[Point], holdout: Sequence[Point]
+) -> tuple[CpuFit, list[HeldOut], list[FormScore]]:
+    """Fit each form, predict the runs it did not use; keep ``falling`` only when its mean
+    |error| is lower than ``linear``'s (and its √delivery term was fitted, not 0).
+
+    Returns (the chosen fit, its held-out rows, one score per form, linear first).
+    """
+    fits = {form: fit_cpu(points, form=form) for form in Form}
+    rows = {form: held_out(fit, holdout) for form, fit in fits.items()}
+    if not rows[Form.LINEAR]:
+        return fits[Form.LINEAR], [], []
+    scores = {form: _score(rows[form]) for form in Form if rows[form]}
+    chosen = Form.LINEAR
+    falling = fits[Form.FALLING]
+    if Term.FALLING in falling.costs and scores[Form.FALLING][0] < scores[Form.LINEAR][0]:
+        chosen = Form.FALLING
+    why = {form: "" for form in Form}
+    if chosen is Form.LINEAR and Form.FALLING in scores:
+        why[Form.FALLING] = (
+            "its √delivery term fitted as 0: these runs show no cost per delivery falling with "
+            "load beyond what the cost per publish spreads over the fan-out"
+            if Term.FALLING not in falling.costs
+            else "no lower error than linear"
+        )
+    table = [
+        FormScore(form, *score, len(rows[form]), form is chosen, why[form])
+        for form, score in scores.items()
+    ]
+    return fits[chosen], rows[chosen], table
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from pushbench.plan.text import (
     POINT_COLUMNS,
     VALIDATION_COLUMNS,
     cost_rows,
+    form_verdict,
     grouped_notes,
     plan_rows,
     plan_title,
@@ -208,7 +209,10 @@ def _validation(plan: Plan) -> str:
         if transport.validation:
             rows = [[escape(c) for c in row] for row in validation_rows(transport)]
             table = _table(VALIDATION_COLUMNS, rows)
-        sections.append(f"<h3>{escape(transport.name)}</h3><p{css}>{escape(verdict)}</p>{table}")
+        form = f"<p>{escape(form_verdict(transport))}</p>"
+        sections.append(
+            f"<h3>{escape(transport.name)}</h3><p{css}>{escape(verdict)}</p>{table}{form}"
+        )
     return "".join(sections)
 
 

@@ -42,7 +42,7 @@ class Point:
     poll_interval_s: float | None
     subscribers: int
     published: float
-    """Messages published (deliveries owed divided by subscribers)."""
+    """Messages published (deliveries owed divided by the fan-out)."""
     delivered: int
     requests: int
     """HTTP requests the subscribers made (0 for WebSocket)."""
@@ -59,6 +59,8 @@ class Point:
     """The reference server's flavor; None: not recorded (a run before flavors, a --target)."""
     wall_s: float | None = None
     """Seconds the server was sampled (first publish to end of drain); None: not recorded."""
+    rooms: int = 1
+    """Rooms the subscribers were spread over (each room the same publish rate)."""
 
     @property
     def sampled_s(self) -> float:
@@ -66,9 +68,14 @@ class Point:
         return self.wall_s or self.span_s
 
     @property
-    def level(self) -> tuple[int, float]:
+    def fanout(self) -> float:
+        """Subscribers per room: the deliveries each published message makes."""
+        return self.subscribers / self.rooms
+
+    @property
+    def level(self) -> tuple[int, float, int]:
         """The load level: scenarios of one compare run share it, whatever their transport."""
-        return (self.subscribers, round(self.published))
+        return (self.subscribers, round(self.published), self.rooms)
 
     @property
     def utilisation(self) -> float:
@@ -149,6 +156,7 @@ def _point(document: ResultsDocument, scenario: Scenario, source: str) -> Point 
     warmup = _number(params.warmup_s, document.config, "warmup_s") or 0.0
     payload = _number(params.payload_bytes, document.config, "payload_bytes") or 0.0
     requests = scenario.http_requests or 0
+    rooms = params.rooms or 1
     generator = scenario.generator
     # The generator measures itself over the phase the server is sampled in (cpu % = CPU s
     # over that wall time), unrounded: the server's seconds, where the run recorded them.
@@ -162,7 +170,7 @@ def _point(document: ResultsDocument, scenario: Scenario, source: str) -> Point 
         transport=scenario.transport,
         poll_interval_s=interval if scenario.transport == Transport.SHORT_POLL else None,
         subscribers=int(subscribers),
-        published=scenario.sent / subscribers,
+        published=scenario.sent * rooms / subscribers,
         delivered=scenario.delivered,
         requests=0 if scenario.transport == Transport.WS else requests,
         span_s=duration + warmup,
@@ -174,6 +182,7 @@ def _point(document: ResultsDocument, scenario: Scenario, source: str) -> Point 
         saturated=scenario.generator.saturated if scenario.generator else False,
         flavor=flavor_of(scenario),
         wall_s=wall,
+        rooms=rooms,
     )
 
 

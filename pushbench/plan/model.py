@@ -52,13 +52,14 @@ from pushbench.plan.figures import (
 from pushbench.plan.fit import (
     IDENTIFIED_BY,
     CpuFit,
+    FormScore,
     HeldOut,
     MemoryFit,
     PlanError,
     Term,
-    fit_cpu,
     fit_memory,
-    held_out,
+    form_scores,
+    span,
 )
 from pushbench.plan.inputs import PLANNED_TRANSPORTS, Inputs, Point
 
@@ -148,6 +149,8 @@ class TransportPlan:
     memory: MemoryFit
     validation: list[HeldOut] = field(default_factory=list)
     """Runs the fit did not use, predicted by the cores formula, with the error."""
+    forms: list[FormScore] = field(default_factory=list)
+    """Each model form's error on those runs; the chosen one's fit is :attr:`fit`."""
 
     @property
     def validation_missed(self) -> bool:
@@ -265,7 +268,7 @@ def _extrapolation(
             [p.msgs_per_client_per_s for p in points],
             format_value,
         ),
-        ("fan-out", request.fanout, [p.subscribers for p in points], format_number),
+        ("fan-out", request.fanout, [p.fanout for p in points], format_number),
         ("payload bytes", plan.payload, [p.payload_bytes for p in points], format_number),
     ]
     if rates["requests"]:
@@ -347,26 +350,42 @@ class _Planned:
     payload: int
     rtt_us: float
     validation: list[HeldOut]
+    forms: list[FormScore]
 
 
 def _workers(fit: CpuFit, rates: dict[str, float], headroom: float) -> tuple[int, float]:
     """(workers, busy cores): the fewest workers that keep each at ≤ ``headroom`` CPU, each
     paying the idle server's cost (when the idle server alone exceeds the headroom: one
-    worker per core the load needs)."""
-    variable = fit.cores(term_rates(rates, 0.0))
+    worker per core the load needs).
+
+    Cores grow with the workers (the idle server each, and the falling form's per-worker
+    term), so the count is iterated from one worker up to the first that carries its load.
+    """
     idle = fit.cost(Term.IDLE)
-    if idle < headroom:
-        workers = max(1, math.ceil(variable / (headroom - idle) - 1e-9))
-    else:
-        workers = max(1, math.ceil(variable + idle))
-    return workers, variable + idle * workers
+
+    def needed(workers: int) -> tuple[int, float]:
+        cores = fit.cores(term_rates(rates, float(workers)))
+        variable = cores - idle * workers
+        if idle < headroom:
+            return max(1, math.ceil(variable / (headroom - idle) - 1e-9)), cores
+        return max(1, math.ceil(variable + idle)), cores
+
+    workers = 1
+    for _ in range(64):
+        wanted, cores = needed(workers)
+        if wanted <= workers:
+            return workers, cores
+        workers = wanted
+    return workers, fit.cores(term_rates(rates, float(workers)))  # pragma: no cover
 
 
 def _plan_one(plan: _Planned) -> TransportPlan:
     request = plan.request
     rates = _rates(plan.transport, plan.interval, request, plan.rtt_us / 1e6)
     workers, _ = _workers(plan.fit, rates, request.cpu_headroom)
-    cpu = cpu_figure(plan.fit, term_rates(rates, float(workers)))
+    cpu, bound = _connection_bound(
+        plan, cpu_figure(plan.fit, term_rates(rates, float(workers))), rates
+    )
     cores = cpu.value or 0.0
     utilisation = cores / workers
     p50, p99 = latency_figures(plan.transport, plan.interval, plan.points, utilisation, plan.rtt_us)
@@ -393,17 +412,56 @@ def _plan_one(plan: _Planned) -> TransportPlan:
         p99_us=p99,
         extrapolation=extrapolation,
         beyond=beyond,
-        notes=_model_notes(plan.fit, plan.memory, cpu),
+        notes=_model_notes(plan.fit, plan.memory, cpu) + bound,
         fit=plan.fit,
         memory=plan.memory,
         validation=plan.validation,
+        forms=plan.forms,
     )
 
 
+def _connection_bound(
+    plan: _Planned, cpu: Figure, rates: dict[str, float]
+) -> tuple[Figure, list[str]]:
+    """(figure, notes): the cost per connection as an upper bound when the plan's clients get
+    far fewer messages than the measured ones did.
+
+    The term is measured while every client receives messages (its column moves apart from
+    deliveries only through fan-out and rooms); a client that receives one message every ten
+    seconds is not shown to cost that much per second. The figure keeps the validated formula
+    as its value and high end; the low end leaves the connection term out.
+    """
+    cost = plan.fit.cost(Term.CONNECTION)
+    measured = [p.msgs_per_client_per_s for p in plan.points]
+    planned = plan.request.msgs_per_client_per_s
+    if not cost or planned * _BEYOND >= min(measured) or cpu.value is None:
+        return cpu, []
+    share = cost * rates["connections"]
+    low = max(0.0, (cpu.low if cpu.low is not None else cpu.value) - share)
+    high = cpu.high if cpu.high is not None else cpu.value
+    shown = f"{format_value(low)}–{format_value(high)}"
+    derivation = (
+        f"{cpu.derivation}; the cost per connection was measured at "
+        f"{span(measured)} messages/s per client, not at {format_value(planned)}: an upper "
+        f"bound, so the low end leaves its {format_value(share)} cores out ({shown} cores)"
+    )
+    note = (
+        f"cost per connection ({format_value(cost * 1e6)} µs per second per client, "
+        f"{format_value(share)} of the cores): measured at {span(measured)} messages/s per "
+        f"client, planned at {format_value(planned)}, so an upper bound (CPU cores given as the "
+        f"range {shown}); a run at about {format_value(planned)} messages/s per client would "
+        "identify it"
+    )
+    figure = Figure(cpu.value, cpu.unit, cpu.basis, derivation, low, high)
+    return figure, [note]
+
+
 def _workers_range(cpu: Figure, headroom: float) -> str:
-    if cpu.high is None:
+    if cpu.high is None or cpu.low is None:
         return ""
-    return f"; up to {math.ceil(cpu.high / headroom - 1e-9)} at the high end of the CPU range"
+    low = max(1, math.ceil(cpu.low / headroom - 1e-9))
+    high = math.ceil(cpu.high / headroom - 1e-9)
+    return f"; {low} at the low end of the CPU range, up to {high} at the high end"
 
 
 def make_plan(inputs: Inputs, request: PlanRequest, holdout: Sequence[Point] = ()) -> Plan:
@@ -433,8 +491,9 @@ def make_plan(inputs: Inputs, request: PlanRequest, holdout: Sequence[Point] = (
         if not points:
             notes.append(f"{transport}: not measured in the inputs, so not planned")
             continue
-        fit = fit_cpu(points)
-        validation = held_out(fit, [p for p in holdout if p.transport == transport])
+        fit, validation, forms = form_scores(
+            points, [p for p in holdout if p.transport == transport]
+        )
         idle = inputs.idle_ws_bytes_per_connection if transport == Transport.WS else None
         memory = fit_memory(points, idle, inputs.idle_ws_source or "")
         intervals: Sequence[float | None] = [None]
@@ -456,6 +515,7 @@ def make_plan(inputs: Inputs, request: PlanRequest, holdout: Sequence[Point] = (
                         payload,
                         rtt_us,
                         validation,
+                        forms,
                     )
                 )
             )

@@ -12,7 +12,7 @@ from typing import Any, Final
 from pushbench.core.kinds import Transport
 from pushbench.core.units import NOT_APPLICABLE, format_duration_us, format_ratio, format_value
 from pushbench.plan.figures import format_bytes, format_number
-from pushbench.plan.fit import HELD_OUT_TOLERANCE, UNITS, Term
+from pushbench.plan.fit import HELD_OUT_TOLERANCE, UNITS, Term, missing_term
 from pushbench.plan.model import ASSUMPTIONS, Figure, Plan, TransportPlan
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "VALIDATION_COLUMNS",
     "Cell",
     "cost_rows",
+    "form_verdict",
     "grouped_notes",
     "plan_document",
     "plan_rows",
@@ -68,6 +69,10 @@ plan, steady state of N connected clients (r msgs/client/s, fan-out F):
                  + c_pub x publishes/s + c_conn x N + idle x workers
   workers      = fewest with cores / workers <= headroom
   memory       = workers x base + N x bytes_per_conn
+forms: linear (above), or falling: + c_sqrt x sqrt(deliveries/s per worker) per worker (the cost
+per delivery falling with load); falling is kept only when it predicts the held-out runs better.
+a cost per connection measured at more messages per client than planned is an upper bound: the
+CPU range's low end leaves it out
 a cost the runs did not separate from another gives a range (low-high), and the run to add.
 latency: short poll p50 = T/2 + rtt, p99 = 0.99 T + rtt (model); others measured at the closest
 CPU load."""
@@ -250,8 +255,31 @@ def validation_verdict(plan: TransportPlan) -> str:
         f"{len(plan.validation)} {kind} runs, worst {worst.error_pct:+.0f} % ({worst.point.source})"
     )
     if plan.validation_missed:
-        return f"⚠ {text}: beyond {HELD_OUT_TOLERANCE:.0%}, the CPU figure is not validated"
+        text = f"⚠ {text}: beyond {HELD_OUT_TOLERANCE:.0%}, the CPU figure is not validated"
+        missing = missing_term(plan.fit, plan.validation)
+        if missing is not None:
+            term, before, after = missing
+            scale, unit = (1e3, "ms/s") if term is Term.IDLE else (1e6, "µs")
+            what = "the idle server" if term is Term.IDLE else f"the cost per {term.value}"
+            text += (
+                f"; the term that misses: {what}, {format_value(before * scale)} {unit} fitted, "
+                f"{format_value(after * scale)} {unit} with the missed runs added"
+            )
+        return text
     return f"{text}: within {HELD_OUT_TOLERANCE:.0%}"
+
+
+def form_verdict(plan: TransportPlan) -> str:
+    """One line: each model form's error on the runs it did not use, and which was kept."""
+    if not plan.forms:
+        return "model form: linear (no run left out to compare forms on)"
+    chosen = next(f for f in plan.forms if f.chosen)
+    scored = "; ".join(
+        f"{f.form} mean |error| {f.mean_abs_pct:.1f} %, worst {f.worst_pct:+.0f} %"
+        + (" (kept)" if f.chosen else f" ({f.note})" if f.note else "")
+        for f in plan.forms
+    )
+    return f"model form: {chosen.form}, compared on {chosen.runs} runs: {scored}"
 
 
 #: Column headings of :func:`point_rows`.
@@ -318,6 +346,7 @@ def render_plan_markdown(plan: Plan, run_id: str) -> str:
         lines += ["", *_md_table(headings, costs, text_columns=(0, 2))]
         lines += ["", *_md_table(POINT_COLUMNS, point_rows(transport))]
         lines += ["", f"Validation: {validation_verdict(transport)}."]
+        lines += ["", f"{form_verdict(transport).capitalize()}."]
         if transport.validation:
             lines += ["", *_md_table(VALIDATION_COLUMNS, validation_rows(transport), (0, 1))]
         notes = transport.notes + [f"beyond measured: {e}" for e in transport.extrapolation]
@@ -364,7 +393,9 @@ def _transport_dict(plan: TransportPlan) -> dict[str, Any]:
                 for row in plan.validation
             ],
         },
+        "forms": [dataclasses.asdict(f) for f in plan.forms],
         "cpu_model": {
+            "form": fit.form,
             "proportional": fit.proportional,
             "cpu_s_per_unit": {term.value: cost for term, cost in fit.costs.items()},
             "absent": {term.value: why for term, why in fit.absent.items()},
