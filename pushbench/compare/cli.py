@@ -139,10 +139,19 @@ def compare(
         str, typer.Option("--poll-interval", help="Short-poll intervals in seconds, e.g. 0.1,1.0.")
     ] = "0.1,1.0",
     rate: Annotated[
-        float, typer.Option("--rate", min=0.001, help="Messages per second, total.")
-    ] = 200.0,
+        float | None,
+        typer.Option(
+            "--rate",
+            min=0.001,
+            help="Messages per second, total (default 200; --quick: 100).",
+            show_default=False,
+        ),
+    ] = None,
     publishers: Annotated[int, typer.Option("--publishers", min=1)] = 2,
-    subscribers: Annotated[int, typer.Option("--subscribers", min=1)] = 50,
+    subscribers: Annotated[
+        int | None,
+        typer.Option("--subscribers", min=1, help="(default 50; --quick: 10)", show_default=False),
+    ] = None,
     payload_bytes: Annotated[int, typer.Option("--payload-bytes", min=0)] = 64,
     stalled_subscribers: Annotated[
         int,
@@ -154,13 +163,29 @@ def compare(
         ),
     ] = 0,
     duration: Annotated[
-        float, typer.Option("--duration", min=0.1, help="Measured seconds per scenario.")
-    ] = 10.0,
+        float | None,
+        typer.Option(
+            "--duration",
+            min=0.1,
+            help="Measured seconds per scenario (default 10; --quick: 2).",
+            show_default=False,
+        ),
+    ] = None,
     warmup: Annotated[
-        float, typer.Option("--warmup", min=0.0, help="Unmeasured seconds first.")
-    ] = 2.0,
+        float | None,
+        typer.Option(
+            "--warmup",
+            min=0.0,
+            help="Unmeasured seconds first (default 2; --quick: 0.5).",
+            show_default=False,
+        ),
+    ] = None,
     quick: Annotated[
-        bool, typer.Option("--quick", help="A ~15 s smoke run: short scenarios, 10 subscribers.")
+        bool,
+        typer.Option(
+            "--quick",
+            help="A smoke run: short scenarios, 10 subscribers (options given explicitly win).",
+        ),
     ] = False,
     no_pin: Annotated[
         bool, typer.Option("--no-pin", help="Do not pin server and generator to separate CPUs.")
@@ -209,12 +234,12 @@ def compare(
     config = CompareConfig(
         transports=parse_transports(transports),
         poll_intervals_s=_floats(poll_interval, "--poll-interval"),
-        rate_per_s=rate,
+        rate_per_s=_given(rate, "rate_per_s", quick, 200.0),
         publishers=publishers,
-        subscribers=subscribers,
+        subscribers=int(_given(subscribers, "subscribers", quick, 50)),
         payload_bytes=payload_bytes,
-        duration_s=duration,
-        warmup_s=warmup,
+        duration_s=_given(duration, "duration_s", quick, 10.0),
+        warmup_s=_given(warmup, "warmup_s", quick, 2.0),
         target=target.rstrip("/") if target else None,
         server=server,
         pin=not no_pin,
@@ -223,8 +248,6 @@ def compare(
         stalled_subscribers=stalled_subscribers,
         interval_s=interval,
     )
-    if quick:
-        config = CompareConfig(**{**_fields(config), **QUICK})  # type: ignore[arg-type]
     if not config.planned():
         offered = ", ".join(chosen.profile.offered()) or "nothing"
         err.print(
@@ -258,6 +281,13 @@ def compare(
             document, baseline=baseline, max_regression=max_regression, slos=slo or ()
         )
         raise typer.Exit(code)
+
+
+def _given(value: float | None, field: str, quick: bool, default: float) -> float:
+    """An option's value: as given, else ``--quick``'s, else the default."""
+    if value is not None:
+        return value
+    return QUICK[field] if quick else default
 
 
 def _flavors(text: str | None, target: str | None, chosen: Target) -> tuple[str, ...]:

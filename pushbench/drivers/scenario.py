@@ -263,6 +263,10 @@ async def run_scenario(
                         f"{expected - stats.sent_total} of the schedule's {expected} messages "
                         "never left"
                     )
+                # The window lasts to its end even when the last message (scheduled up to one
+                # publish interval before it) arrived sooner: the server's last sample then
+                # covers the last interval.
+                await asyncio.sleep(max(0, window.end_ns - now_ns()) / 1e9)
                 await _drain(recorders, stats, spec.drain_s, tasks, spec.rooms)
             finally:
                 monitor.cancel()

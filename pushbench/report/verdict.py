@@ -103,7 +103,8 @@ def _soak_findings(scenario: Scenario) -> list[Finding]:
         text = (
             f"{scenario.name}: server memory grew {reading.rss_slope_per_connection:+.0f} bytes "
             f"per minute per connection over {reading.minutes:.0f} minutes (over "
-            f"{RSS_GROWTH_LIMIT_BYTES_PER_MIN_PER_CONN:.0f}): a leak, or a cache without a bound."
+            f"{RSS_GROWTH_LIMIT_BYTES_PER_MIN_PER_CONN:.0f}) in its second half: a leak, a cache "
+            "without a bound, or a bounded buffer still filling (a longer run tells)."
         )
         found.append(Finding(Severity.WARNING, text))
     if reading.drifts:

@@ -15,7 +15,7 @@ from tests.conftest import timeout
 
 ROOT = Path(__file__).parents[2]
 ADAPTER = "examples.binary_relay_adapter:BinaryRelayAdapter"
-QUICK = ["--quick", "--duration", "0.6", "--warmup", "0.2"]
+QUICK = ["--quick", "--duration", "0.6", "--warmup", "0.2", "--poll-interval", "0.1"]
 
 
 def _compare(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

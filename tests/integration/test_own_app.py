@@ -53,6 +53,9 @@ def test_the_documented_chat_is_compared_from_its_pyproject_profile(tmp_path: Pa
     assert ws.lost == ws.duplicated == ws.unexpected == 0
     assert ws.latency_us.p50 > 0
     assert document.config["app"] == "examples.docs_chat_app:app"
+    # Options given explicitly win over --quick's.
+    assert (document.config["duration_s"], document.config["warmup_s"]) == (0.6, 0.2)
+    assert document.config["subscribers"] == 10  # --quick's, not given
     assert document.config["skipped"] == {
         t: f"profile 'my-chat' offers no {t} endpoint" for t in ("short-poll", "long-poll", "sse")
     }
