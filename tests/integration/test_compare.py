@@ -54,7 +54,9 @@ def test_quick_compare_writes_a_valid_v1_document_with_every_transport_under_bot
     """``make bench``'s shape, small: every transport under ``asgi`` and ``fastapi`` side by
     side, a verdict line per flavor, and the framework tax in every output."""
     out = tmp_path / "reports"
-    result = _pushbench("compare", "--quick", "--out", str(out), cwd=tmp_path)
+    result = _pushbench(
+        "compare", "--quick", "--duration", "1", "--warmup", "0.3", "--out", str(out), cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     run_dir = _only_run_dir(out)
     assert (out / "latest").resolve() == run_dir.resolve()

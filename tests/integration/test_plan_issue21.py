@@ -5,9 +5,11 @@ WebSocket and short polling every 1 s, 100 messages/s, one room (fan-out = subsc
 scenario on a fresh server through :func:`pushbench.workloads.push_on_fresh_server`, sampled as
 ``compare`` samples. The prediction is :func:`pushbench.plan.fit.held_out`: the formula the
 plan prints (:meth:`CpuFit.cores`, idle server included) at the run's measured rates, against
-its server CPU over its sampled seconds. Counterbalanced (25, 10, 40, 25) and re-measured up to
-three times, as in ``test_plan_validation.py``: a neighbour's burst on this shared 2-core VM can
-swing one scenario's CPU by a third. The bound stays at 20 %.
+its server CPU over its sampled seconds. Counterbalanced (25, 10, 40, 25) and, while the
+prediction misses, measured again up to three times with every sequence pooled: one scenario's
+CPU on this shared 2-core VM varies by ±20 % from run to run (a clean CI run measured the same
+25-subscriber short-poll run at 0.0127 and 0.0180 cores), so one sequence alone missed the bound
+in about one try in two. The bound stays at 20 %.
 """
 
 from __future__ import annotations
@@ -59,10 +61,16 @@ def measure(log_dir: Path, transport: str, subscribers: int) -> Point:
     return point
 
 
-def attempt(log_dir: Path) -> tuple[list[str], list[str]]:
+def attempt(
+    log_dir: Path, pooled: dict[str, list[tuple[int, Point]]]
+) -> tuple[list[str], list[str]]:
+    """One more counterbalanced sequence per transport, added to ``pooled``; the prediction is
+    judged on everything measured so far (more runs, less of this VM's run-to-run noise), with
+    the same 20 % bound."""
     report, misses = [], []
     for transport in ("ws", "short-poll"):
-        runs = [(s, measure(log_dir, transport, s)) for s in ORDER]
+        runs = pooled.setdefault(transport, [])
+        runs += [(s, measure(log_dir, transport, s)) for s in ORDER]
         fit = fit_cpu([p for s, p in runs if s in FITTED])
         rows = held_out(fit, [p for s, p in runs if s == PREDICTED])
         predicted = statistics.fmean(r.predicted_cores for r in rows)
@@ -84,9 +92,10 @@ def test_issue_21_scenario_predicts_the_25_subscriber_run_within_20_percent(
     tmp_path: Path,
 ) -> None:
     misses: list[str] = []
+    pooled: dict[str, list[tuple[int, Point]]] = {}
     for number in range(1, ATTEMPTS + 1):
-        report, misses = attempt(tmp_path)
-        print(f"sequence {number}:\n" + "\n".join(report))
+        report, misses = attempt(tmp_path, pooled)
+        print(f"after sequence {number}:\n" + "\n".join(report))
         if not misses:
             break
     assert not misses, "\n".join(misses)
