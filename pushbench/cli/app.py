@@ -16,6 +16,7 @@ from pushbench.cli.options import (
     Factory,
     HttpImpl,
     Loop,
+    ReferenceFlavor,
     Workers,
     WsImpl,
     err,
@@ -25,7 +26,6 @@ from pushbench.cli.options import (
 from pushbench.cli.options import target as resolve_target
 from pushbench.cli.report import gate, report
 from pushbench.compare.cli import compare
-from pushbench.core.server_config import FLAVORS
 from pushbench.plan.cli import plan
 from pushbench.ramp.cli import ramp
 from pushbench.serverbench.cli import serverbench
@@ -56,15 +56,7 @@ def serve(
     ws_impl: WsImpl = "auto",
     http_impl: HttpImpl = "auto",
     broker: Broker = "memory",
-    flavor: Annotated[
-        str | None,
-        typer.Option(
-            "--flavor",
-            help=f"How the reference server serves every transport: {', '.join(FLAVORS)} "
-            "(default asgi).",
-            show_default=False,
-        ),
-    ] = None,
+    flavor: ReferenceFlavor = None,
     app_name: App = None,
     app_dir: AppDir = None,
     factory: Factory = False,

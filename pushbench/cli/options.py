@@ -43,6 +43,7 @@ __all__ = [
     "Loop",
     "Out",
     "Profile",
+    "ReferenceFlavor",
     "Target",
     "Workers",
     "WsImpl",
@@ -76,6 +77,18 @@ Flavor = Annotated[
         "--flavor",
         help=f"How the reference server serves every transport: {', '.join(FLAVORS)} (lean "
         "ASGI, or idiomatic FastAPI).",
+    ),
+]
+
+#: ``--flavor`` of a command that may run your app instead (``--app``): None until given, so a
+#: flavor given with ``--app`` can be refused (it is the reference server's) rather than ignored.
+ReferenceFlavor = Annotated[
+    str | None,
+    typer.Option(
+        "--flavor",
+        help=f"How the reference server serves every transport: {', '.join(FLAVORS)} "
+        "(default asgi).",
+        show_default=False,
     ),
 ]
 

@@ -29,6 +29,7 @@ from pushbench.cli.options import (
     Workers,
     WsImpl,
     err,
+    no_flavor_for_own_app,
     parse_flavors,
     parse_transports,
     server_config,
@@ -293,13 +294,8 @@ def _given(value: float | None, field: str, quick: bool, default: float) -> floa
 def _flavors(text: str | None, target: str | None, chosen: Target) -> tuple[str, ...]:
     """The flavors to measure. With ``--target`` the server is not ours: its flavor is what
     ``--flavor`` says (one), else not known (``()``). A user's app has no flavors."""
+    no_flavor_for_own_app(chosen, text)
     if not chosen.reference:
-        if text is not None:
-            err.print(
-                "[red]error:[/red] --flavor chooses how the reference server serves; "
-                "your app (--app/--profile) serves its own way"
-            )
-            raise typer.Exit(EXIT_UNUSABLE)
         return ()
     if text is None:
         return () if target else FLAVORS

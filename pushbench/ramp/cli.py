@@ -17,14 +17,15 @@ from pushbench.cli.options import (
     AppDir,
     Broker,
     Factory,
-    Flavor,
     HttpImpl,
     Loop,
     Out,
     Profile,
+    ReferenceFlavor,
     Workers,
     WsImpl,
     err,
+    no_flavor_for_own_app,
     parse_transports,
     server_config,
 )
@@ -103,7 +104,7 @@ def ramp(
     ws_impl: WsImpl = "auto",
     http_impl: HttpImpl = "auto",
     broker: Broker = "memory",
-    flavor: Flavor = "asgi",
+    flavor: ReferenceFlavor = None,
     app: App = None,
     app_dir: AppDir = None,
     factory: Factory = False,
@@ -114,6 +115,7 @@ def ramp(
     if axis not in ("subscribers", "rate"):
         raise typer.BadParameter("--axis takes subscribers or rate", param_hint="--axis")
     chosen = resolve_target(app, app_dir, factory, profile, check=True)
+    no_flavor_for_own_app(chosen, flavor)
     server = server_config(
         host="127.0.0.1",
         port=0,
@@ -122,7 +124,7 @@ def ramp(
         ws_impl=ws_impl,
         http_impl=http_impl,
         broker=broker,
-        flavor=flavor,
+        flavor=flavor or "asgi",
         app=chosen,
     )
     axis_name: Axis = "rate" if axis == "rate" else "subscribers"

@@ -20,13 +20,14 @@ from pushbench.cli.options import (
     Loop,
     Out,
     Profile,
+    ReferenceFlavor,
     err,
     no_flavor_for_own_app,
     server_config,
 )
 from pushbench.cli.options import target as resolve_target
 from pushbench.core.schema import ResultsDocument, Scenario
-from pushbench.core.server_config import FLAVORS, WS_IMPLS
+from pushbench.core.server_config import WS_IMPLS
 from pushbench.core.target_profile import TargetProfile
 from pushbench.harness.processes import raise_open_files
 from pushbench.harness.run_skeleton import RunProgress
@@ -164,15 +165,7 @@ def serverbench(
     out: Out = "reports",
     loop: Loop = "auto",
     http_impl: HttpImpl = "auto",
-    flavor: Annotated[
-        str | None,
-        typer.Option(
-            "--flavor",
-            help=f"How the reference server serves every transport: {', '.join(FLAVORS)} "
-            "(default asgi).",
-            show_default=False,
-        ),
-    ] = None,
+    flavor: ReferenceFlavor = None,
     app: App = None,
     app_dir: AppDir = None,
     factory: Factory = False,

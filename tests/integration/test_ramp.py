@@ -80,3 +80,17 @@ def test_every_step_the_reference_server_holds_is_kept(tmp_path: Path) -> None:
     assert names == ["ws@5", "ws@10", "short-poll@5", "short-poll@10"]
     assert [s.params["ramp_stop_reason"] for s in document.scenarios[1::2]] == ["max-steps"] * 2
     assert all(s.lost == 0 and s.delivered == s.sent > 0 for s in document.scenarios)
+
+
+def test_a_flavor_with_your_own_app_is_refused_in_one_line(tmp_path: Path) -> None:
+    result = _ramp(
+        "--app", "examples.docs_chat_app:app", "--profile", "fastapi-docs-chat",
+        "--flavor", "asgi", "--out", str(tmp_path),
+        cwd=ROOT,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert " ".join(result.stderr.split()) == (
+        "error: --flavor chooses how the reference server serves; your app (--app/--profile) "
+        "serves its own way"
+    )
+    assert not any(tmp_path.iterdir())
