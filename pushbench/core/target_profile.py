@@ -192,6 +192,14 @@ class PublishSpec(_Spec):
             raise ValueError("give exactly one of ws and http")
         return self
 
+    @property
+    def template(self) -> str:
+        """What each message is written as: the ws frame, or the http body."""
+        if self.ws is not None:
+            return self.ws.frame
+        assert self.http is not None  # the validator: exactly one of ws and http
+        return self.http.body
+
 
 class PollSpec(_Spec):
     """A poll: GET ``url``; the messages are the list at ``messages`` of the JSON answer, the
@@ -284,14 +292,9 @@ class TargetProfile(_Spec):
 
     def encode_publish(self, token: str, payload: str, room: str, client: int) -> str:
         """``publish.ws.frame`` or ``publish.http.body`` filled."""
-        publish = self.publish
-        assert publish is not None
-        if publish.ws is not None:
-            template = publish.ws.frame
-        else:
-            assert publish.http is not None
-            template = publish.http.body
-        return fill(template, {**_where(room, client), "token": token, "payload": payload})
+        assert self.publish is not None
+        values = {**_where(room, client), "token": token, "payload": payload}
+        return fill(self.publish.template, values)
 
     def echo_path(self, client: int) -> str:
         """``echo.path`` filled (``{room}``: ``echo``)."""

@@ -242,11 +242,7 @@ async def token_fanout_capacity(
     def url(template: str, client: int) -> str:
         return fill(template, {"room": room, "client": str(client)})
 
-    if publish.ws is not None:
-        template = publish.ws.frame
-    else:
-        assert publish.http is not None  # the profile's validator: exactly one of ws and http
-        template = publish.http.body
+    template = publish.template
 
     def make(publisher: str, seq: int, scheduled_ns: int, padding: str) -> str:
         values = {"room": room, "client": str(publisher_client), "payload": padding}
