@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from pushbench.core.completeness import scenario_reasons
-from pushbench.core.schema import Scenario
+from pushbench.core.schema import GeneratorCost, Scenario
+from pushbench.core.thresholds import SATURATED_CPU_PERCENT, SATURATED_LAG_NS
 
 __all__ = ["Held", "Stop", "StopReason", "held_load", "stop_reason"]
 
@@ -51,8 +52,9 @@ def stop_reason(scenario: Scenario, slo_p99_ms: float) -> Stop | None:
     if generator is not None and generator.saturated:
         return Stop(
             StopReason.GENERATOR,
-            f"the load generator saturated ({generator.cpu_percent:.0f}% CPU or its event loop "
-            "lagging): from here the latencies are the harness's, the limit is not the server's",
+            f"the load generator saturated ({_generator_evidence(scenario, generator)}): the "
+            "generator, not the server, was the limit (from here the latencies are the "
+            "harness's own)",
         )
     reasons = scenario_reasons(scenario)
     if reasons:
@@ -70,6 +72,29 @@ def stop_reason(scenario: Scenario, slo_p99_ms: float) -> Stop | None:
             f"the server saturated (busiest process {busiest:.0f}% CPU) while meeting the SLO",
         )
     return None
+
+
+def _generator_evidence(scenario: Scenario, generator: GeneratorCost) -> str:
+    """What the harness measured about itself that makes it the limit (the checks of
+    :func:`pushbench.workloads.push_scenario`), then the server's busiest process beside it."""
+    params = scenario.params
+    loop_lag_ms, publish_lag_ms = (
+        params.get(name) for name in ("generator_max_loop_lag_ms", "publisher_max_schedule_lag_ms")
+    )
+    lag_ms = SATURATED_LAG_NS / 1e6
+    found = []
+    if generator.cpu_percent >= SATURATED_CPU_PERCENT:
+        found.append(f"{generator.cpu_percent:.0f}% CPU")
+    if isinstance(loop_lag_ms, int | float) and loop_lag_ms > lag_ms:
+        found.append(f"its event loop up to {loop_lag_ms:.0f} ms late")
+    if isinstance(publish_lag_ms, int | float) and publish_lag_ms > lag_ms:
+        found.append(f"publishing up to {publish_lag_ms:.0f} ms behind its schedule")
+    if not found:  # recorded before the lags were: the flag alone
+        found.append(f"{generator.cpu_percent:.0f}% CPU or its event loop lagging")
+    busiest = scenario.server.busiest_process_cpu_percent if scenario.server else None
+    if busiest is not None:
+        found.append(f"the server's busiest process at {busiest:.0f}% CPU")
+    return ", ".join(found)
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,7 +54,30 @@ def test_a_saturated_generator_is_blamed_before_the_latency_it_caused() -> None:
     stop = stop_reason(step, slo_p99_ms=50)
     assert stop is not None
     assert stop.reason is StopReason.GENERATOR
-    assert "the limit is not the server's" in stop.text
+    assert stop.text.startswith("the load generator saturated (97% CPU): the generator, not the")
+
+
+def test_a_generator_that_lagged_says_how_late_and_where_the_server_was() -> None:
+    """Starved rather than busy (its CPU low): the lags it measured on itself are the evidence,
+    the server's busiest process beside them."""
+    golden = load_results(FIXTURE).scenarios[0]
+    assert golden.server is not None
+    step = _step(
+        generator=GeneratorCost(cpu_s=1.0, cpu_percent=31.0, saturated=True),
+        params={
+            **golden.params,
+            "generator_max_loop_lag_ms": 151.2,
+            "publisher_max_schedule_lag_ms": 12.0,
+        },
+        server=golden.server.model_copy(update={"busiest_process_cpu_percent": 8.0}),
+    )
+    stop = stop_reason(step, slo_p99_ms=50)
+    assert stop is not None
+    assert stop.text == (
+        "the load generator saturated (its event loop up to 151 ms late, the server's busiest "
+        "process at 8% CPU): the generator, not the server, was the limit (from here the "
+        "latencies are the harness's own)"
+    )
 
 
 def test_loss_stops_even_under_the_slo() -> None:
