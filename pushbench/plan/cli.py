@@ -1,7 +1,8 @@
 """The ``pushbench plan`` command: read results files, fit, predict, print and write the plan.
 
-Exit codes: 0 the plan was written, 2 unusable input (a ``--from`` file missing or invalid, no
-usable scenario in it, a bad option). Results go to stdout, file paths and errors to stderr.
+Exit codes: 0 the plan was written, 2 unusable input (a ``--from`` or ``--from-ramp`` file
+missing or invalid, no usable scenario in it, a ramp that held nothing, a bad option). Results
+go to stdout, file paths and errors to stderr.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pushbench.core.server_config import FLAVORS
 from pushbench.harness.run_dir import new_run_dir, new_run_id
 from pushbench.plan.inputs import PLANNED_TRANSPORTS, MixedFlavors, read_inputs
 from pushbench.plan.model import Plan, PlanError, PlanRequest, make_plan
+from pushbench.plan.ramp_inputs import RampSteps, RampUnusable, held_limit_notes, ramp_inputs
 from pushbench.plan.text import (
     PLAN_COLUMNS,
     form_verdict,
@@ -61,16 +63,37 @@ def _intervals(text: str | None) -> tuple[float, ...]:
     return values
 
 
-def _load(paths: list[Path]) -> list[tuple[str, ResultsDocument]]:
+def _load(paths: list[Path], option: str = "--from") -> list[tuple[str, ResultsDocument]]:
     documents = []
     for path in paths:
         try:
             documents.append((str(path), load_results(path)))
         except OSError as exc:
-            raise _Unusable(f"cannot read --from {path}: {exc.strerror or exc}") from None
+            raise _Unusable(f"cannot read {option} {path}: {exc.strerror or exc}") from None
         except ValueError as exc:  # SchemaError, or bytes that are not UTF-8
-            raise _Unusable(f"unusable --from file: {exc}") from None
+            raise _Unusable(f"unusable {option} file: {exc}") from None
     return documents
+
+
+def _transports(text: str) -> list[Transport]:
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    unknown = [t for t in names if t not in PLANNED_TRANSPORTS]
+    if not names or unknown:
+        raise _Unusable(
+            f"--transports takes {', '.join(PLANNED_TRANSPORTS)} separated by commas, not {text!r}"
+        )
+    return [Transport(n) for n in names]
+
+
+def _ramps(paths: list[Path], transports: str | None) -> list[RampSteps]:
+    """The held steps of each ``--from-ramp`` run (of ``--transports``, when given)."""
+    chosen = _transports(transports) if transports is not None else []
+    try:
+        return [
+            ramp_inputs(name, document, chosen) for name, document in _load(paths, "--from-ramp")
+        ]
+    except RampUnusable as exc:
+        raise _Unusable(str(exc)) from None
 
 
 def plan_rich_table(plan: Plan) -> Table:
@@ -104,19 +127,11 @@ def _measure(
     from pushbench.core.server_config import ServerConfig
     from pushbench.plan.measure import design, measure_grid, one_worker
 
-    names = [t.strip() for t in transports.split(",") if t.strip()]
-    unknown = [t for t in names if t not in PLANNED_TRANSPORTS]
-    if not names or unknown:
-        raise _Unusable(
-            f"--transports takes {', '.join(PLANNED_TRANSPORTS)} separated by commas, "
-            f"not {transports!r}"
-        )
+    names = _transports(transports)
     if not duration_s > 0:
         raise _Unusable("--measure-duration must be > 0")
     interval = request.poll_intervals_s[0] if request.poll_intervals_s else 1.0
-    scenarios = design(
-        [Transport(n) for n in names], interval, duration_s, min(0.5, duration_s / 4)
-    )
+    scenarios = design(names, interval, duration_s, min(0.5, duration_s / 4))
     server = one_worker(ServerConfig(flavor=flavor or "asgi"))
 
     def progress(index: int, total: int, name: str) -> None:
@@ -140,6 +155,15 @@ def plan(
             "--from",
             help="A compare results.json to fit (repeat for more load levels); a serverbench "
             "results.json adds the memory of an idle WebSocket.",
+        ),
+    ] = None,
+    from_ramp: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--from-ramp",
+            help="A ramp results.json: the steps each transport held (up to its limit) are "
+            "fitted like compare scenarios, and the plan says where it asks more of one worker "
+            "than the ramp held within its SLO.",
         ),
     ] = None,
     fanout: Annotated[
@@ -177,19 +201,27 @@ def plan(
         ),
     ] = False,
     transports: Annotated[
-        str, typer.Option("--transports", help="With --measure: the transports to measure.")
-    ] = "ws,short-poll",
+        str | None,
+        typer.Option(
+            "--transports",
+            help="With --measure: the transports to measure (default ws,short-poll); with "
+            "--from-ramp: the ramp's transports to plan from (default: every one that held a "
+            "step).",
+            show_default=False,
+        ),
+    ] = None,
     measure_duration: Annotated[
         float,
         typer.Option("--measure-duration", help="With --measure: seconds each scenario runs."),
     ] = 3.0,
     out: Out = "reports",
 ) -> None:
-    """Capacity plan: what N clients cost per transport, from measured compare runs."""
+    """Capacity plan: what N clients cost per transport, from measured compare or ramp runs."""
     run_id = run_dir = None
     try:
         intervals = _intervals(poll_interval)
-        if measure and not intervals and Transport.SHORT_POLL in transports.split(","):
+        measured = transports or "ws,short-poll"
+        if measure and not intervals and Transport.SHORT_POLL in measured.split(","):
             intervals = (1.0,)  # measured at 1 s and 0.25 s; priced at 1 s
         request = PlanRequest(
             clients=clients,
@@ -201,23 +233,29 @@ def plan(
         )
         if flavor is not None and flavor not in FLAVORS:
             raise _Unusable(f"unknown --flavor {flavor!r}; choose from {', '.join(FLAVORS)}")
-        if not sources and not measure:
-            raise _Unusable("give --from results files to fit, or --measure to measure them")
+        if not sources and not measure and not from_ramp:
+            raise _Unusable(
+                "give --from results files or --from-ramp a ramp run to fit, or --measure to "
+                "measure them"
+            )
         documents = _load(sources or [])
+        ramps = _ramps(from_ramp or [], transports)
         held: list[tuple[str, ResultsDocument]] = []
         if measure:
             run_id = new_run_id("plan")
             run_dir = new_run_dir(Path(out), run_id)
-            grid, held = _measure(transports, request, measure_duration, run_dir, run_id, flavor)
+            grid, held = _measure(measured, request, measure_duration, run_dir, run_id, flavor)
             documents = grid + documents
         holdout = read_inputs(held, flavor).points if held else []
-        result = make_plan(read_inputs(documents, flavor), request, holdout)
+        result = make_plan(read_inputs(documents, flavor, ramps), request, holdout)
+        result.notes.extend(held_limit_notes(result, ramps))
     except (_Unusable, PlanError, MixedFlavors) as exc:
         raise _fail(str(exc)) from None
     if run_id is None or run_dir is None:
         run_id = new_run_id("plan")
         run_dir = new_run_dir(Path(out), run_id)
     names = [name for name, _ in documents + held]
+    names += [f"{ramp.path} (ramp run {ramp.run_id})" for ramp in ramps]
     # Imported here: the chart needs matplotlib (about a second), the table does not.
     from pushbench.plan.html import cores_chart_png, render_plan_html
 

@@ -20,6 +20,7 @@ from typing import Final
 from pushbench.core.kinds import PUSH_TRANSPORTS, Transport
 from pushbench.core.scenario_flavor import flavor_of
 from pushbench.core.schema import ResultsDocument, Scenario
+from pushbench.plan.ramp_inputs import RampSteps
 
 __all__ = ["PLANNED_TRANSPORTS", "Inputs", "MixedFlavors", "Point", "read_inputs"]
 
@@ -111,6 +112,8 @@ class Inputs:
     """What was skipped and why."""
     flavor: str | None = None
     """The one flavor every point was measured under; None: not recorded."""
+    ramp_runs: list[str] = field(default_factory=list)
+    """Run ids of the ``pushbench ramp`` runs whose held steps are among the points."""
 
 
 class MixedFlavors(ValueError):
@@ -243,14 +246,17 @@ def _one_flavor(inputs: Inputs, flavor: str | None) -> None:
 
 
 def read_inputs(
-    documents: Sequence[tuple[str, ResultsDocument]], flavor: str | None = None
+    documents: Sequence[tuple[str, ResultsDocument]],
+    flavor: str | None = None,
+    ramps: Sequence[RampSteps] = (),
 ) -> Inputs:
     """The model's inputs from ``(source name, document)`` pairs, of one server flavor.
 
     ``compare`` documents give points; a ``serverbench`` document gives the idle memory of a
     WebSocket subscriber; other kinds are noted and skipped (a sweep runs several workers,
     Locust runs sample no server). ``flavor``: use that flavor's scenarios only (the others
-    are noted); None: the inputs must hold one flavor.
+    are noted); None: the inputs must hold one flavor. ``ramps``: ramp runs whose held steps
+    are points too (:mod:`pushbench.plan.ramp_inputs`).
 
     Raises:
         MixedFlavors: No ``flavor`` given, and the scenarios were measured under several.
@@ -264,7 +270,10 @@ def read_inputs(
             inputs.notes.append(f"{source}: serverbench run: used for idle WebSocket memory only")
             continue
         if document.kind != "compare":
-            inputs.notes.append(f"{source}: a {document.kind} run, not a compare run; skipped")
+            hint = " (give a ramp run with --from-ramp)" if document.kind == "ramp" else ""
+            inputs.notes.append(
+                f"{source}: a {document.kind} run, not a compare run; skipped{hint}"
+            )
             continue
         if document.interrupted:
             inputs.notes.append(f"{source}: interrupted run: its complete scenarios are used")
@@ -281,6 +290,18 @@ def read_inputs(
                 ws_impls.add(
                     str(server.get("ws_impl", "auto")) if isinstance(server, dict) else "auto"
                 )
+    for ramp in ramps:
+        inputs.ramp_runs.append(ramp.run_id)
+        inputs.notes += ramp.notes()
+        for limit in ramp.limits:
+            for step in limit.steps:
+                point = _point(ramp.document, step, ramp.source)
+                if isinstance(point, str):
+                    inputs.notes.append(point)
+                    continue
+                inputs.points.append(point)
+                if step.transport == Transport.WS:
+                    ws_impls.add(ramp.ws_impl)
     _one_flavor(inputs, flavor)
     _idle_ws(serverbenches, ws_impls, inputs)
     return inputs

@@ -170,6 +170,8 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     flavor: str | None = None
     """The reference server flavor every input was measured under; None: not recorded."""
+    ramp_runs: tuple[str, ...] = ()
+    """Run ids of the ramps whose held steps are among the measured inputs."""
 
     def cores_at(self, name: str, clients: float) -> float:
         """Busy cores of transport ``name`` at another client count (every rate is ∝ N; the
@@ -523,4 +525,6 @@ def make_plan(inputs: Inputs, request: PlanRequest, holdout: Sequence[Point] = (
         p.transport == Transport.SHORT_POLL for p in inputs.points
     ):
         notes.append("--poll-interval given, but no short-poll scenario was measured")
-    return Plan(request, payload, plans, rtt_us, rtt_source, notes, inputs.flavor)
+    return Plan(
+        request, payload, plans, rtt_us, rtt_source, notes, inputs.flavor, tuple(inputs.ramp_runs)
+    )

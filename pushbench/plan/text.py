@@ -156,12 +156,14 @@ def grouped_notes(plan: Plan) -> list[tuple[str, str]]:
 
 def plan_title(plan: Plan) -> str:
     """``100,000 clients, 0.1 messages/s each, fan-out 1, 64 B payloads`` (``, asgi flavor``
-    when the inputs record one)."""
+    when the inputs record one; ``, measured by ramp <run id>`` when a ramp's steps are in)."""
     request = plan.request
     flavor = f", {plan.flavor} flavor" if plan.flavor else ""
+    ramps = f", measured by ramp {', '.join(plan.ramp_runs)}" if plan.ramp_runs else ""
     return (
         f"{request.clients:,} clients, {format_value(request.msgs_per_client_per_s)} messages/s "
         f"each, fan-out {format_number(request.fanout)}, {plan.payload_bytes} B payloads{flavor}"
+        f"{ramps}"
     )
 
 
@@ -421,6 +423,7 @@ def plan_document(plan: Plan, run_id: str, sources: list[str]) -> dict[str, Any]
         "plan_version": PLAN_VERSION,
         "run_id": run_id,
         "sources": sources,
+        "ramp_runs": list(plan.ramp_runs),
         "flavor": plan.flavor,
         "request": dataclasses.asdict(plan.request) | {"payload_bytes": plan.payload_bytes},
         "rtt_us": plan.rtt_us,

@@ -31,9 +31,10 @@ from pushbench.cli.options import (
 )
 from pushbench.cli.options import target as resolve_target
 from pushbench.core.kinds import PUSH_TRANSPORTS
+from pushbench.core.ramp_stop import held_by_transport, held_line
 from pushbench.core.schema import Scenario
 from pushbench.harness.run_skeleton import RunProgress
-from pushbench.ramp import report as _report  # registers the ramp's report parts
+from pushbench.ramp import report as _report  # noqa: F401  (registers the ramp's report parts)
 from pushbench.ramp.run import Axis, RampConfig, run_ramp
 from pushbench.report import write_report
 
@@ -154,8 +155,8 @@ def ramp(
     document = outcome.document
     console = Console() if sys.stdout.isatty() else Console(width=200)
     console.print(summary_rich_table(document))
-    for held in _report.held_by_transport(document):
-        console.print(escape(_report.held_line(held, document)), soft_wrap=True)
+    for held in held_by_transport(document):
+        console.print(escape(held_line(held, document)), soft_wrap=True)
     for warning in document.warnings:
         err.print(f"[yellow]warning:[/yellow] {escape(warning)}", soft_wrap=True)
     written = write_report(document, outcome.run_dir)

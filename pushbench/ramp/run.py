@@ -3,7 +3,7 @@
 Each transport gets its own server (fresh: nothing left over from another transport). On it the
 ramp runs steps of ``step_duration_s`` measured seconds (after ``warmup_s``), each a whole
 open-loop scenario with its own subscribers, the load growing by ``step`` on the chosen axis
-(subscribers, or the publish rate), until a stop condition holds (:mod:`pushbench.ramp.stop`):
+(subscribers, or the publish rate), until a stop condition holds (:mod:`pushbench.core.ramp_stop`):
 the generator saturated, the step incomplete, a loss, p99 over the SLO, the server saturated, or
 ``max_steps``. Every step is kept in the results, named ``<transport>@<load>`` (``ws@200``), with
 ``ramp_step``, ``ramp_axis`` and ``ramp_load`` in its params, and the stop in the last step's
@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pushbench.core.kinds import Transport
+from pushbench.core.ramp_stop import Stop, StopReason, stop_reason
 from pushbench.core.schema import Scenario
 from pushbench.core.server_config import ServerConfig
 from pushbench.core.target_adapter import TargetAdapter
@@ -25,7 +26,6 @@ from pushbench.drivers.scenario import ScenarioSpec
 from pushbench.harness.launcher import ServerProcess, ServerStartError
 from pushbench.harness.processes import cpu_plan, generator_affinity, pin_server
 from pushbench.harness.run_skeleton import RunOutcome, RunProgress, RunState, record_run, start_run
-from pushbench.ramp.stop import Stop, StopReason, stop_reason
 from pushbench.workloads import push_on
 
 __all__ = ["Axis", "RampConfig", "run_ramp"]

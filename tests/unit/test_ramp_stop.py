@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from pushbench.core.ramp_stop import StopReason, held_load, stop_reason
 from pushbench.core.schema import GeneratorCost, Scenario, load_results
-from pushbench.ramp.stop import StopReason, held_load, stop_reason
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "results-v1.json"
 

@@ -1,5 +1,8 @@
 """When a ramp stops, and what it says it found: pure, from the steps' measured scenarios.
 
+Here, in the core, because two commands read it: ``pushbench ramp`` decides its stops and
+headlines with it, ``pushbench plan --from-ramp`` takes the steps a ramp held as its inputs.
+
 A ramp steps the load up on one server until a step breaks a condition. The conditions are
 checked in an order that keeps the blame right: a saturated *generator* first (then the latencies
 are the harness's own, and the limit found is not the server's), then anything that makes the
@@ -10,15 +13,26 @@ stops, the step counts as held).
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
 from pushbench.core.completeness import scenario_reasons
-from pushbench.core.schema import GeneratorCost, Scenario
+from pushbench.core.schema import GeneratorCost, ResultsDocument, Scenario
 from pushbench.core.thresholds import SATURATED_CPU_PERCENT, SATURATED_LAG_NS
 
-__all__ = ["Held", "Stop", "StopReason", "held_load", "stop_reason"]
+__all__ = [
+    "Held",
+    "Stop",
+    "StopReason",
+    "held_by_transport",
+    "held_line",
+    "held_load",
+    "load_text",
+    "ramp_steps",
+    "stop_reason",
+]
 
 
 class StopReason(StrEnum):
@@ -114,3 +128,50 @@ def held_load(steps: Sequence[Scenario], stop: Stop) -> Scenario | None:
     if stop.step_held:
         return steps[-1]
     return steps[-2] if len(steps) > 1 else None
+
+
+def ramp_steps(document: ResultsDocument) -> dict[str, list[Scenario]]:
+    """A ramp document's steps per transport, in the order they ran."""
+    steps: dict[str, list[Scenario]] = defaultdict(list)
+    for scenario in document.scenarios:
+        steps[str(scenario.transport)].append(scenario)
+    return steps
+
+
+def held_by_transport(document: ResultsDocument) -> list[Held]:
+    """Per transport: the highest step held and the stop (from the last step's params; a ramp
+    cut short, by Ctrl-C, has none: then the last step counts and the stop says so)."""
+    found = []
+    for transport, steps in ramp_steps(document).items():
+        last = steps[-1].params
+        text, reason = last.get("ramp_stop"), last.get("ramp_stop_reason")
+        if isinstance(text, str) and isinstance(reason, str):
+            stop = Stop(StopReason(reason), text)
+        else:
+            stop = Stop(StopReason.MAX_STEPS, "the ramp was cut short before a step broke")
+        found.append(Held(transport, held_load(steps, stop), stop))
+    return found
+
+
+def load_text(scenario: Scenario, document: ResultsDocument) -> str:
+    """A step's load in words: ``200 subscribers at 200 msgs/s`` (or ``400 msgs/s to 50
+    subscribers`` on a rate ramp)."""
+    axis = document.config.get("axis", "subscribers")
+    load = scenario.params.get("ramp_load", 0)
+    if axis == "rate":
+        subscribers = scenario.params.get("subscribers")
+        return f"{load:g} msgs/s to {subscribers} subscribers"
+    rate = scenario.params.get("rate_per_s")
+    return f"{load:g} subscribers at {rate:g} msgs/s"
+
+
+def held_line(held: Held, document: ResultsDocument) -> str:
+    """``ws held 200 subscribers at 200 msgs/s with p99 9.7 ms (SLO 50 ms); stopped: ...``."""
+    slo = document.config.get("slo_p99_ms")
+    if held.held is None:
+        return f"{held.transport} held no step: {held.stop.text}"
+    p99 = held.held.latency_us.p99 / 1000
+    return (
+        f"{held.transport} held {load_text(held.held, document)} with p99 {p99:.3g} ms "
+        f"(SLO {slo:g} ms); stopped: {held.stop.text}"
+    )
