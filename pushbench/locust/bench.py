@@ -120,8 +120,8 @@ def overhead(calls: int) -> None:
 
     counts, histogram = LatencyCounts(), LatencyHistogram()
     values = [250_000 + (index * 7919) % 200_000 for index in range(calls)]
-    # Scheduled 1 ms apart: the fold then spreads the samples over intervals of 1 s.
-    scheduled = [index * 1_000_000 for index in range(calls)]
+    # One report's worth (Locust reports every 3 s): the fold spreads them over 3 intervals.
+    scheduled = [index * 3_000_000_000 // calls for index in range(calls)]
     add = _per_call_ns(lambda i: counts.add_ns(values[i], scheduled[i]), calls)
     start = time.perf_counter_ns()
     folded = counts.take()

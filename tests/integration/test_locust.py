@@ -173,8 +173,8 @@ def test_distributed_percentiles_equal_the_pooled_samples(
     assert len(dumps) == 2
     pooled: dict[str, list[int]] = {}
     for path in dumps:
-        for name, samples in json.loads(path.read_text()).items():
-            pooled.setdefault(name, []).extend(samples)
+        for name, samples in json.loads(path.read_text())["names"].items():
+            pooled.setdefault(name, []).extend(samples["latency_ns"])
     assert pooled.keys() == {scenario.name for scenario in document.scenarios}
     for scenario in document.scenarios:
         reference = LatencyHistogram()
