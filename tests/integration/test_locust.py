@@ -75,6 +75,9 @@ def _check_push_scenarios(document: ResultsDocument) -> None:
         assert scenario.delivered == scenario.sent, name
         # One host, one clock: every delivery was timed.
         assert scenario.latency_us.count == scenario.delivered, name
+        # The intervals (the local runner's or the master's) partition the run.
+        assert sum(i.latency_us.count for i in scenario.intervals) == scenario.delivered, name
+        assert sum(i.sent for i in scenario.intervals) == scenario.sent, name
     assert scenarios["ws"].http_requests is None
     assert scenarios["long-poll"].http_requests
     echo = scenarios["echo"]
