@@ -39,6 +39,7 @@ __all__ = [
     "counts_per_interval",
     "lost_per_interval",
     "merge_series",
+    "seqs_per_interval",
     "server_per_interval",
 ]
 
@@ -156,6 +157,24 @@ def merge_series(parts: Sequence[Sequence[LatencyHistogram]]) -> list[LatencyHis
             if histogram.count:
                 merged[index].merge(histogram)
     return merged
+
+
+def seqs_per_interval(
+    grid: IntervalGrid, start_ns: int, step_ns: int, first: int, end: int
+) -> list[int]:
+    """How many of the seqs ``first .. end - 1`` fall in each interval, seq ``k`` scheduled at
+    ``start_ns + k * step_ns`` (an open-loop publisher's schedule); seqs outside the window
+    are in none. Arithmetic on the schedule: no per-seq work, however long the run.
+    """
+    if step_ns <= 0:
+        raise ValueError(f"a schedule's step must be > 0 ns, got {step_ns}")
+
+    def cut(edge: int) -> int:
+        # The first seq scheduled at or after ``edge``: ceil((edge - start) / step).
+        return min(end, max(first, -((start_ns - edge) // step_ns)))
+
+    cuts = [cut(edge) for edge in grid.edges()]
+    return [cuts[i + 1] - cuts[i] for i in range(grid.count)]
 
 
 def _cuts(grid: IntervalGrid, scheduled: Sequence[int]) -> list[int]:

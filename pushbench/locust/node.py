@@ -103,7 +103,7 @@ class Subscription:
         stats.messages += 1
         if envelope.publisher.startswith(self._prefix):
             latency_ns = received_ns - envelope.sent_ns
-            stats.latency.add_ns(latency_ns)
+            stats.latency.add_ns(latency_ns, envelope.sent_ns)
             response_time: float | None = latency_ns / 1e6
         else:
             stats.cross_clock += 1
@@ -164,7 +164,8 @@ class Subscription:
         self.finished = True
         self._node.subscriptions.discard(self)
         if self._node.recorder.recording:
-            self.stats.finish_subscriber(self.streams.counts(sent))
+            owed, missing = self.streams.seq_ranges(sent)
+            self.stats.finish_subscriber(self.streams.counts(sent), owed, missing)
 
 
 _ONE_UNEXPECTED = IntegrityCounts(unexpected=1)
@@ -198,7 +199,7 @@ class Node:
     def __init__(self, options: LoadOptions | None = None, role: str = "local") -> None:
         self.options = options or LoadOptions()
         self.role = role
-        self.recorder = NodeRecorder(clock_id(), keep_raw=bool(self.options.pushbench_dump_samples))
+        self.recorder = self._recorder(self.options, None)
         self.subscriptions: set[Subscription] = set()
         self._publishers = 0
         self._clients = 0
@@ -207,13 +208,27 @@ class Node:
         self.skipped_users: dict[str, str] = {}
         """User classes left out because the app does not offer their transport → why."""
 
-    def start(self, options: LoadOptions) -> None:
-        """A test starts: take the options it runs with and forget the previous test."""
+    def start(self, options: LoadOptions, origin_ns: int | None = None) -> None:
+        """A test starts: take the options it runs with and forget the previous test.
+
+        Args:
+            options: The test's options.
+            origin_ns: Where its intervals start (the master's test start; None: now).
+        """
         if options.pushbench_profile != self.options.pushbench_profile:
             self.adapter = resolve_adapter(options.pushbench_profile)
         self.options = options
-        self.recorder = NodeRecorder(clock_id(), keep_raw=bool(options.pushbench_dump_samples))
+        self.recorder = self._recorder(options, origin_ns)
         self.subscriptions.clear()
+
+    @staticmethod
+    def _recorder(options: LoadOptions, origin_ns: int | None) -> NodeRecorder:
+        return NodeRecorder(
+            clock_id(),
+            keep_raw=bool(options.pushbench_dump_samples),
+            origin_ns=origin_ns,
+            width_ns=options.interval_ns,
+        )
 
     def next_publisher_index(self) -> int:
         """0, 1, 2... for the publishers of this process."""
@@ -282,11 +297,19 @@ class Node:
         return report
 
     def dump_samples(self) -> Path | None:
-        """Debug (``--pushbench-dump-samples``): every raw latency shipped, as JSON by name."""
+        """Debug (``--pushbench-dump-samples``): every raw sample shipped, as JSON: by name, each
+        sample's latency and its message's scheduled time (``CLOCK_MONOTONIC`` ns), and the
+        intervals' origin and width this process bucketed them against."""
         directory = self.options.pushbench_dump_samples
         if not directory:
             return None
+        recorder = self.recorder
         path = Path(directory) / f"samples-{self.role}-{os.getpid()}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.recorder.raw_samples()))
+        dump = {
+            "origin_ns": recorder.origin_ns,
+            "width_ns": recorder.width_ns,
+            "names": recorder.raw_samples(),
+        }
+        path.write_text(json.dumps(dump))
         return path

@@ -12,11 +12,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Protocol
 
-__all__ = ["ROOM_PATTERN", "LoadOptions", "OptionsError", "add_arguments"]
+from pushbench.core.intervals import DEFAULT_INTERVAL_S
+
+__all__ = ["ORIGIN_ATTRIBUTE", "ROOM_PATTERN", "LoadOptions", "OptionsError", "add_arguments"]
 
 #: Room names the reference server accepts (``target_app.settings.ROOM_PATTERN``, copied so
 #: that the users stay usable against another server without importing the reference one).
 ROOM_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
+
+
+#: The ``parsed_options`` attribute through which the master tells every worker where the
+#: intervals start (its test start, ``CLOCK_MONOTONIC`` ns): Locust ships every custom
+#: attribute of ``parsed_options`` with each spawn message, before the worker's test starts.
+ORIGIN_ATTRIBUTE: Final = "pushbench_intervals_origin_ns"
+#: The narrowest ``--interval`` (as ``pushbench compare``'s).
+MIN_INTERVAL_S: Final = 0.01
 
 
 class OptionsError(ValueError):
@@ -39,6 +49,7 @@ class LoadOptions:
     poll_interval: float = 1.0
     long_poll_wait: float = 20.0
     drain_timeout: float = 0.0
+    interval: float = DEFAULT_INTERVAL_S
     publisher_round_trip: bool = False
     pushbench_profile: str = ""
     pushbench_out: str = "reports"
@@ -68,6 +79,8 @@ class LoadOptions:
             raise OptionsError(f"--poll-interval must be > 0 s, not {self.poll_interval}")
         if not self.long_poll_wait > 0:
             raise OptionsError(f"--long-poll-wait must be > 0 s, not {self.long_poll_wait}")
+        if not self.interval >= MIN_INTERVAL_S:
+            raise OptionsError(f"--interval must be >= {MIN_INTERVAL_S} s, not {self.interval}")
         if self.drain_timeout < 0:
             raise OptionsError(f"--drain-timeout must be >= 0 s, not {self.drain_timeout}")
 
@@ -75,6 +88,11 @@ class LoadOptions:
     def drain_s(self) -> float:
         """How long subscribers get after the last publish: explicit, or 2 s + 2 poll intervals."""
         return self.drain_timeout or 2.0 + 2 * self.poll_interval
+
+    @property
+    def interval_ns(self) -> int:
+        """Width of the over-time intervals (``--interval``)."""
+        return round(self.interval * 1e9)
 
     @property
     def publish_interval_ns(self) -> int:
@@ -101,6 +119,7 @@ class LoadOptions:
             "poll_interval_s": self.poll_interval,
             "long_poll_wait_s": self.long_poll_wait,
             "drain_s": self.drain_s,
+            "interval_s": self.interval,
             "publisher_round_trip": self.publisher_round_trip,
             **({"profile": self.pushbench_profile} if self.pushbench_profile else {}),
         }
@@ -196,6 +215,12 @@ def add_arguments(parser: _Parser) -> None:
         type=float,
         default=d.drain_timeout,
         help="Seconds subscribers get after publishing stops (0: 2 s + 2 poll intervals).",
+    )
+    parser.add_argument(
+        "--interval",
+        type=float,
+        default=d.interval,
+        help="Seconds per interval of the over-time figures (a histogram and counters each).",
     )
     parser.add_argument(
         "--publisher-round-trip",

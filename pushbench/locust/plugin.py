@@ -17,6 +17,11 @@ Ending a test without losing or inventing messages (master, or a local runner, o
    are not recorded.
 3. On ``test_stop`` the master writes ``results.json`` (``kind: locust``) and the report.
 
+Intervals line up across processes: on ``test_start`` the master (or local runner) takes the
+test start on ``CLOCK_MONOTONIC`` as the intervals' origin and puts it into
+``parsed_options``, which Locust ships to every worker with its spawn message, before the
+worker's own ``test_start``; every process buckets against that origin.
+
 Each wait is bounded: a worker that does not answer is named in the document's errors.
 """
 
@@ -44,9 +49,10 @@ from pushbench.harness.environment import environment as host_environment
 from pushbench.harness.run_dir import new_run_dir, new_run_id
 from pushbench.locust import webui
 from pushbench.locust.aggregate import SwarmAggregate
+from pushbench.locust.envelopes import clock_id, now_ns
 from pushbench.locust.live import Row, live_rows
 from pushbench.locust.node import Node
-from pushbench.locust.options import LoadOptions, OptionsError, add_arguments
+from pushbench.locust.options import ORIGIN_ATTRIBUTE, LoadOptions, OptionsError, add_arguments
 from pushbench.locust.results import write_run
 from pushbench.locust.slo import EXIT_SLO_FAILED, check_slos, parse_slos, report_lines
 
@@ -106,14 +112,16 @@ def _wait_until(done: Callable[[], bool], timeout_s: float) -> bool:
 class _Coordinator:
     """The master's (or local runner's) view of one test: merged results and the stop protocol."""
 
-    def __init__(self, environment: Environment, options: LoadOptions) -> None:
+    def __init__(self, environment: Environment, options: LoadOptions, origin_ns: int) -> None:
         self.environment = environment
         self.options = options
         self.slos = _slos(environment)
-        self.aggregate = SwarmAggregate()
+        self.aggregate = SwarmAggregate(origin_ns, options.interval_ns, clock_id())
         self.started_at = datetime.now(UTC)
         self.started = time.monotonic()
         self.load_stopped: float | None = None
+        self.load_stopped_ns = 0
+        """When the load stopped on ``CLOCK_MONOTONIC``: where the intervals end."""
         self.sent_replies: dict[str, dict[str, int]] = {}
         self.finals: set[str] = set()
         self.errors: list[str] = []
@@ -131,14 +139,14 @@ class _Coordinator:
 
     def stop_local(self, node: Node) -> None:
         sent = node.stop_load()
-        self.load_stopped = time.monotonic()
+        self.load_stopped, self.load_stopped_ns = time.monotonic(), now_ns()
         node.drain(sent, self.options.drain_s)
         self.aggregate.add("local", node.final_report(sent))
         self.aggregate.closed = True
 
     def stop_distributed(self, runner: MasterRunner) -> None:
         workers = {client.id for client in runner.clients.all if client.state != STATE_MISSING}
-        self.load_stopped = time.monotonic()
+        self.load_stopped, self.load_stopped_ns = time.monotonic(), now_ns()
         if not workers:  # every worker is gone: whatever they reported is all there is
             self.errors.append("no worker was connected at the end of the test")
             self.aggregate.closed = True
@@ -186,6 +194,7 @@ class _Coordinator:
             config=config,
             errors=self.errors,
             interrupted=self.interrupted,
+            end_ns=self.load_stopped_ns,
         )
 
     def write(self) -> Path | None:
@@ -313,10 +322,17 @@ def _apply_publisher_count(environment: Environment, options: LoadOptions) -> No
 def _on_test_start(environment: Environment, **_: Any) -> None:
     options = _options(environment)
     node = node_of(environment)
-    node.start(options)
-    if not isinstance(environment.runner, WorkerRunner):
-        _apply_publisher_count(environment, options)
-        _coordinators[environment] = _Coordinator(environment, options)
+    parsed = environment.parsed_options
+    if isinstance(environment.runner, WorkerRunner):
+        # The master's test start, shipped with the spawn message (None: an older master).
+        node.start(options, getattr(parsed, ORIGIN_ATTRIBUTE, None))
+        return
+    origin_ns = now_ns()
+    if parsed is not None:  # travels to every worker with each spawn message
+        setattr(parsed, ORIGIN_ATTRIBUTE, origin_ns)
+    node.start(options, origin_ns)
+    _apply_publisher_count(environment, options)
+    _coordinators[environment] = _Coordinator(environment, options, origin_ns)
 
 
 def _on_test_stopping(environment: Environment, **_: Any) -> None:

@@ -1,4 +1,6 @@
-"""Write a Locust run's results: ``results.json`` and, when available, the rendered report.
+"""Write a Locust run's results: ``results.json``, each scenario's intervals as an HdrHistogram
+interval log (``intervals-<scenario>.hlog``, as ``compare`` writes them) and, when available,
+the rendered report.
 
 No Locust import here: the runner (``python -m pushbench.locust``) uses it outside Locust too.
 """
@@ -8,6 +10,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from pushbench.core.interval_log import write_interval_log
 from pushbench.core.schema import ResultsDocument, write_results_atomic
 
 __all__ = ["write_report_if_available", "write_run"]
@@ -29,10 +32,14 @@ def write_report_if_available(document: ResultsDocument, run_dir: Path) -> bool:
 
 
 def write_run(document: ResultsDocument, run_dir: Path, report: bool = True) -> Path:
-    """``run_dir/results.json`` (atomically), then the report unless ``report`` is False."""
+    """``run_dir/results.json`` (atomically) and the interval logs, then the report unless
+    ``report`` is False."""
     run_dir.mkdir(parents=True, exist_ok=True)
     path = run_dir / "results.json"
     write_results_atomic(document, path)
+    for scenario in document.scenarios:
+        if scenario.intervals:
+            write_interval_log(scenario, run_dir / f"intervals-{scenario.name}.hlog")
     if report:
         write_report_if_available(document, run_dir)
     return path

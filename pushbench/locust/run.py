@@ -5,7 +5,8 @@ What ``make loadtest`` and ``make swarm`` run. It starts the reference server (u
 ``--target``), pins it and Locust to different CPUs when there are two or more, runs ``locust``
 headless as a subprocess (``--processes N`` for a swarm on this machine), samples the server's
 CPU and memory meanwhile, and leaves everything in ``reports/<run-id>/``: Locust's CSV and HTML,
-pushbench's ``results.json`` (exact merged percentiles, written by the Locust master) and the
+pushbench's ``results.json`` (exact merged percentiles and intervals, written by the Locust
+master, with the server's samples placed on the intervals here), the interval logs and the
 rendered report. Ctrl-C stops the run early and keeps what was measured.
 """
 
@@ -26,8 +27,11 @@ import psutil
 import typer
 
 from pushbench.cli.options import Target, target
+from pushbench.core.intervals import DEFAULT_INTERVAL_S, IntervalGrid, server_per_interval
 from pushbench.core.schema import (
+    IntervalServer,
     ResultsDocument,
+    Scenario,
     SchemaError,
     load_results,
     write_results_atomic,
@@ -38,9 +42,19 @@ from pushbench.harness.launcher import ServerProcess, ServerStartError
 from pushbench.harness.resources import TreeSampler, TreeUsage
 from pushbench.harness.run_dir import new_run_dir, new_run_id
 from pushbench.harness.server_cost import server_cost
+from pushbench.locust.aggregate import INTERVALS_ORIGIN_KEY
+from pushbench.locust.options import MIN_INTERVAL_S
 from pushbench.locust.results import write_report_if_available
+from pushbench.workloads import sampler_for
 
-__all__ = ["build_locust_command", "cpu_plan", "main", "parse_args", "profile_argument"]
+__all__ = [
+    "add_server_intervals",
+    "build_locust_command",
+    "cpu_plan",
+    "main",
+    "parse_args",
+    "profile_argument",
+]
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 #: Seconds the server gets to exit on SIGTERM before it is killed, once the run is over.
@@ -62,6 +76,12 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[argparse.Namespace, l
     parser.add_argument("--users", type=int, default=50, help="Locust -u (default 50).")
     parser.add_argument("--spawn-rate", type=float, default=10.0, help="Locust -r (default 10).")
     parser.add_argument("--duration", default="30s", help="Locust -t, e.g. 30s, 5m (default 30s).")
+    parser.add_argument(
+        "--interval",
+        type=float,
+        default=DEFAULT_INTERVAL_S,
+        help="Seconds per interval of the over-time figures (default 1; Locust's --interval).",
+    )
     parser.add_argument(
         "--processes",
         type=int,
@@ -112,6 +132,8 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[argparse.Namespace, l
             f"{args.workers} (as in Locust); --workers means uvicorn workers in pushbench, "
             "and this runner's reference server runs one"
         )
+    if not args.interval >= MIN_INTERVAL_S:
+        parser.error(f"--interval must be >= {MIN_INTERVAL_S} s, not {args.interval:g}")
     if args.users < 1 or args.processes < 0 or args.spawn_rate <= 0:
         parser.error("--users must be >= 1, --processes >= 0, --spawn-rate > 0")
     return args, extra
@@ -169,6 +191,8 @@ def build_locust_command(
         "--pushbench-run-dir",
         str(run_dir),
         "--pushbench-no-report",
+        "--interval",
+        f"{args.interval:g}",
     ]
     if args.processes:
         command += ["--processes", str(args.processes)]
@@ -195,6 +219,46 @@ def add_server_usage(
             scenario.model_copy(update={"server": server_cost(usage, scenario.delivered)})
         ]
     return document.model_copy(update=update)
+
+
+def add_server_intervals(document: ResultsDocument, usage: TreeUsage) -> ResultsDocument:
+    """The server's CPU %, RSS and connections per interval, from the runner's samples.
+
+    One server serves every scenario of the mix, so each scenario's interval carries the
+    whole server's figures over it (as the mix's CPU goes into ``config``, not one scenario).
+    The master recorded where the intervals start on the same ``CLOCK_MONOTONIC`` the sampler
+    reads (``config["intervals_origin_monotonic_ns"]``).
+    """
+    origin_ns = document.config.get(INTERVALS_ORIGIN_KEY)
+    if not isinstance(origin_ns, int):
+        return document
+    return document.model_copy(
+        update={"scenarios": [_with_server(s, origin_ns, usage) for s in document.scenarios]}
+    )
+
+
+def _with_server(scenario: Scenario, origin_ns: int, usage: TreeUsage) -> Scenario:
+    if not scenario.intervals or scenario.interval_s is None:
+        return scenario
+    last = scenario.intervals[-1]
+    end_ns = origin_ns + round((last.start_s + last.duration_s) * 1e9)
+    grid = IntervalGrid(origin_ns, end_ns, round(scenario.interval_s * 1e9))
+    servers = server_per_interval(grid, usage.timeline)
+    intervals = [
+        interval
+        if server is None
+        else interval.model_copy(
+            update={
+                "server": IntervalServer(
+                    cpu_percent=round(server.cpu_percent, 2),
+                    rss_bytes=server.rss_bytes,
+                    connections=server.connections,
+                )
+            }
+        )
+        for interval, server in zip(scenario.intervals, servers, strict=True)
+    ]
+    return scenario.model_copy(update={"intervals": intervals})
 
 
 def add_flavor(document: ResultsDocument, flavor: str | None) -> ResultsDocument:
@@ -303,7 +367,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             server.start()
             host = server.url
             _pin(server.pid, server_cpus)
-            sampler = TreeSampler(server.pid)
+            # A few samples per interval, connections counted in each (as compare's).
+            sampler = sampler_for(server.pid, args.interval)
             sampler.start()
             server_info = {
                 "ws_impl": args.ws_impl,
@@ -352,7 +417,7 @@ def _finish(
         print(f"error: Locust wrote no usable {results} ({exc})", file=sys.stderr)
         return code or 2
     if usage is not None:
-        document = add_server_usage(document, usage, server)
+        document = add_server_intervals(add_server_usage(document, usage, server), usage)
     else:  # --target: the server is not ours to sample, but say what it was
         document = document.model_copy(update={"config": {**document.config, "server": server}})
     document = add_flavor(document, server.get("flavor"))

@@ -13,6 +13,9 @@ down), so here each subscriber owes, per publisher:
 
 Publishers it never heard from are not counted against it; a subscriber that heard from nobody
 is counted as *silent* instead (the report warns about those).
+
+:meth:`SubscriberStreams.seq_ranges` gives the same owed and missing seqs as ranges, which the
+master places on the intervals by each publisher's schedule.
 """
 
 from __future__ import annotations
@@ -104,3 +107,25 @@ class SubscriberStreams:
                 unexpected=counts.unexpected,
             )
         return total
+
+    def seq_ranges(
+        self, sent: Mapping[str, int] | None = None
+    ) -> tuple[list[tuple[str, int, int]], list[tuple[str, int, int]]]:
+        """What :meth:`counts` counts, as half-open ``(publisher, first, end)`` seq ranges:
+        (owed, missing). Their lengths add up to ``counts(sent).sent`` and ``.lost``."""
+        owed: list[tuple[str, int, int]] = []
+        missing: list[tuple[str, int, int]] = []
+        tracker = self._tracker
+        for publisher, (lowest, highest) in self._ranges.items():
+            end = highest + 1
+            if sent is not None and publisher in sent:
+                end = sent[publisher]
+            first = min(lowest, end)
+            if end > first:
+                owed.append((publisher, first, end))
+            tracker.expect(publisher, end)
+            for start, stop in tracker.missing_ranges(publisher):
+                start = max(start, first)
+                if stop > start:
+                    missing.append((publisher, start, stop))
+        return owed, missing

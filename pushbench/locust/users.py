@@ -191,6 +191,7 @@ class WebSocketEchoUser(PushbenchUser):
             except _WS_ERRORS as exc:
                 self.fire_event("WS", name, (clock() - start) / 1e6, 0, exc)
                 stats.error(f"{type(exc).__name__}: {exc}")
+                stats.fail_attempt(start)
                 self._close()
                 return
             elapsed = clock() - start
@@ -198,8 +199,9 @@ class WebSocketEchoUser(PushbenchUser):
                 error = UnexpectedReply(f"echo answered {str(reply)[:80]!r}")
                 self.fire_event("WS", name, elapsed / 1e6, len(reply), error)
                 stats.error(str(error))
+                stats.fail_attempt(start)
                 continue
-            add_ns(elapsed)
+            add_ns(elapsed, start)
             stats.messages += 1
             fire(
                 request_type="WS",
@@ -234,6 +236,7 @@ class WebSocketEchoUser(PushbenchUser):
             except _WS_ERRORS as exc:
                 self.fire_event("WS", self.name, (now_ns() - start) / 1e6, 0, exc)
                 stats.error(f"{type(exc).__name__}: {exc}")
+                stats.fail_attempt(start)
                 self._close()
                 return
             elapsed = now_ns() - start
@@ -243,8 +246,9 @@ class WebSocketEchoUser(PushbenchUser):
                 error = UnexpectedReply(f"the reply holds no {token}: {str(reply)[:80]!r}")
                 self.fire_event("WS", self.name, elapsed / 1e6, len(reply), error)
                 stats.error(str(error))
+                stats.fail_attempt(start)
                 continue
-            stats.latency.add_ns(elapsed)
+            stats.latency.add_ns(elapsed, start)
             stats.messages += 1
             self.fire_event("WS", self.name, elapsed / 1e6, len(reply), None)
 
@@ -314,6 +318,7 @@ class RoomPublisherUser(PushbenchUser):
             idle_until_killed()
         start = now_ns()
         k = 0
+        recorder.schedule(publisher, start - sent[publisher] * interval, interval)
         while recorder.loading:
             ws = self._ws or self._open()
             if ws is None:
@@ -347,6 +352,7 @@ class RoomPublisherUser(PushbenchUser):
         encode, token_id = adapter.encode_publish, token_publisher(publisher)
         start = now_ns()
         k = 0
+        recorder.schedule(publisher, start - sent[publisher] * interval, interval)
         while recorder.loading:
             scheduled = start + k * interval
             now = now_ns()

@@ -157,7 +157,7 @@ class PollingUser(FastHttpUser):
     def _get_profiled(
         self, adapter: TargetAdapter, path: str, name: str
     ) -> tuple[int, PollPage] | None:
-        self.subscription.stats.http_requests += 1
+        self.subscription.stats.count_request(now_ns())
         with self.client.get(path, name=name, catch_response=True) as response:
             received_ns = now_ns()
             if response.status_code != 200:
@@ -177,7 +177,7 @@ class PollingUser(FastHttpUser):
         query = f"?after={after}&limit={self.page_limit}"
         if wait_s > 0:
             query += f"&wait={wait_s:g}"
-        self.subscription.stats.http_requests += 1
+        self.subscription.stats.count_request(now_ns())
         with self.client.get(self._path + query, name=name, catch_response=True) as response:
             received_ns = now_ns()
             if response.status_code == 409:  # the server restarted: its ids start again
@@ -269,8 +269,8 @@ class SseUser(PushbenchUser):
         else:
             target = f"/rooms/{self.options.room}/events"
             request_name = "sse /rooms/[room]/events"
-        subscription.stats.http_requests += 1
         start = now_ns()
+        subscription.stats.count_request(start)
         try:
             sock = socket.create_connection((host, port), timeout=30)
         except OSError as exc:

@@ -75,6 +75,9 @@ def _check_push_scenarios(document: ResultsDocument) -> None:
         assert scenario.delivered == scenario.sent, name
         # One host, one clock: every delivery was timed.
         assert scenario.latency_us.count == scenario.delivered, name
+        # The intervals (the local runner's or the master's) partition the run.
+        assert sum(i.latency_us.count for i in scenario.intervals) == scenario.delivered, name
+        assert sum(i.sent for i in scenario.intervals) == scenario.sent, name
     assert scenarios["ws"].http_requests is None
     assert scenarios["long-poll"].http_requests
     echo = scenarios["echo"]
@@ -173,8 +176,8 @@ def test_distributed_percentiles_equal_the_pooled_samples(
     assert len(dumps) == 2
     pooled: dict[str, list[int]] = {}
     for path in dumps:
-        for name, samples in json.loads(path.read_text()).items():
-            pooled.setdefault(name, []).extend(samples)
+        for name, samples in json.loads(path.read_text())["names"].items():
+            pooled.setdefault(name, []).extend(samples["latency_ns"])
     assert pooled.keys() == {scenario.name for scenario in document.scenarios}
     for scenario in document.scenarios:
         reference = LatencyHistogram()

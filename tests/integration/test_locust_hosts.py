@@ -127,8 +127,8 @@ def test_swarm_across_hosts_merges_exactly(hosts: dict[str, Host], tmp_path: Pat
     assert len(dumps) == 2  # one per worker process
     pooled: dict[str, list[int]] = {}
     for path in dumps:
-        for name, samples in json.loads(path.read_text()).items():
-            pooled.setdefault(name, []).extend(samples)
+        for name, samples in json.loads(path.read_text())["names"].items():
+            pooled.setdefault(name, []).extend(samples["latency_ns"])
     assert pooled.keys() == {scenario.name for scenario in document.scenarios}
     for scenario in document.scenarios:
         reference = LatencyHistogram()

@@ -15,7 +15,7 @@ def _ship(aggregate: SwarmAggregate, worker: str, samples: list[int]) -> None:
     recorder = NodeRecorder(clock="c0ffee00")
     stats = recorder.stats("ws", "ws", {"payload_bytes": 64})
     for ns in samples:
-        stats.latency.add_ns(ns)
+        stats.latency.add_ns(ns, 0)
         stats.messages += 1
     stats.finish_subscriber(IntegrityCounts(sent=len(samples), delivered=len(samples) - 1, lost=1))
     assert aggregate.add(worker, recorder.take_report(final=True))

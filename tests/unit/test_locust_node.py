@@ -99,16 +99,22 @@ def test_scenario_params_name_what_varies() -> None:
 def test_raw_samples_are_dumped_for_checking_the_merge(tmp_path: Path) -> None:
     options = LoadOptions(pushbench_dump_samples=str(tmp_path / "dump"))
     node = Node(options, role="worker")
-    node.start(options)
+    node.start(options, origin_ns=7)
     stats = node.recorder.stats("echo", "echo")
     for ns in (1_000, 2_000):
-        stats.latency.add_ns(ns)
+        stats.latency.add_ns(ns, ns + 10)
     node.recorder.take_report()
-    stats.latency.add_ns(3_000)
+    stats.latency.add_ns(3_000, 20)
     node.final_report({})
     (dump,) = (tmp_path / "dump").iterdir()
     assert dump.name.startswith("samples-worker-")
-    assert json.loads(dump.read_text()) == {"echo": [1_000, 2_000, 3_000]}
+    assert json.loads(dump.read_text()) == {
+        "origin_ns": 7,
+        "width_ns": 1_000_000_000,
+        "names": {
+            "echo": {"latency_ns": [1_000, 2_000, 3_000], "scheduled_ns": [1_010, 2_010, 20]}
+        },
+    }
 
 
 def test_payload_tokens_of_a_profiled_app_are_deliveries_and_tokenless_frames_unexpected() -> None:

@@ -33,9 +33,9 @@ def test_folded_counts_are_the_histogram_of_every_sample() -> None:
     samples = _samples(1, 20_000)
     counts = LatencyCounts()
     for ns in samples:
-        counts.add_ns(ns)
+        counts.add_ns(ns, 0)
     assert len(counts) == len(samples)
-    folded, pooled = counts.take(), _pooled(samples)
+    folded, pooled = counts.take().whole, _pooled(samples)
     assert folded.summary() == pooled.summary()
     assert folded.encode() == pooled.encode()
     assert (folded.clamped_low, folded.clamped_high) == (pooled.clamped_low, 1)
@@ -49,7 +49,7 @@ def _worker_reports(recorder: NodeRecorder, samples: list[int], chunks: int) -> 
     size = len(samples) // chunks + 1
     for start in range(0, len(samples), size):
         for ns in samples[start : start + size]:
-            stats.latency.add_ns(ns)
+            stats.latency.add_ns(ns, 0)
             stats.messages += 1
         reports.append(recorder.take_report())
     stats.finish_subscriber(IntegrityCounts(sent=5, delivered=4, lost=1))
@@ -77,15 +77,15 @@ def test_merged_percentiles_equal_those_of_all_samples_pooled() -> None:
 def test_reports_are_deltas_and_carry_raw_samples_only_when_asked() -> None:
     recorder = NodeRecorder(clock="c", keep_raw=True)
     stats = recorder.stats("echo", "echo")
-    stats.latency.add_ns(1_000)
+    stats.latency.add_ns(1_000, 0)
     stats.attempts = stats.messages = 1
     first = recorder.take_report()
     second = recorder.take_report()
     assert first["names"]["echo"]["messages"] == 1
     assert second["names"]["echo"]["messages"] == 0
     assert LatencyHistogram.decode(second["names"]["echo"]["histogram"]).count == 0
-    assert recorder.raw_samples() == {"echo": [1_000]}
-    assert NodeRecorder(clock="c").stats("x", "ws").latency.raw_ns is None
+    assert recorder.raw_samples() == {"echo": {"latency_ns": [1_000], "scheduled_ns": [0]}}
+    assert NodeRecorder(clock="c").raw_samples() == {}
 
 
 def _flags(recorder: NodeRecorder) -> tuple[bool, bool]:
@@ -121,10 +121,10 @@ def _document_aggregate() -> SwarmAggregate:
         echo = recorder.stats("echo", "echo", {"payload_bytes": 64})
         echo.users, echo.attempts, echo.messages = 5, 101, 100
         for _ in range(100):
-            echo.latency.add_ns(250_000)
+            echo.latency.add_ns(250_000, 0)
         poll = recorder.stats("short-poll@1", "short-poll", {"poll_interval_s": 1.0})
         poll.messages, poll.http_requests, poll.cross_clock = 40, 20, 3 * index
-        poll.latency.add_ns(500_000_000)
+        poll.latency.add_ns(500_000_000, 0)
         poll.finish_subscriber(IntegrityCounts(sent=40, delivered=40))
         poll.finish_subscriber(IntegrityCounts())
         recorder.drained = bool(index)
