@@ -152,14 +152,16 @@ async def _serve_room(websocket: WebSocket, room: str, after: int | None, receiv
             await websocket.accept()
             await _close(websocket, refusal_code(exc), str(exc))
             return
+    # Counted open before the accept goes out (see target_app.rooms_ws).
+    connections = metrics.connections["ws"]
+    connections.inc()
     try:
         await websocket.accept()
     except BaseException:
+        connections.dec()
         if subscription is not None:
             subscription.close()
         raise
-    connections = metrics.connections["ws"]
-    connections.inc()
     writer: asyncio.Task[None] | None = None
     try:
         if subscription is not None:

@@ -87,14 +87,17 @@ class RoomSocket:
             except (CursorAhead, TooManyRooms, BrokerUnavailable) as exc:
                 await self._refuse(send, exc)
                 return
+        # Counted open before the accept goes out: a client that sees its socket open and
+        # then scrapes /metrics must find itself counted (the gauge lagged under load).
+        connections = self.metrics.connections["ws"]
+        connections.inc()
         try:
             await accept(send)
         except BaseException:
+            connections.dec()
             if subscription is not None:
                 subscription.close()
             raise
-        connections = self.metrics.connections["ws"]
-        connections.inc()
         pusher: _Pusher | None = None
         published = self.metrics.published["ws"]
         budget: PublishBucket | None = None  # made at the first frame: idle subscribers hold none
