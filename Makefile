@@ -8,6 +8,9 @@ PORT ?= 8001
 # Extra options for `make serve`, e.g. SERVE_ARGS="--ws-impl wsproto".
 SERVE_ARGS ?=
 PYTEST_ARGS ?=
+# pytest-xdist processes for the part of the suite that asserts on no timing (most integration
+# tests wait on servers and subprocesses, not on the CPU); the `timing` tests then run alone.
+TEST_JOBS ?= 3
 # Extra options for `make bench`, e.g. BENCH_ARGS="--rate 500 --subscribers 100".
 BENCH_ARGS ?=
 # Extra options for `make serverbench`, e.g. SERVERBENCH_ARGS="--ws-impl websockets-sansio --idle 2000".
@@ -65,8 +68,9 @@ test-deps: ## Install what the tests need from Debian (Chromium for the browser 
 	@bash scripts/ensure-chromium.sh
 	@bash scripts/ensure-iproute2.sh
 
-test: $(STAMP) test-deps lint ## Lint, type-check, then the whole test suite
-	$(BIN)/pytest $(PYTEST_ARGS)
+test: $(STAMP) test-deps lint ## Lint, type-check, then the whole test suite (in parallel; the timing tests alone)
+	$(BIN)/pytest -n $(TEST_JOBS) -m "not timing" $(PYTEST_ARGS)
+	$(BIN)/pytest -m timing $(PYTEST_ARGS)
 
 clean: ## Remove caches (keeps .venv and reports/)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache build *.egg-info

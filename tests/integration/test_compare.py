@@ -160,6 +160,7 @@ def test_compare_records_intervals_and_writes_an_interval_log(tmp_path: Path) ->
     assert "### Over time" in (run_dir / "summary.md").read_text()
 
 
+@pytest.mark.timing
 def test_calibration_delay_comes_back_as_that_delay(server: ServerProcess) -> None:
     """``/ws?delay_ms=D`` is measured as D (over the undelayed round trip) within max(0.3 ms, 5%).
 
@@ -177,6 +178,7 @@ def test_calibration_delay_comes_back_as_that_delay(server: ServerProcess) -> No
         assert abs(measured - delay_ms) <= max(0.3, 0.05 * delay_ms), (delay_ms, measured)
 
 
+@pytest.mark.timing
 @pytest.mark.parametrize(("interval_s", "duration_s"), [(0.1, 3.0), (1.0, 4.0)])
 def test_short_poll_mean_latency_is_half_the_interval_plus_a_round_trip(
     server: ServerProcess, interval_s: float, duration_s: float

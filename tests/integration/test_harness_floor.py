@@ -3,6 +3,8 @@ printed next to the latencies, and latencies near it flagged."""
 
 from __future__ import annotations
 
+import pytest
+
 from pathlib import Path
 
 import uvloop
@@ -11,6 +13,8 @@ from pushbench.core.schema import load_results
 from pushbench.drivers.floor import FLOOR_ROUND_TRIPS, measure_floor
 from pushbench.report.table import harness_floor_note
 from pushbench.report.verdict import findings
+
+pytestmark = pytest.mark.timing
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "results-v1.json"
 

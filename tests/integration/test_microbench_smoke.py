@@ -13,6 +13,8 @@ import pytest
 
 from tests.conftest import timeout
 
+pytestmark = pytest.mark.timing
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

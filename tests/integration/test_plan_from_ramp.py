@@ -16,6 +16,8 @@ from pushbench.core.schema import load_results
 from pushbench.plan.cli import plan
 from tests.conftest import timeout
 
+pytestmark = pytest.mark.timing
+
 ROOT = Path(__file__).parents[2]
 GOLDEN = ROOT / "tests" / "fixtures" / "results-v1.json"
 PLAN = ("--clients", "2000", "--msgs-per-client-per-s", "5")

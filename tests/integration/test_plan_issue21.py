@@ -29,7 +29,7 @@ from pushbench.plan.inputs import Point, read_inputs
 from pushbench.workloads import push_on_fresh_server
 from tests.conftest import timeout
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timing]
 
 FITTED, PREDICTED = (10, 40), 25
 ORDER = (PREDICTED, *FITTED, PREDICTED)

@@ -4,12 +4,16 @@ advance), and against the reference server."""
 
 from __future__ import annotations
 
+import pytest
+
 import subprocess
 import sys
 from pathlib import Path
 
 from pushbench.core.schema import load_results
 from tests.conftest import timeout
+
+pytestmark = pytest.mark.timing
 
 ROOT = Path(__file__).parents[2]
 PROFILE = """

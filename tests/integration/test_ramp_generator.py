@@ -9,6 +9,8 @@ publisher's lag behind its schedule) while the server, idle meanwhile, stays far
 
 from __future__ import annotations
 
+import pytest
+
 import signal
 import subprocess
 import sys
@@ -18,6 +20,8 @@ from pathlib import Path
 
 from pushbench.core.schema import load_results
 from tests.conftest import timeout
+
+pytestmark = pytest.mark.timing
 
 ROOT = Path(__file__).parents[2]
 #: Stopped, then running, per cycle: a stop lasts 3× the 50 ms lag that counts as saturated.

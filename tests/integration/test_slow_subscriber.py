@@ -14,7 +14,7 @@ from websockets.exceptions import ConnectionClosed
 from tests.conftest import WS_IMPLS, ServerFactory, timeout
 from tests.integration.clients import room_name
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.timing]
 
 MESSAGES = 2_000
 RATE_PER_S = 2_000

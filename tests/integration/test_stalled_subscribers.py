@@ -17,6 +17,8 @@ from pushbench.core.target_profile import BUILTIN_PROFILES
 from pushbench.drivers.scenario import ScenarioSpec, run_scenario
 from pushbench.harness.launcher import ServerProcess
 
+pytestmark = pytest.mark.timing
+
 ROOT = Path(__file__).parents[2]
 # 16 KiB at 400 msgs/s: ~10 MB for the stalled socket within the run, past what the kernel's
 # buffers (4 MiB send buffer here) can hide.

@@ -171,7 +171,11 @@ def _server(first: int, payload: bytes = b"") -> bytes:
 @pytest.mark.parametrize(
     ("reader", "data", "message"),
     [
-        (FrameReader(), encode_frame(Opcode.TEXT, b"x"), "server frames must not be masked"),
+        (
+            FrameReader(),
+            encode_frame(Opcode.TEXT, b"x", mask=b"mask"),
+            "server frames must not be masked",
+        ),
         (FrameReader(masked=True), _server(0x81, b"x"), "client frames must be masked"),
         *[
             (FrameReader(), _server(0x81 | rsv, b"x"), "reserved bits")
