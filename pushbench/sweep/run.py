@@ -41,6 +41,7 @@ from pushbench.drivers.profiled_capacity import (
 )
 from pushbench.drivers.scenario import ScenarioRun, ScenarioSpec, run_scenario
 from pushbench.harness.client_auth import auth_headers
+from pushbench.harness.client_tls import client_context, client_ssl
 from pushbench.harness.launcher import ServerProcess, ServerStartError
 from pushbench.harness.processes import cpu_plan, generator_affinity, pin_server, run_uvloop
 from pushbench.harness.redis_local import redis_for_run
@@ -237,7 +238,8 @@ def _wait_workers(server: ServerProcess, workers: int, timeout_s: float = 20.0) 
     delay = 0.02
     while time.monotonic() < deadline:
         scrape = urllib.request.Request(server.url + "/metrics", headers=auth_headers())
-        with contextlib.suppress(OSError), urllib.request.urlopen(scrape) as r:
+        tls = client_ssl(server.url)
+        with contextlib.suppress(OSError), urllib.request.urlopen(scrape, context=tls) as r:
             text = r.read().decode()
             pids = {
                 dict(_LABEL.findall(line)).get("pid")
@@ -413,7 +415,7 @@ async def _push_with_spread(
     best: Counter[str] = Counter()
     if not scrape:
         return await task, best
-    async with aiohttp.ClientSession() as http:
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=client_context())) as http:
         while not task.done():
             with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError):
                 spread = await scrape_connections(http, base_url)
