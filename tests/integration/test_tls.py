@@ -163,7 +163,7 @@ def test_compare_tls_measures_each_scenario_plain_and_over_tls(tmp_path: Path) -
     assert costs["ws@asgi"].extra_cpu_us_per_http_request is None
     assert costs["short-poll@0.1@asgi"].extra_cpu_us_per_http_request is not None
     (handshake,) = document.tls_handshake
-    assert handshake.flavor == "asgi" and handshake.connections == 10
+    assert (handshake.flavor, handshake.connections) == ("asgi", 10)
     assert handshake.tls_server_cpu_us_per_connection > 0
     assert (outcome.run_dir / "tls" / "ca.pem").exists()
 

@@ -53,7 +53,8 @@ def test_clients_use_tls_for_tls_urls_only(files: TlsFiles) -> None:
     with trusting(files.ca_file):
         assert os.environ[CA_ENV] == str(files.ca_file)
         context = client_ssl("wss://127.0.0.1:1/ws")
-        assert context is not None and context.check_hostname
+        assert context is not None
+        assert context.check_hostname
         assert client_ssl("https://127.0.0.1:1/") is context
     assert os.environ.get(CA_ENV) == before
 
