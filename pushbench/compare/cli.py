@@ -12,7 +12,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from pushbench.cli.console import EXIT_FAILED, EXIT_UNUSABLE, summary_rich_table, tax_rich_table
+from pushbench.cli.console import (
+    EXIT_FAILED,
+    EXIT_UNUSABLE,
+    summary_rich_table,
+    tax_rich_table,
+    tls_rich_tables,
+)
 from pushbench.cli.gating import run_gate_command
 from pushbench.cli.options import (
     App,
@@ -119,6 +125,8 @@ def print_summary(document: ResultsDocument, console: Console) -> None:
     tax = tax_rich_table(document)
     if tax is not None:
         console.print(tax)
+    for table in tls_rich_tables(document):
+        console.print(table)
     for line in verdict_lines(document):
         console.print(escape(line), soft_wrap=True)
     for finding in findings(document):

@@ -31,6 +31,7 @@ from pushbench.harness.client_tls import CA_ENV, client_context, trusting
 from pushbench.harness.launcher import ServerProcess
 from pushbench.harness.throwaway_ca import TlsFiles, make_tls_files
 from pushbench.locust.ws_client import connect
+from pushbench.report import write_report
 from tests.conftest import timeout
 from tests.integration.test_locust import COMMON, LOCUSTFILE, _check_push_scenarios, _room
 
@@ -166,6 +167,12 @@ def test_compare_tls_measures_each_scenario_plain_and_over_tls(tmp_path: Path) -
     assert (handshake.flavor, handshake.connections) == ("asgi", 10)
     assert handshake.tls_server_cpu_us_per_connection > 0
     assert (outcome.run_dir / "tls" / "ca.pem").exists()
+    write_report(document, outcome.run_dir)
+    summary = (outcome.run_dir / "summary.md").read_text()
+    assert "### TLS: each scenario over plain TCP and over TLS" in summary
+    assert "### TLS handshake" in summary
+    assert "TLS (server CPU over plain TCP, same run): ws@asgi" in summary
+    assert 'id="tls-handshake"' in (outcome.run_dir / "report.html").read_text()
 
 
 @pytest.mark.slow
