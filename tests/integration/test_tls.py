@@ -196,3 +196,27 @@ def test_locust_users_run_against_an_https_server(
     document = load_results(run_dir / "results.json")
     assert not document.errors, document.errors
     _check_push_scenarios(document)
+
+
+def test_serverbench_tls_measures_every_phase_over_tls(tmp_path: Path) -> None:
+    completed = subprocess.run(
+        [
+            sys.executable, "-m", "pushbench.cli.app", "serverbench", "--tls",
+            "--ws-impl", "websockets-sansio", "--connections", "3", "--subscribers", "4",
+            "--duration", "0.3", "--warmup", "0.1", "--repeat", "1", "--idle", "50",
+            "--pollers", "2", "--no-pin", "--out", str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout(120),
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    document = load_results(tmp_path / "latest" / "results.json")
+    assert document.config["tls"] is True
+    assert len(document.scenarios) == 5
+    for scenario in document.scenarios:
+        assert scenario.typed_params.tls is True, scenario.name
+        assert scenario.errors == [], scenario.name
+        assert scenario.delivered > 0, scenario.name
