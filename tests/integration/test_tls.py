@@ -220,3 +220,28 @@ def test_serverbench_tls_measures_every_phase_over_tls(tmp_path: Path) -> None:
         assert scenario.typed_params.tls is True, scenario.name
         assert scenario.errors == [], scenario.name
         assert scenario.delivered > 0, scenario.name
+
+
+def test_sweep_tls_measures_every_workload_over_tls(tmp_path: Path) -> None:
+    completed = subprocess.run(
+        [
+            sys.executable, "-m", "pushbench.cli.app", "sweep", "--tls",
+            "--workers", "1", "--loop", "uvloop", "--ws-impl", "websockets-sansio",
+            "--http-impl", "httptools", "--duration", "0.3", "--warmup", "0.1",
+            "--push-rate", "100", "--no-pin", "--out", str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout(90),
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    document = load_results(tmp_path / "latest" / "results.json")
+    assert document.errors == []
+    assert document.config["tls"] is True
+    assert [s.params["workload"] for s in document.scenarios] == ["echo", "fanout", "poll", "push"]
+    for scenario in document.scenarios:
+        assert scenario.typed_params.tls is True, scenario.name
+        assert scenario.throughput_msgs_per_s > 0, scenario.name
+        assert scenario.errors == [], scenario.name
