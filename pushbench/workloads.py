@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,16 +22,19 @@ from pushbench.core.schema import (
     Interval,
     IntervalServer,
     Scenario,
+    TlsHandshake,
     latency_summary,
 )
-from pushbench.core.server_config import ServerConfig
+from pushbench.core.server_config import REFERENCE_APP, ServerConfig
 from pushbench.core.thresholds import SATURATED_CPU_PERCENT, SATURATED_LAG_NS
 from pushbench.drivers.capacity import CapacityRun
+from pushbench.drivers.handshakes import handshake_run
 from pushbench.drivers.scenario import ScenarioRun, ScenarioSpec, run_scenario
 from pushbench.harness.launcher import ServerProcess
 from pushbench.harness.processes import pin_server, run_uvloop
 from pushbench.harness.resources import TreeSampler, TreeUsage
 from pushbench.harness.server_cost import server_cost
+from pushbench.harness.throwaway_ca import TlsFiles
 
 __all__ = [
     "capacity_scenario",
@@ -40,6 +44,7 @@ __all__ = [
     "push_scenario",
     "sampler_for",
     "schema_intervals",
+    "tls_handshake",
 ]
 
 #: How often the server tree is sampled at most (finer when the intervals are shorter).
@@ -252,4 +257,61 @@ def push_on(
             sampler.stop()
     return push_scenario(
         spec, run, usage[0] if usage else None, run.generator_cpu_s, run.generator_wall_s, errors
+    )
+
+
+def _setups(
+    config: ServerConfig, connections: int, log: Path, server_cpus: list[int] | None
+) -> tuple[CapacityRun, float]:
+    """``connections`` connection setups on a server started for them: (the run, the server
+    tree's CPU µs per connection answered)."""
+    with ServerProcess(config, log) as server:
+        pin_server(server.pid, server_cpus)
+        path = config.health_path or "/"
+        run, usage, _ = measure_capacity(
+            server, lambda: handshake_run(server.url, connections, path)
+        )
+    return run, usage.cpu_s * 1e6 / max(run.messages, 1)
+
+
+def tls_handshake(
+    config: ServerConfig,
+    tls: TlsFiles,
+    connections: int,
+    run_dir: Path,
+    server_cpus: list[int] | None = None,
+) -> TlsHandshake:
+    """A connection's setup (connect, one ``GET``, close) over plain TCP and over TLS, each on
+    a fresh server of ``config``: client-side times and the server's CPU per connection.
+
+    Raises:
+        ServerStartError: A server did not start.
+    """
+    reference = config.app == REFERENCE_APP
+    label = f"-{config.flavor}" if reference else ""
+    plain, plain_cpu_us = _setups(
+        replace(config, ssl_keyfile=None, ssl_certfile=None),
+        connections,
+        run_dir / f"server-handshake{label}.log",
+        server_cpus,
+    )
+    secure, tls_cpu_us = _setups(
+        replace(config, ssl_keyfile=str(tls.keyfile), ssl_certfile=str(tls.certfile)),
+        connections,
+        run_dir / f"server-handshake@tls{label}.log",
+        server_cpus,
+    )
+    plain_times, tls_times = LatencyHistogram(), LatencyHistogram()
+    plain_times.record_all_ns(plain.round_trips_ns)
+    tls_times.record_all_ns(secure.round_trips_ns)
+    return TlsHandshake(
+        flavor=config.flavor if reference else None,
+        connections=max(1, min(plain.messages, secure.messages)),
+        plain_connect_us_p50=plain_times.percentile_us(50),
+        tls_connect_us_p50=tls_times.percentile_us(50),
+        plain_connect_us_p99=plain_times.percentile_us(99),
+        tls_connect_us_p99=tls_times.percentile_us(99),
+        plain_server_cpu_us_per_connection=plain_cpu_us,
+        tls_server_cpu_us_per_connection=tls_cpu_us,
+        extra_server_cpu_us_per_connection=tls_cpu_us - plain_cpu_us,
     )

@@ -17,11 +17,14 @@ from pushbench.cli.options import (
     HttpImpl,
     Loop,
     ReferenceFlavor,
+    SslCertfile,
+    SslKeyfile,
     Workers,
     WsImpl,
     err,
     no_flavor_for_own_app,
     server_config,
+    tls_files,
 )
 from pushbench.cli.options import target as resolve_target
 from pushbench.cli.report import gate, report
@@ -60,6 +63,8 @@ def serve(
     app_name: App = None,
     app_dir: AppDir = None,
     factory: Factory = False,
+    ssl_keyfile: SslKeyfile = None,
+    ssl_certfile: SslCertfile = None,
 ) -> None:
     """Run the reference server, or your app (--app), under uvicorn in the foreground (Ctrl-C
     stops it)."""
@@ -67,6 +72,7 @@ def serve(
     chosen = resolve_target(app_name, app_dir, factory, "reference", check=True)
     no_flavor_for_own_app(chosen, flavor)
     flavor = flavor or "asgi"
+    keyfile, certfile = tls_files(ssl_keyfile, ssl_certfile)
     config = server_config(
         host=host,
         port=port,
@@ -77,17 +83,21 @@ def serve(
         broker=broker,
         flavor=flavor,
         app=chosen if app_name is not None else None,
+        ssl_keyfile=keyfile,
+        ssl_certfile=certfile,
     )
     shown = f"[{host}]" if ":" in host else host
+    scheme = "https" if config.tls else "http"
     settings = f"workers={workers} loop={loop} ws={ws_impl} http={http_impl}"
     if app_name is None:
         err.print(
-            f"pushbench reference server on [bold]http://{shown}:{port}[/bold] "
+            f"pushbench reference server on [bold]{scheme}://{shown}:{port}[/bold] "
             f"(chat page /, API docs /docs; {settings} broker={broker} flavor={flavor})"
         )
     else:
         err.print(
-            f"{escape(app_name)} on [bold]http://{shown}:{port}[/bold] ({settings})", soft_wrap=True
+            f"{escape(app_name)} on [bold]{scheme}://{shown}:{port}[/bold] ({settings})",
+            soft_wrap=True,
         )
     os.environ.update(config.environment())
     argv = [sys.executable, "-m", "uvicorn", *config.uvicorn_args(), "--host", host]

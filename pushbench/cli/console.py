@@ -16,8 +16,6 @@ from rich.table import Table
 from pushbench.cli.options import err
 from pushbench.core.micro_convert import load_any_results
 from pushbench.core.schema import ResultsDocument
-
-# Not pushbench.report itself: it imports matplotlib (~1 s), which only `report` needs.
 from pushbench.report.table import (
     NUMERIC_COLUMNS,
     SUMMARY_COLUMNS,
@@ -27,6 +25,9 @@ from pushbench.report.table import (
     summary_table,
     tax_table,
 )
+
+# Not pushbench.report itself: it imports matplotlib (~1 s), which only `report` needs.
+from pushbench.report.tls_tables import HANDSHAKE_COLUMNS, TLS_COLUMNS, handshake_table, tls_table
 
 __all__ = [
     "EXIT_FAILED",
@@ -38,6 +39,7 @@ __all__ = [
     "stdout_console",
     "summary_rich_table",
     "tax_rich_table",
+    "tls_rich_tables",
 ]
 
 EXIT_OK = 0
@@ -86,6 +88,25 @@ def summary_rich_table(document: ResultsDocument) -> Table:
     table.caption = "\n".join(notes) or None
     table.caption_justify = "left"
     return table
+
+
+def tls_rich_tables(document: ResultsDocument) -> list[Table]:
+    """The TLS cost and handshake tables (:mod:`pushbench.report.tls_tables`) a ``compare
+    --tls`` document has; none for other documents."""
+    tables = []
+    for title, columns, rows in (
+        ("TLS: server CPU over TLS and over plain TCP", TLS_COLUMNS, tls_table(document)),
+        ("TLS handshake: a connection's setup", HANDSHAKE_COLUMNS, handshake_table(document)),
+    ):
+        if not rows:
+            continue
+        table = Table(title=title, title_justify="left")
+        for i, column in enumerate(columns):
+            table.add_column(column, justify="right" if i else "left")
+        for row in rows:
+            table.add_row(*(escape(cell) for cell in row))
+        tables.append(table)
+    return tables
 
 
 def tax_rich_table(document: ResultsDocument) -> Table | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -19,6 +20,7 @@ from pushbench.core.server_config import (
     REFERENCE_APP,
     WS_IMPLS,
     ServerConfig,
+    TlsFilesMismatch,
 )
 from pushbench.core.target_adapter import TargetAdapter
 from pushbench.core.target_profile import (
@@ -44,7 +46,10 @@ __all__ = [
     "Out",
     "Profile",
     "ReferenceFlavor",
+    "SslCertfile",
+    "SslKeyfile",
     "Target",
+    "Tls",
     "Workers",
     "WsImpl",
     "adapter_search",
@@ -54,6 +59,7 @@ __all__ = [
     "parse_transports",
     "server_config",
     "target",
+    "tls_files",
 ]
 
 #: Progress, warnings and errors go to stderr; stdout carries only results.
@@ -126,6 +132,68 @@ def parse_transports(text: str) -> tuple[Transport, ...]:
             f"choose from {', '.join(PUSH_TRANSPORTS)}"
         )
     return tuple(Transport(name) for name in names)
+
+
+SslKeyfile = Annotated[
+    str | None,
+    typer.Option(
+        "--ssl-keyfile",
+        metavar="FILE",
+        help="The server's private key (PEM; uvicorn --ssl-keyfile): serve https:// and wss://.",
+        show_default=False,
+    ),
+]
+SslCertfile = Annotated[
+    str | None,
+    typer.Option(
+        "--ssl-certfile",
+        metavar="FILE",
+        help="The server's certificate chain (PEM; uvicorn --ssl-certfile).",
+        show_default=False,
+    ),
+]
+Tls = Annotated[
+    bool,
+    typer.Option(
+        "--tls",
+        help="Serve over TLS with a throwaway CA and certificate made for the run (trustme), "
+        "trusted by every client (docs/tls.md).",
+    ),
+]
+
+
+def tls_files(
+    keyfile: str | None, certfile: str | None, *, tls: bool = False
+) -> tuple[str | None, str | None]:
+    """``--ssl-keyfile``/``--ssl-certfile`` checked: both or neither, not with ``--tls``, and
+    a key and certificate that load together; anything else exits 2 with one line."""
+    if tls and (keyfile is not None or certfile is not None):
+        _refuse(
+            "--tls makes a throwaway certificate of its own: give --tls, or --ssl-keyfile "
+            "and --ssl-certfile, not both"
+        )
+    if keyfile is None and certfile is None:
+        return None, None
+    if keyfile is None or certfile is None:
+        given, missing = (
+            ("--ssl-keyfile", "--ssl-certfile")
+            if certfile is None
+            else ("--ssl-certfile", "--ssl-keyfile")
+        )
+        _refuse(str(TlsFilesMismatch(given, missing)))
+    for option, path in (("--ssl-keyfile", keyfile), ("--ssl-certfile", certfile)):
+        try:
+            Path(path).open("rb").close()
+        except OSError as exc:
+            _refuse(f"{option} {path}: cannot read it ({exc.strerror or exc})")
+    try:  # what uvicorn will do at start-up: said now, in one line, not as its traceback
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(certfile, keyfile)
+    except (ssl.SSLError, ValueError) as exc:
+        _refuse(
+            f"--ssl-certfile {certfile} and --ssl-keyfile {keyfile} do not load as a PEM "
+            f"certificate chain and its private key ({exc})"
+        )
+    return keyfile, certfile
 
 
 Out = Annotated[
@@ -258,6 +326,8 @@ def server_config(
     broker: str,
     flavor: str = "asgi",
     app: Target | None = None,
+    ssl_keyfile: str | None = None,
+    ssl_certfile: str | None = None,
 ) -> ServerConfig:
     """A :class:`ServerConfig` from CLI options; bad combinations exit 2 with the reason."""
     try:
@@ -272,6 +342,8 @@ def server_config(
             flavor=flavor,
             log_level="info",
             access_log=False,
+            ssl_keyfile=ssl_keyfile,
+            ssl_certfile=ssl_certfile,
             **_app_fields(app),
         )
     except ValueError as exc:

@@ -24,6 +24,7 @@ from pushbench.cli.console import (
     stdout_console,
     summary_rich_table,
     tax_rich_table,
+    tls_rich_tables,
 )
 from pushbench.cli.gating import run_gate_command
 from pushbench.cli.options import Out, err
@@ -65,6 +66,8 @@ def report(
     tax = tax_rich_table(document)
     if tax is not None:
         console.print(tax)
+    for table in tls_rich_tables(document):
+        console.print(table)
     for line in verdict_lines(document):
         console.print(escape(line), soft_wrap=True)
     err.print(f"wrote {', '.join(escape(str(path)) for path in written)}", soft_wrap=True)

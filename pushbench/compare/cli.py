@@ -12,7 +12,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from pushbench.cli.console import EXIT_FAILED, EXIT_UNUSABLE, summary_rich_table, tax_rich_table
+from pushbench.cli.console import (
+    EXIT_FAILED,
+    EXIT_UNUSABLE,
+    summary_rich_table,
+    tax_rich_table,
+    tls_rich_tables,
+)
 from pushbench.cli.gating import run_gate_command
 from pushbench.cli.options import (
     App,
@@ -25,6 +31,8 @@ from pushbench.cli.options import (
     Loop,
     Out,
     Profile,
+    SslCertfile,
+    SslKeyfile,
     Target,
     Workers,
     WsImpl,
@@ -33,6 +41,7 @@ from pushbench.cli.options import (
     parse_flavors,
     parse_transports,
     server_config,
+    tls_files,
 )
 from pushbench.cli.options import target as resolve_target
 from pushbench.compare.run import CompareConfig, run_compare
@@ -116,6 +125,8 @@ def print_summary(document: ResultsDocument, console: Console) -> None:
     tax = tax_rich_table(document)
     if tax is not None:
         console.print(tax)
+    for table in tls_rich_tables(document):
+        console.print(table)
     for line in verdict_lines(document):
         console.print(escape(line), soft_wrap=True)
     for finding in findings(document):
@@ -215,12 +226,24 @@ def compare(
     app_dir: AppDir = None,
     factory: Factory = False,
     profile: Profile = None,
+    tls: Annotated[
+        bool,
+        typer.Option(
+            "--tls",
+            help="Run every scenario twice, over plain TCP and over TLS (a throwaway CA made "
+            "for the run), and price a connection's TLS handshake: what TLS costs (docs/tls.md).",
+        ),
+    ] = False,
+    ssl_keyfile: SslKeyfile = None,
+    ssl_certfile: SslCertfile = None,
 ) -> None:
     """WebSocket push vs short poll vs long poll vs SSE on one message stream, under each
     flavor of the reference server (default: asgi and fastapi, to show the framework tax), or
     on your app (--app, --profile)."""
     chosen = resolve_target(app, app_dir, factory, profile, check=target is None)
     flavors = _flavors(flavor, target, chosen)
+    keyfile, certfile = tls_files(ssl_keyfile, ssl_certfile, tls=tls)
+    _tls_usable(tls or keyfile is not None, target, stalled_subscribers)
     server = server_config(
         host="127.0.0.1",
         port=0,
@@ -231,6 +254,8 @@ def compare(
         broker=broker,
         flavor=flavors[0] if flavors else "asgi",
         app=chosen,
+        ssl_keyfile=keyfile,
+        ssl_certfile=certfile,
     )
     config = CompareConfig(
         transports=parse_transports(transports),
@@ -248,6 +273,8 @@ def compare(
         profile=chosen.profile,
         stalled_subscribers=stalled_subscribers,
         interval_s=interval,
+        tls=tls,
+        handshake_connections=100 if quick else 300,
     )
     if not config.planned():
         offered = ", ".join(chosen.profile.offered()) or "nothing"
@@ -282,6 +309,25 @@ def compare(
             document, baseline=baseline, max_regression=max_regression, slos=slo or ()
         )
         raise typer.Exit(code)
+
+
+def _tls_usable(tls: bool, target: str | None, stalled: int) -> None:
+    """TLS options that cannot apply exit 2: a ``--target`` is not started by us (give it an
+    ``https://`` URL instead), and stalled subscribers connect over ``ws://`` only."""
+    if not tls:
+        return
+    if target is not None:
+        err.print(
+            "[red]error:[/red] --tls and --ssl-* start servers over TLS; --target is already "
+            "running: give it as https://... (PUSHBENCH_CA_FILE: the CA to trust)"
+        )
+        raise typer.Exit(EXIT_UNUSABLE)
+    if stalled:
+        err.print(
+            "[red]error:[/red] --stalled-subscribers connect over ws:// only: not with --tls "
+            "or --ssl-*"
+        )
+        raise typer.Exit(EXIT_UNUSABLE)
 
 
 def _given(value: float | None, field: str, quick: bool, default: float) -> float:

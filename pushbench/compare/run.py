@@ -6,6 +6,7 @@ drivers and samples resources. The numbers it produces go into the pure results 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -15,17 +16,20 @@ from pushbench.core.interval_log import write_interval_log
 from pushbench.core.intervals import DEFAULT_INTERVAL_S
 from pushbench.core.kinds import PUSH_TRANSPORTS, Transport
 from pushbench.core.scenario_flavor import flavored_name
-from pushbench.core.schema import Scenario
+from pushbench.core.schema import Scenario, TlsHandshake
 from pushbench.core.server_config import FLAVORS, ServerConfig
 from pushbench.core.target_adapter import TargetAdapter
 from pushbench.core.target_profile import BUILTIN_PROFILES
+from pushbench.core.tls_cost import tls_cost, tls_name
 from pushbench.drivers.floor import measure_floor
 from pushbench.drivers.scenario import ScenarioSpec, run_scenario
+from pushbench.harness.client_tls import trusting
 from pushbench.harness.launcher import ServerProcess, ServerStartError
 from pushbench.harness.processes import cpu_plan, generator_affinity, pin_server, run_uvloop
 from pushbench.harness.resources import TreeSampler, TreeUsage
 from pushbench.harness.run_skeleton import RunOutcome, RunProgress, RunState, record_run, start_run
-from pushbench.workloads import push_scenario, sampler_for
+from pushbench.harness.throwaway_ca import TlsFiles, make_tls_files
+from pushbench.workloads import push_scenario, sampler_for, tls_handshake
 
 __all__ = ["CompareConfig", "PlannedScenario", "run_compare"]
 
@@ -55,6 +59,12 @@ class CompareConfig:
     stalled_subscribers: int = 0
     #: Width of the intervals each scenario's window is cut into (``--interval``).
     interval_s: float = DEFAULT_INTERVAL_S
+    #: ``--tls``: every scenario twice, over plain TCP and over TLS (a throwaway CA made for the
+    #: run), side by side, and a connection's setup over each (``tls_handshake``).
+    tls: bool = False
+    #: ``--tls``: connections opened per flavor over each of plain TCP and TLS, to price the
+    #: handshake.
+    handshake_connections: int = 300
 
     def skipped(self) -> dict[str, str]:
         """The transports asked for that the app does not offer, each with the reason: they
@@ -64,9 +74,14 @@ class CompareConfig:
     def planned(self) -> list[PlannedScenario]:
         """Every scenario under every flavor, flavors side by side per scenario: machine load
         that drifts over the run then weighs on both flavors of a transport alike."""
-        if not self.flavors:
-            return [PlannedScenario(spec, None) for spec in self.specs()]
-        return [PlannedScenario(spec, f) for spec in self.specs() for f in self.flavors]
+        flavors: tuple[str | None, ...] = self.flavors or (None,)
+        # The server's own TLS (--ssl-keyfile/--ssl-certfile): every scenario over it.
+        ways: tuple[bool | None, ...] = (
+            (False, True) if self.tls else (True,) if self.server.tls else (None,)
+        )
+        return [
+            PlannedScenario(spec, f, tls) for spec in self.specs() for tls in ways for f in flavors
+        ]
 
     def specs(self) -> list[ScenarioSpec]:
         """One scenario per transport, short-poll once per interval."""
@@ -126,6 +141,7 @@ class CompareConfig:
                 "broker": server.broker,
             },
             "pinned": self.pin,
+            "tls": self.tls or (self.target is None and self.server.tls),
         }
 
 
@@ -135,15 +151,26 @@ class PlannedScenario:
 
     spec: ScenarioSpec
     flavor: str | None
+    #: Over TLS (True), plain TCP (False) in a run that measures TLS; None: not recorded.
+    tls: bool | None = None
 
     @property
     def name(self) -> str:
-        """``ws@asgi``, ``short-poll@0.1@fastapi``; ``ws`` when the flavor is not known."""
-        return self.spec.name if self.flavor is None else flavored_name(self.spec.name, self.flavor)
+        """``ws@asgi``, ``short-poll@0.1@fastapi``, ``ws@tls@asgi`` in a ``--tls`` run; ``ws``
+        when the flavor is not known."""
+        name = tls_name(self.spec.name) if self.tls else self.spec.name
+        return name if self.flavor is None else flavored_name(name, self.flavor)
 
 
-def _framework_tax(scenarios: list[Scenario]) -> dict[str, Any]:
-    return {"framework_tax": framework_tax(scenarios)}
+def _derived(handshakes: list[TlsHandshake]) -> Callable[[list[Scenario]], dict[str, Any]]:
+    def derived(scenarios: list[Scenario]) -> dict[str, Any]:
+        return {
+            "framework_tax": framework_tax(scenarios),
+            "tls_cost": tls_cost(scenarios),
+            "tls_handshake": list(handshakes),
+        }
+
+    return derived
 
 
 def run_compare(
@@ -153,12 +180,13 @@ def run_compare(
     progress = progress or RunProgress()
     server_cpus, generator_cpus = cpu_plan(config.pin and config.target is None)
     skipped = config.skipped()
+    handshakes: list[TlsHandshake] = []
     state = start_run(
         "compare",
         config.as_dict(),
         out,
         warnings=[f"{name} not measured: {reason}" for name, reason in skipped.items()],
-        derived=_framework_tax,
+        derived=_derived(handshakes),
     )
     for name, reason in skipped.items():
         progress.step_skipped(name, reason)
@@ -167,22 +195,45 @@ def run_compare(
         with generator_affinity(generator_cpus):
             # The harness's own floor, measured where the load will come from (drivers.floor).
             state.config["harness_floor"] = run_uvloop(measure_floor).as_dict()
-            _run_all(config, server_cpus, progress, state)
+            if not config.tls:
+                _run_all(config, None, server_cpus, progress, state, handshakes)
+                return
+            # Written beside the results: the run can be repeated by hand (docs/tls.md).
+            files = make_tls_files(state.run_dir / "tls")
+            with trusting(files.ca_file):
+                _run_all(config, files, server_cpus, progress, state, handshakes)
 
     return record_run(state, body)
 
 
 def _run_all(
     config: CompareConfig,
+    tls: TlsFiles | None,
     server_cpus: list[int] | None,
     progress: RunProgress,
     state: RunState,
+    handshakes: list[TlsHandshake],
 ) -> None:
     planned = config.planned()
-    for index, item in enumerate(planned):
-        progress.step_started(index, len(planned), item.name)
+    flavors: tuple[str | None, ...] = (config.flavors or (None,)) if tls is not None else ()
+    total = len(planned) + len(flavors)
+    for index, flavor in enumerate(flavors):
+        assert tls is not None
+        label = "handshake" + (f"@{flavor}" if flavor else "")
+        progress.step_started(index, total, label)
+        server = replace(config.server, flavor=flavor or config.server.flavor)
         try:
-            scenario, stop = _one_scenario(config, item, state.run_dir, server_cpus, progress)
+            handshakes.append(
+                tls_handshake(server, tls, config.handshake_connections, state.run_dir, server_cpus)
+            )
+        except ServerStartError as exc:
+            state.errors.append(f"{label}: {exc}")
+        progress.step_finished(label, [], state.errors[-1:] if not handshakes else [])
+        state.save()
+    for index, item in enumerate(planned, start=len(flavors)):
+        progress.step_started(index, total, item.name)
+        try:
+            scenario, stop = _one_scenario(config, item, tls, state.run_dir, server_cpus, progress)
         except ServerStartError as exc:
             state.errors.append(f"{item.name}: {exc}")
             progress.step_finished(item.name, [], state.errors[-1:])
@@ -198,6 +249,7 @@ def _run_all(
 def _one_scenario(
     config: CompareConfig,
     item: PlannedScenario,
+    tls: TlsFiles | None,
     run_dir: Path,
     server_cpus: list[int] | None,
     progress: RunProgress,
@@ -211,6 +263,10 @@ def _one_scenario(
         if base is None:
             # A fresh server per scenario: no connections or history left over from the last one.
             server_config = replace(config.server, flavor=item.flavor or config.server.flavor)
+            if item.tls and tls is not None:
+                server_config = replace(
+                    server_config, ssl_keyfile=str(tls.keyfile), ssl_certfile=str(tls.certfile)
+                )
             server = ServerProcess(server_config, run_dir / f"server-{item.name}.log")
             server.start()
             base = server.url
@@ -240,9 +296,13 @@ def _one_scenario(
 
 
 def _flavored(scenario: Scenario, item: PlannedScenario) -> Scenario:
-    if item.flavor is None:
+    if item.flavor is None and item.tls is None:
         return scenario
-    params = {**scenario.params, "flavor": item.flavor}
+    params = dict(scenario.params)
+    if item.flavor is not None:
+        params["flavor"] = item.flavor
+    if item.tls is not None:
+        params["tls"] = item.tls
     return scenario.model_copy(update={"name": item.name, "params": params})
 
 

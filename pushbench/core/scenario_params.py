@@ -70,6 +70,9 @@ class ScenarioParams(BaseModel):
     """``memory`` or ``redis``."""
     flavor: str | None = None
     """The reference server's flavor (``asgi``, ``fastapi``); None: not known or not recorded."""
+    tls: bool | None = None
+    """Whether the clients spoke TLS (https://, wss://); None: not recorded (plain TCP, or a
+    document written before TLS was measured)."""
     connections_per_worker: list[int] | None = None
     """Sweep push: open connections per worker process, busiest first."""
 

@@ -20,6 +20,10 @@ keep ``tests/fixtures/results-v<N>.json`` for every version the loader still acc
   blob and the server's CPU %, RSS and connections) and ``intervals_started_at``. Version 1
   documents load unchanged (no intervals); a version 1 document that carries intervals is
   refused, since no pushbench ever wrote one.
+  Later in version 2 (issue 20): ``tls_cost`` (per scenario measured both over plain TCP and over
+  TLS in one run: server CPU per delivered message and per HTTP request, latency, and the
+  difference) and ``tls_handshake`` (per flavor, one connection's setup over each); both
+  optional, older documents load. A scenario's ``params.tls`` says which it measured.
 
 Units are in the field names: ``_us`` microseconds, ``_s`` seconds, ``_bytes`` bytes. Latency
 percentiles come from the HdrHistogram blob stored next to them, so reports can merge scenarios
@@ -65,6 +69,8 @@ __all__ = [
     "Scenario",
     "SchemaError",
     "ServerCost",
+    "TlsCost",
+    "TlsHandshake",
     "dump_results",
     "latency_summary",
     "load_results",
@@ -335,6 +341,52 @@ class FrameworkTax(_Model):
     tax_cpu_us_per_http_request: float | None
 
 
+class TlsCost(_Model):
+    """One scenario measured over plain TCP and over TLS in the same run: what TLS costs per
+    delivered message and per HTTP request (``tls`` minus ``plain``)."""
+
+    scenario: Annotated[str, Field(min_length=1)] = Field(
+        description='The plain scenario\'s name, e.g. "ws@asgi", "short-poll@0.1".'
+    )
+    transport: TransportField
+    flavor: str | None
+    plain_scenario: str
+    tls_scenario: str
+    plain_cpu_us_per_delivered_msg: NonNegativeFloat | None
+    tls_cpu_us_per_delivered_msg: NonNegativeFloat | None
+    extra_cpu_us_per_delivered_msg: float | None = Field(
+        description="tls minus plain (negative: TLS was cheaper in this run: noise)."
+    )
+    plain_cpu_us_per_http_request: NonNegativeFloat | None = Field(
+        description="None for transports without HTTP requests (ws, sse)."
+    )
+    tls_cpu_us_per_http_request: NonNegativeFloat | None
+    extra_cpu_us_per_http_request: float | None
+    plain_latency_p50_us: NonNegativeFloat
+    tls_latency_p50_us: NonNegativeFloat
+    plain_latency_p99_us: NonNegativeFloat
+    tls_latency_p99_us: NonNegativeFloat
+
+
+class TlsHandshake(_Model):
+    """One connection's setup (connect, one ``GET``, close) over plain TCP and over TLS, on
+    servers of one flavor: what the TLS handshake costs the server and the client's wait."""
+
+    flavor: str | None
+    connections: Annotated[int, Field(ge=1)] = Field(
+        description="Connections opened over each (fewer if some failed: the smaller count)."
+    )
+    plain_connect_us_p50: NonNegativeFloat = Field(
+        description="Client-side: TCP connect to the end of the response, median."
+    )
+    tls_connect_us_p50: NonNegativeFloat
+    plain_connect_us_p99: NonNegativeFloat
+    tls_connect_us_p99: NonNegativeFloat
+    plain_server_cpu_us_per_connection: NonNegativeFloat
+    tls_server_cpu_us_per_connection: NonNegativeFloat
+    extra_server_cpu_us_per_connection: float = Field(description="tls minus plain.")
+
+
 class ResultsDocument(_Model):
     """A whole run: environment, configuration and every scenario measured."""
 
@@ -352,6 +404,14 @@ class ResultsDocument(_Model):
     framework_tax: list[FrameworkTax] = Field(
         default_factory=list,
         description="Per scenario measured under both flavors (compare runs); empty otherwise.",
+    )
+    tls_cost: list[TlsCost] = Field(
+        default_factory=list,
+        description="Per scenario measured plain and over TLS (compare --tls); empty otherwise.",
+    )
+    tls_handshake: list[TlsHandshake] = Field(
+        default_factory=list,
+        description="Per flavor, a connection's setup plain and over TLS (compare --tls).",
     )
 
     @model_validator(mode="after")

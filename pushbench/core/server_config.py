@@ -18,6 +18,7 @@ __all__ = [
     "WS_IMPLS",
     "MemoryBrokerWithWorkers",
     "ServerConfig",
+    "TlsFilesMismatch",
 ]
 
 #: The reference server, in uvicorn's ``module:attr`` form: what runs without ``--app``.
@@ -54,6 +55,16 @@ class MemoryBrokerWithWorkers(ValueError):
         )
 
 
+class TlsFilesMismatch(ValueError):
+    """One of ``--ssl-keyfile`` / ``--ssl-certfile`` without the other."""
+
+    def __init__(self, given: str, missing: str) -> None:
+        super().__init__(
+            f"{given} needs {missing} too: a TLS server needs its private key and its "
+            "certificate (PEM files)"
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class ServerConfig:
     """One way of running ``target_app`` under uvicorn."""
@@ -82,6 +93,15 @@ class ServerConfig:
     access_log: bool = False
     #: permessage-deflate costs CPU and memory per connection; benchmarks measure without it.
     ws_per_message_deflate: bool = False
+    #: uvicorn ``--ssl-keyfile`` / ``--ssl-certfile`` (PEM paths): serve https:// and wss://.
+    #: Both or neither; None: plain TCP.
+    ssl_keyfile: str | None = None
+    ssl_certfile: str | None = None
+
+    @property
+    def tls(self) -> bool:
+        """Whether the server speaks TLS (https://, wss://)."""
+        return self.ssl_certfile is not None
 
     def __post_init__(self) -> None:
         for name, value, allowed in (
@@ -102,6 +122,10 @@ class ServerConfig:
         # Only the reference server reads the broker: a user's app keeps its own state.
         if self.workers > 1 and self.broker == "memory" and self.app == REFERENCE_APP:
             raise MemoryBrokerWithWorkers(self.workers)
+        if (self.ssl_keyfile is None) != (self.ssl_certfile is None):
+            if self.ssl_keyfile is not None:
+                raise TlsFilesMismatch("--ssl-keyfile", "--ssl-certfile")
+            raise TlsFilesMismatch("--ssl-certfile", "--ssl-keyfile")
 
     def environment(self) -> dict[str, str]:
         """The ``PUSHBENCH_*`` variables the server process needs."""
@@ -133,4 +157,6 @@ class ServerConfig:
             args += ["--app-dir", self.app_dir]
         if self.factory:
             args.append("--factory")
+        if self.ssl_keyfile is not None and self.ssl_certfile is not None:
+            args += ["--ssl-keyfile", self.ssl_keyfile, "--ssl-certfile", self.ssl_certfile]
         return args

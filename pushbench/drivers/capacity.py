@@ -16,6 +16,7 @@ from pushbench.drivers.rawhttp import open_raw_http
 from pushbench.drivers.rawws import RawClient, open_raw
 from pushbench.drivers.wsframes import encode_text
 from pushbench.harness.client_auth import auth_headers
+from pushbench.harness.client_tls import client_context
 
 __all__ = ["CapacityRun", "echo_capacity", "fanout_capacity", "idle_connections", "poll_capacity"]
 
@@ -173,7 +174,8 @@ async def poll_capacity(
     room = f"poll-{uuid.uuid4().hex[:8]}"
     url = f"{http_base}/rooms/{room}/messages"
     last = 0
-    async with aiohttp.ClientSession(headers=auth_headers()) as http:
+    connector = aiohttp.TCPConnector(ssl=client_context())
+    async with aiohttp.ClientSession(connector=connector, headers=auth_headers()) as http:
         for i in range(seed_messages):
             async with http.post(url, json={"publisher": "poll", "seq": i, "payload": i}) as r:
                 r.raise_for_status()

@@ -15,6 +15,7 @@ from websockets.asyncio.client import connect
 from pushbench.core.histogram import LatencyHistogram
 from pushbench.drivers.recorder import now_ns
 from pushbench.harness.client_auth import auth_headers
+from pushbench.harness.client_tls import client_ssl
 
 __all__ = ["EchoRun", "run_echo"]
 
@@ -59,6 +60,7 @@ async def run_echo(
             ping_interval=None,
             max_size=None,
             additional_headers=auth_headers(),
+            ssl=client_ssl(url),
         ) as ws:
             while True:
                 sent = now_ns()

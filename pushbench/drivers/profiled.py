@@ -35,6 +35,7 @@ from pushbench.drivers.rawws import open_raw
 from pushbench.drivers.recorder import Recorder, now_ns
 from pushbench.drivers.subscribers import Subscriber, SubscriberContext
 from pushbench.harness.client_auth import auth_headers
+from pushbench.harness.client_tls import client_ssl
 
 __all__ = [
     "FrameMaker",
@@ -138,6 +139,7 @@ class ProfiledPublishers:
                         max_size=None,
                         ping_interval=None,
                         additional_headers=auth_headers(),
+                        ssl=client_ssl(ws_base),
                     )
                     for target in targets
                 )

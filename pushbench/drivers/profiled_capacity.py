@@ -36,6 +36,7 @@ from pushbench.drivers.rawhttp import open_raw_http
 from pushbench.drivers.rawws import RawClient, open_raw
 from pushbench.drivers.wsframes import encode_text
 from pushbench.harness.client_auth import auth_headers
+from pushbench.harness.client_tls import client_context
 
 __all__ = ["token_echo_capacity", "token_fanout_capacity", "token_poll_capacity"]
 
@@ -260,7 +261,13 @@ async def token_fanout_capacity(
         if publish.ws is not None
         else None
     )
-    http = aiohttp.ClientSession(headers=auth_headers()) if publish.http is not None else None
+    http = (
+        aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(ssl=client_context()), headers=auth_headers()
+        )
+        if publish.http is not None
+        else None
+    )
     failures: list[str] = []
 
     async def post(message: str) -> None:

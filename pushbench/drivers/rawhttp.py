@@ -15,6 +15,8 @@ import asyncio
 from typing import cast
 from urllib.parse import urlsplit
 
+from pushbench.harness.client_tls import client_ssl
+
 __all__ = ["RawHttpClient", "get_request", "open_raw_http"]
 
 _HEAD_END = b"\r\n\r\n"
@@ -112,8 +114,13 @@ async def open_raw_http(url: str, headers: dict[str, str] | None = None) -> RawH
         raise ValueError(f"{url!r}: a raw HTTP client needs a host and a port")
     loop = asyncio.get_running_loop()
     request = get_request(url, headers)
+    tls = client_ssl(url)  # https://: the loop's TLS transport; the framing sees plaintext
     _, client = await loop.create_connection(
-        lambda: RawHttpClient(request), parts.hostname, parts.port
+        lambda: RawHttpClient(request),
+        parts.hostname,
+        parts.port,
+        ssl=tls,
+        server_hostname=parts.hostname if tls is not None else None,
     )
     await client.opened
     return client

@@ -31,6 +31,7 @@ from pushbench.drivers.wshandshake import (
     parse_handshake,
 )
 from pushbench.harness.client_auth import auth_headers
+from pushbench.harness.client_tls import client_ssl
 
 __all__ = ["RawClient", "open_raw"]
 
@@ -175,13 +176,21 @@ async def open_raw(
     on_frame: Callable[[RawClient], None] | None = None,
     on_message: Callable[[bytes], None] | None = None,
 ) -> RawClient:
-    """Connect and complete the handshake to a ``ws://host:port/path?query`` URL."""
+    """Connect and complete the handshake to a ``ws://host:port/path?query`` URL (or
+    ``wss://``: TLS, verified as :mod:`pushbench.harness.client_tls` says)."""
     parts = urlsplit(url)
     target = parts.path + (f"?{parts.query}" if parts.query else "")
-    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    tls = client_ssl(url)
+    host = parts.hostname or "127.0.0.1"
+    port = parts.port or (443 if tls is not None else 80)
     loop = asyncio.get_running_loop()
+    # wss://: the event loop's TLS transport under the same protocol (the codec sees plaintext).
     _, protocol = await loop.create_connection(
-        lambda: RawClient(f"{host}:{port}", target, on_frame, on_message), host, port
+        lambda: RawClient(f"{host}:{port}", target, on_frame, on_message),
+        host,
+        port,
+        ssl=tls,
+        server_hostname=host if tls is not None else None,
     )
     await protocol.opened
     return protocol

@@ -36,6 +36,7 @@ from pushbench.drivers.recorder import Recorder, Window, fold, now_ns
 from pushbench.drivers.stalled import StalledSubscriber, open_stalled
 from pushbench.drivers.subscribers import SUBSCRIBERS, PollTiming, SubscriberContext
 from pushbench.harness.client_auth import auth_headers
+from pushbench.harness.client_tls import client_context
 
 __all__ = ["ScenarioRun", "ScenarioSpec", "run_scenario"]
 
@@ -191,7 +192,7 @@ async def run_scenario(
         else SUBSCRIBERS[spec.transport]
     )
     timing = PollTiming(poll_interval_s=spec.poll_interval_s)
-    connector = aiohttp.TCPConnector(limit=0, force_close=False)
+    connector = aiohttp.TCPConnector(limit=0, force_close=False, ssl=client_context())
     tasks: list[asyncio.Task[None]] = []
     publishers: list[Any] = []
     profiled: ProfiledPublishers | None = None

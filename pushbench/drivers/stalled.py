@@ -53,6 +53,10 @@ async def open_stalled(url: str, timeout_s: float = 10.0) -> StalledSubscriber:
         ConnectionError: the server refused the upgrade.
     """
     parts = urlsplit(url)
+    if parts.scheme != "ws":
+        # A stalled TLS reader would need the TLS layer itself to stop reading (not the
+        # socket): not built; refused rather than measured as something else.
+        raise ValueError(f"stalled subscribers connect over ws:// only, not {url!r}")
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     target = parts.path + (f"?{parts.query}" if parts.query else "")
     loop = asyncio.get_running_loop()

@@ -11,6 +11,7 @@ import importlib.util
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -71,13 +72,14 @@ class ServerProcess:
 
     @property
     def url(self) -> str:
-        """``http://host:port`` of the running server."""
+        """``http://host:port`` of the running server (``https://`` when it serves TLS)."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        scheme = "https" if self.config.tls else "http"
+        return f"{scheme}://{host}:{self.port}"
 
     @property
     def ws_url(self) -> str:
-        """``ws://host:port`` of the running server."""
+        """``ws://host:port`` of the running server (``wss://`` when it serves TLS)."""
         return "ws" + self.url.removeprefix("http")
 
     @property
@@ -158,13 +160,26 @@ class ServerProcess:
         answers ``GET /`` over HTTP, an error status included."""
         path = self.config.health_path
         try:
-            with urllib.request.urlopen(self.url + (path or "/"), timeout=2) as response:
+            with urllib.request.urlopen(
+                self.url + (path or "/"), timeout=2, context=self._probe_tls()
+            ) as response:
                 return path is None or response.status == 200
         except urllib.error.HTTPError as exc:
             exc.close()
             return path is None  # an HTTP answer: the app is up, whatever it thinks of "/"
         except (OSError, urllib.error.URLError):
             return False
+
+    def _probe_tls(self) -> ssl.SSLContext | None:
+        """The readiness probe's TLS: not verified. This process gave the server its
+        certificate; whether clients trust it is theirs to say, as a connection error naming
+        the certificate rather than a server "not healthy" for 30 s."""
+        if not self.config.tls:
+            return None
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
 
     def exited(self) -> bool:
         """Whether the server process has exited (crashed or was killed)."""

@@ -92,7 +92,9 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[argparse.Namespace, l
     # processes here before. Refused rather than reinterpreted, so an old command line fails
     # loudly instead of measuring something else.
     parser.add_argument("--workers", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--target", help="Test this server (http://HOST:PORT) instead of ours.")
+    parser.add_argument(
+        "--target", help="Test this server (http:// or https://HOST:PORT) instead of ours."
+    )
     parser.add_argument("--out", type=Path, default=Path("reports"), help="Reports directory.")
     parser.add_argument("--ws-impl", choices=WS_IMPLS, default="auto", help="uvicorn --ws.")
     parser.add_argument(

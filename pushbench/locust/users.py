@@ -84,12 +84,16 @@ class PushbenchUser(User):
         """How to speak the app (``--profile``); None: the reference server's envelope."""
 
     def ws_url(self, target: str) -> str:
-        """``ws://host:port`` + ``target``, from Locust's ``--host`` (``http://...``)."""
+        """``ws://host:port`` + ``target``, from Locust's ``--host`` (``http://...``); ``wss://``
+        from ``https://...``."""
         if not self.host:
             raise LocustError("set the server with --host http://HOST:PORT")
-        if not self.host.startswith("http://"):
-            raise LocustError(f"--host must be an http:// URL (ws:// is derived), not {self.host}")
-        return "ws://" + self.host.removeprefix("http://").rstrip("/") + target
+        if not self.host.startswith(("http://", "https://")):
+            raise LocustError(
+                f"--host must be an http:// or https:// URL (ws:// or wss:// is derived), "
+                f"not {self.host}"
+            )
+        return "ws" + self.host.removeprefix("http").rstrip("/") + target
 
     def open_ws(self, target: str, name: str) -> WebSocket | None:
         """Connect to ``target``, firing ``WS connect <name>``; None (after a pause) on failure."""

@@ -25,6 +25,7 @@ from locust.exception import LocustError
 from pushbench.core.kinds import Transport
 from pushbench.core.target_adapter import PollPage, TargetAdapter
 from pushbench.harness.client_auth import auth_headers
+from pushbench.harness.client_tls import client_context, client_ssl
 from pushbench.locust.envelopes import Envelope, Notice, now_ns, parse_object
 from pushbench.locust.node import Fire, Node, Subscription
 from pushbench.locust.plugin import node_of
@@ -64,6 +65,10 @@ class PollingUser(FastHttpUser):
         # A long poll must not time out on the client before the server answers it.
         self.network_timeout = max(60.0, self.options.long_poll_wait + 15.0)
         self.default_headers = auth_headers() or None  # read by FastHttpUser's session
+        # https://: verify the server as every pushbench client does (Locust's default is not
+        # to), against PUSHBENCH_CA_FILE (pushbench.harness.client_tls).
+        self.insecure = False
+        self.ssl_context_factory = _ssl_context_factory
         super().__init__(environment)
         self.fire: Fire = environment.events.request.fire
         self._cursor: int | None = None
@@ -261,7 +266,9 @@ class SseUser(PushbenchUser):
             raise LocustError("set the server with --host http://HOST:PORT")
         subscription = self.subscription
         parts = urlsplit(self.host)
-        host, port = parts.hostname or "127.0.0.1", parts.port or 80
+        tls = client_ssl(self.host)
+        host = parts.hostname or "127.0.0.1"
+        port = parts.port or (443 if tls is not None else 80)
         adapter = self.adapter
         if adapter is not None:
             target = adapter.sse_path(self.options.room, self._client)
@@ -273,6 +280,12 @@ class SseUser(PushbenchUser):
         subscription.stats.count_request(start)
         try:
             sock = socket.create_connection((host, port), timeout=30)
+            if tls is not None:  # the TLS handshake is part of opening the stream
+                try:
+                    sock = tls.wrap_socket(sock, server_hostname=host)
+                except BaseException:
+                    sock.close()
+                    raise
         except OSError as exc:
             self.fire_event("GET", request_name, (now_ns() - start) / 1e6, 0, exc)
             time.sleep(RECONNECT_DELAY_S)
@@ -328,3 +341,9 @@ class SseUser(PushbenchUser):
             data = sock.recv(65536)
             if not data:
                 raise HttpError("the server closed the event stream")
+
+
+def _ssl_context_factory(*_args: object, **_kwargs: object) -> Any:
+    """FastHttpUser's ``ssl_context_factory``: the context every pushbench client verifies
+    with (geventhttpclient may pass ``cafile``; the CA comes from ``PUSHBENCH_CA_FILE``)."""
+    return client_context()

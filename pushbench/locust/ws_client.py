@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import socket
+import ssl
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
@@ -36,6 +37,7 @@ from pushbench.drivers.wshandshake import (
     new_key,
     parse_handshake,
 )
+from pushbench.harness.client_tls import client_ssl
 
 __all__ = ["ConnectionClosed", "WebSocket", "connect"]
 
@@ -62,7 +64,10 @@ class WebSocket:
     def __init__(self, sock: socket.socket, reader: FrameReader) -> None:
         self.sock = sock
         self._reader = reader
-        self._readable = _Readable.for_socket(sock)
+        # TLS: decrypted bytes may wait inside the SSL object while the descriptor is not
+        # readable, and the raw socket underneath carries ciphertext, so a TLS socket takes
+        # the plain blocking calls (gevent's cooperate on their own).
+        self._readable = None if isinstance(sock, ssl.SSLSocket) else _Readable.for_socket(sock)
         # Bound methods cached: they are called once or twice per message. Under gevent, the
         # real (non-blocking) socket underneath: the readiness wait is done beforehand, so
         # gevent's Python-level wrappers would only add a frame per call.
@@ -209,7 +214,8 @@ def connect(
     headers: dict[str, str] | None = None,
     max_size: int = 16 * 1024 * 1024,
 ) -> WebSocket:
-    """Open ``ws://host:port/path?query`` (``wss`` is not supported: benchmarks measure TCP).
+    """Open ``ws://host:port/path?query``, or ``wss://`` (TLS, verified against
+    ``PUSHBENCH_CA_FILE``: :mod:`pushbench.harness.client_tls`).
 
     ``timeout_s`` bounds the TCP connect and the handshake; the open connection then blocks
     without a timeout (a subscriber may legitimately wait minutes for a message).
@@ -219,15 +225,18 @@ def connect(
         OSError: The TCP connection failed or timed out.
     """
     parts = urlsplit(url)
-    if parts.scheme != "ws":
-        raise ValueError(f"only ws:// URLs are supported, not {url!r}")
+    if parts.scheme not in ("ws", "wss"):
+        raise ValueError(f"only ws:// and wss:// URLs are supported, not {url!r}")
+    tls = client_ssl(url)
     host = parts.hostname or "127.0.0.1"
-    port = parts.port or 80
+    port = parts.port or (443 if tls is not None else 80)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     sock = socket.create_connection((host, port), timeout=timeout_s)
     try:
         # Small frames must leave now, not when Nagle's algorithm decides.
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if tls is not None:  # the TLS handshake, within the same timeout
+            sock = tls.wrap_socket(sock, server_hostname=host)
         key = new_key()
         netloc = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         sock.sendall(handshake_request(netloc, target, key, headers))

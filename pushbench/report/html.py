@@ -25,6 +25,14 @@ from pushbench.report.table import (
     summary_row,
     tax_table,
 )
+from pushbench.report.tls_tables import (
+    HANDSHAKE_COLUMNS,
+    HANDSHAKE_NOTE,
+    TLS_COLUMNS,
+    TLS_NOTE,
+    handshake_table,
+    tls_table,
+)
 from pushbench.report.verdict import Finding, Severity, findings, verdict_lines
 
 __all__ = ["render_html"]
@@ -114,11 +122,21 @@ def _framework_tax(document: ResultsDocument) -> str:
     rows = tax_table(document)
     if not rows:
         return ""
+    return (
+        '<section id="framework-tax"><h2>Framework tax: the same transport under fastapi and '
+        f"asgi</h2>{_plain_table('tax', TAX_COLUMNS, rows)}"
+        "<p>Server CPU per delivered message and per HTTP request under each flavor of the "
+        "reference server; the tax is <code>fastapi</code> minus <code>asgi</code> (the "
+        "transport's lean-ASGI floor).</p></section>"
+    )
+
+
+def _plain_table(table_id: str, columns: tuple[str, ...], rows: list[list[str]]) -> str:
     head = "".join(
         f'<th class="num" scope="col">{escape(c)}</th>'
         if i
         else f'<th scope="col">{escape(c)}</th>'
-        for i, c in enumerate(TAX_COLUMNS)
+        for i, c in enumerate(columns)
     )
     body = "".join(
         "<tr>"
@@ -129,13 +147,22 @@ def _framework_tax(document: ResultsDocument) -> str:
         + "</tr>"
         for row in rows
     )
-    return (
-        '<section id="framework-tax"><h2>Framework tax: the same transport under fastapi and '
-        f'asgi</h2><table id="tax"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
-        "<p>Server CPU per delivered message and per HTTP request under each flavor of the "
-        "reference server; the tax is <code>fastapi</code> minus <code>asgi</code> (the "
-        "transport's lean-ASGI floor).</p></section>"
-    )
+    return f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def _tls(document: ResultsDocument) -> str:
+    costs, handshakes = tls_table(document), handshake_table(document)
+    if not costs and not handshakes:
+        return ""
+    parts = ['<section id="tls"><h2>TLS: what it costs over plain TCP, in the same run</h2>']
+    if costs:
+        parts += [_plain_table("tls-cost", TLS_COLUMNS, costs), f"<p>{escape(TLS_NOTE)}</p>"]
+    if handshakes:
+        parts += [
+            _plain_table("tls-handshake", HANDSHAKE_COLUMNS, handshakes),
+            f"<p>{escape(HANDSHAKE_NOTE)}</p>",
+        ]
+    return "".join(parts) + "</section>"
 
 
 def _verdicts(document: ResultsDocument) -> str:
@@ -229,7 +256,7 @@ def render_html(document: ResultsDocument) -> str:
 </header>
 {_verdicts(document)}
 <section id="comparison"><h2>Comparison</h2>{_summary_table(document)}{clock_line}</section>
-{_framework_tax(document)}{sections}
+{_framework_tax(document)}{_tls(document)}{sections}
 {warnings}
 <section id="charts"><h2>Charts</h2>{figures}</section>
 <section id="notes"><h2>How to read these numbers</h2><ul>{notes}</ul></section>

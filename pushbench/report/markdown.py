@@ -20,6 +20,14 @@ from pushbench.report.table import (
     summary_table,
     tax_table,
 )
+from pushbench.report.tls_tables import (
+    HANDSHAKE_COLUMNS,
+    HANDSHAKE_NOTE,
+    TLS_COLUMNS,
+    TLS_NOTE,
+    handshake_table,
+    tls_table,
+)
 from pushbench.report.verdict import Severity, findings, verdict_lines
 
 __all__ = ["render_markdown"]
@@ -66,6 +74,28 @@ def _framework_tax(document: ResultsDocument) -> list[str]:
     ]
 
 
+def _tls(document: ResultsDocument) -> list[str]:
+    lines: list[str] = []
+    for title, columns, rows, note in (
+        (
+            "TLS: each scenario over plain TCP and over TLS",
+            TLS_COLUMNS,
+            tls_table(document),
+            TLS_NOTE,
+        ),
+        (
+            "TLS handshake: a connection's setup over each",
+            HANDSHAKE_COLUMNS,
+            handshake_table(document),
+            HANDSHAKE_NOTE,
+        ),
+    ):
+        if rows:
+            numeric = frozenset(range(1, len(columns)))
+            lines += ["", f"### {title}", "", *_table(columns, rows, numeric), "", note]
+    return lines
+
+
 def _over_time(document: ResultsDocument) -> list[str]:
     """A line per scenario with intervals: the range its figures moved in over the run."""
     scenarios = with_intervals(document)
@@ -92,6 +122,7 @@ def render_markdown(document: ResultsDocument) -> str:
         *([clock] if clock else []),
         *(["", floor] if floor else []),
         *_framework_tax(document),
+        *_tls(document),
         *parts_for(document).markdown_sections(document),
         *_over_time(document),
     ]

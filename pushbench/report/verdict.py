@@ -17,6 +17,7 @@ from pushbench.core.kinds import Transport
 from pushbench.core.scenario_flavor import flavor_of
 from pushbench.core.schema import FrameworkTax, ResultsDocument, Scenario
 from pushbench.core.soak import P99_DRIFT_LIMIT, RSS_GROWTH_LIMIT_BYTES_PER_MIN_PER_CONN, soak
+from pushbench.core.tls_cost import is_tls
 from pushbench.core.units import (
     format_count,
     format_duration_us,
@@ -178,7 +179,8 @@ def verdict_lines(document: ResultsDocument) -> list[str]:
     server, one line per flavor, from that flavor's scenarios only and saying which it is
     about, then a line for the framework tax. For a sweep, where throughput peaks for each
     transport. A kind's :class:`~pushbench.report.kinds.ReportParts` may replace the whole
-    verdict (``micro``) or its headline (``sweep``: the recommendation).
+    verdict (``micro``) or its headline (``sweep``: the recommendation). A run that measured
+    each scenario plain and over TLS compares the plain ones, then says what TLS added.
 
     Example:
         ["asgi flavor: WebSocket push delivered every message with p99 1.0 ms at 71 µs server
@@ -201,7 +203,12 @@ def verdict_lines(document: ResultsDocument) -> list[str]:
     elif is_sweep(document):
         lines = [_sweep_verdict(measured)]
     else:
-        lines = _flavor_verdicts(measured)
+        # Plain TCP is the comparison; what TLS adds to it is said on a line of its own.
+        plain = [s for s in measured if not is_tls(s)] or measured
+        lines = _flavor_verdicts(plain)
+        tls = _tls_verdict(document)
+        if tls:
+            lines.append(tls)
     if document.interrupted:
         lines[-1] += " The run was interrupted: these are partial results."
     elif reasons := incomplete_reasons(document):
@@ -243,6 +250,31 @@ def _tax_verdict(rows: list[FrameworkTax]) -> str | None:
     if not parts:
         return None
     return f"Framework tax ({FRAMEWORK} − {LEAN} server CPU): " + "; ".join(parts) + "."
+
+
+def _tls_verdict(document: ResultsDocument) -> str | None:
+    """``TLS (over plain TCP, same run): ws@asgi +16 µs server CPU per message (1.3×); ...; a
+    connection's handshake +830 µs (asgi)``: per request where the transport makes requests,
+    else per delivered message."""
+    parts = []
+    for row in document.tls_cost:
+        for extra, plain, per in (
+            (row.extra_cpu_us_per_http_request, row.plain_cpu_us_per_http_request, "request"),
+            (row.extra_cpu_us_per_delivered_msg, row.plain_cpu_us_per_delivered_msg, "message"),
+        ):
+            if extra is not None and plain is not None:
+                signed, _, ratio = format_tax(extra, plain).partition(" ")
+                parts.append(f"{row.scenario} {signed} µs per {per} {ratio}".rstrip())
+                break
+    for shake in document.tls_handshake:
+        signed, _, ratio = format_tax(
+            shake.extra_server_cpu_us_per_connection, shake.plain_server_cpu_us_per_connection
+        ).partition(" ")
+        where = f" ({shake.flavor})" if shake.flavor else ""
+        parts.append(f"a connection's setup{where} {signed} µs {ratio}".rstrip())
+    if not parts:
+        return None
+    return "TLS (server CPU over plain TCP, same run): " + "; ".join(parts) + "."
 
 
 def _cpu(scenario: Scenario) -> float | None:

@@ -21,9 +21,13 @@ from pushbench.cli.options import (
     Out,
     Profile,
     ReferenceFlavor,
+    SslCertfile,
+    SslKeyfile,
+    Tls,
     err,
     no_flavor_for_own_app,
     server_config,
+    tls_files,
 )
 from pushbench.cli.options import target as resolve_target
 from pushbench.core.schema import ResultsDocument, Scenario
@@ -170,6 +174,9 @@ def serverbench(
     app_dir: AppDir = None,
     factory: Factory = False,
     profile: Profile = None,
+    tls: Tls = False,
+    ssl_keyfile: SslKeyfile = None,
+    ssl_certfile: SslCertfile = None,
 ) -> None:
     """Echo round trips/s, fan-out deliveries/s and idle memory, per WebSocket implementation;
     then short polls/s, each against a bare ASGI app (--flavor: the reference app's), or on
@@ -184,6 +191,7 @@ def serverbench(
         raise typer.Exit(EXIT_UNUSABLE)
     own_profile = chosen.profile
     no_flavor_for_own_app(chosen, flavor)
+    keyfile, certfile = tls_files(ssl_keyfile, ssl_certfile, tls=tls)
     impls = tuple(part.strip() for part in ws_impl.split(",") if part.strip())
     unknown = [impl for impl in impls if impl not in WS_IMPLS or impl == "auto"]
     if unknown or not impls:
@@ -205,6 +213,8 @@ def serverbench(
         broker="memory",
         flavor=flavor or "asgi",
         app=chosen,
+        ssl_keyfile=keyfile,
+        ssl_certfile=certfile,
     )
     config = ServerBenchConfig(
         ws_impls=impls,
@@ -219,6 +229,7 @@ def serverbench(
         server=server,
         pin=not no_pin,
         profile=own_profile,
+        tls=tls,
     )
     for phase, reason in skipped_phases(own_profile).items():
         err.print(f"{phase}: not measured ({escape(reason)})", soft_wrap=True)

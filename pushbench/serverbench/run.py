@@ -44,10 +44,12 @@ from pushbench.drivers.profiled_capacity import (
     token_fanout_capacity,
     token_poll_capacity,
 )
+from pushbench.harness.client_tls import trusting
 from pushbench.harness.launcher import ServerProcess
 from pushbench.harness.processes import cpu_plan, generator_affinity, pin_server, run_uvloop
 from pushbench.harness.resources import TreeUsage
 from pushbench.harness.run_skeleton import RunOutcome, RunProgress, RunState, record_run, start_run
+from pushbench.harness.throwaway_ca import make_tls_files
 from pushbench.workloads import capacity_scenario, measure_capacity
 
 __all__ = ["PHASES", "ServerBenchConfig", "run_serverbench", "skipped_phases"]
@@ -99,6 +101,9 @@ class ServerBenchConfig:
     profile: TargetProfile = BUILTIN_PROFILES["reference"]
     #: Token echo: a message unanswered this long is lost, and its connection sends the next.
     reply_timeout_s: float = 1.0
+    #: ``--tls``: every server over TLS with a throwaway CA made for the run, trusted by the
+    #: clients (``server.ssl_*`` set by the run; ``params.tls`` true).
+    tls: bool = False
 
     @property
     def main(self) -> str:
@@ -177,6 +182,7 @@ def run_serverbench(
             "app": config.server.app,
             "profile": config.profile.name,
             "skipped": skipped_phases(config.profile),
+            "tls": config.tls or config.server.tls,
         },
         out,
         warnings=[
@@ -186,6 +192,17 @@ def run_serverbench(
     )
 
     def body() -> None:
+        if not config.tls:
+            measure(config)
+            return
+        files = make_tls_files(state.run_dir / "tls")
+        server = replace(
+            config.server, ssl_keyfile=str(files.keyfile), ssl_certfile=str(files.certfile)
+        )
+        with trusting(files.ca_file):
+            measure(replace(config, server=server))
+
+    def measure(config: ServerBenchConfig) -> None:
         with generator_affinity(generator_cpus):
             _all_impls(config, server_cpus, progress, state)
             if config.pollers and "poll" not in skipped_phases(config.profile):
@@ -249,6 +266,7 @@ def _poll_floor(
             **_flavor(config, app_name),
             **_profile(config, app_name),
             "workload": Workload.POLL,
+            **_tls(config),
             "pollers": config.pollers,
             "http_impl": config.server.http_impl,
             "rounds": len(app_runs),
@@ -281,6 +299,11 @@ def _poll_factory(
 def _flavor(config: ServerBenchConfig, app_name: str) -> dict[str, str]:
     """The reference app's flavor, as its scenarios' params record it; the bare app has none."""
     return {"flavor": config.server.flavor} if app_name == "reference" else {}
+
+
+def _tls(config: ServerBenchConfig) -> dict[str, bool]:
+    """``{"tls": True}`` for scenarios measured over TLS; nothing for plain TCP (as before)."""
+    return {"tls": True} if config.server.tls else {}
 
 
 def _profile(config: ServerBenchConfig, app_name: str) -> dict[str, str]:
@@ -405,7 +428,11 @@ def _measure_impl(
                 "idle_connections": config.idle_connections,
                 "idle_rss_bytes_per_connection": round(per_connection),
             }
-    base: dict[str, Any] = {"ws_impl": impl, "payload_bytes": config.payload_bytes}
+    base: dict[str, Any] = {
+        "ws_impl": impl,
+        "payload_bytes": config.payload_bytes,
+        **_tls(config),
+    }
     # The measured app's idle figure goes with its fan-out, else (no fan-out) with its echo.
     idle_with = main if fanout_runs else f"echo/{main}"
     measured: list[Scenario] = []

@@ -23,6 +23,7 @@ from pushbench.cli.options import (
     Factory,
     Out,
     Profile,
+    Tls,
     err,
     no_flavor_for_own_app,
 )
@@ -260,6 +261,7 @@ def sweep(
     app_dir: AppDir = None,
     factory: Factory = False,
     profile: Profile = None,
+    tls: Tls = False,
 ) -> None:
     """Tune uvicorn: workers x loop x WebSocket x HTTP implementation (x server flavor), with a
     recommendation.
@@ -342,6 +344,7 @@ def sweep(
         app_dir=chosen.app_dir,
         factory=chosen.factory,
         profile=own_profile,
+        tls=tls,
     )
     err.print(
         f"pushbench sweep: {len(plan.configs)} configurations x {len(WORKLOADS)} workloads, "

@@ -41,11 +41,13 @@ from pushbench.drivers.profiled_capacity import (
 )
 from pushbench.drivers.scenario import ScenarioRun, ScenarioSpec, run_scenario
 from pushbench.harness.client_auth import auth_headers
+from pushbench.harness.client_tls import client_context, client_ssl, trusting
 from pushbench.harness.launcher import ServerProcess, ServerStartError
 from pushbench.harness.processes import cpu_plan, generator_affinity, pin_server, run_uvloop
 from pushbench.harness.redis_local import redis_for_run
 from pushbench.harness.resources import TreeSampler
 from pushbench.harness.run_skeleton import RunOutcome, RunProgress, RunState, record_run, start_run
+from pushbench.harness.throwaway_ca import TlsFiles, make_tls_files
 from pushbench.sweep.matrix import Skipped, SweepConfig, SweepPlan
 from pushbench.workloads import capacity_scenario, measure_capacity, push_scenario
 
@@ -79,6 +81,8 @@ class SweepSettings:
     app_dir: str | None = None
     factory: bool = False
     profile: TargetProfile = BUILTIN_PROFILES["reference"]
+    #: ``--tls``: every configuration over TLS, with a throwaway CA made for the run.
+    tls: bool = False
 
     @property
     def own_app(self) -> bool:
@@ -137,6 +141,7 @@ def run_sweep(
         "app": settings.app,
         "profile": settings.profile.name,
         "skipped_workloads": skipped_workloads(settings.profile),
+        "tls": settings.tls,
     }
     not_offered = [
         f"{workload} not measured: {reason}"
@@ -154,7 +159,10 @@ def run_sweep(
                     )
                     config["broker_url"], config["redis_started"] = redis_url, started
                 stack.enter_context(generator_affinity(generator_cpus))
-                _run_all(settings, server_cpus, redis_url, progress, state)
+                tls = make_tls_files(state.run_dir / "tls") if settings.tls else None
+                if tls is not None:
+                    stack.enter_context(trusting(tls.ca_file))
+                _run_all(settings, server_cpus, redis_url, progress, state, tls)
         except RuntimeError as exc:  # RedisUnavailable: nothing with several workers can run
             state.errors.append(str(exc))
 
@@ -167,6 +175,7 @@ def _run_all(
     redis_url: str | None,
     progress: RunProgress,
     state: RunState,
+    tls: TlsFiles | None = None,
 ) -> None:
     plan = settings.plan
     started = time.monotonic()
@@ -201,6 +210,8 @@ def _run_all(
             # A fresh key space per configuration: no room history left over from the last.
             settings={"redis_prefix": f"pbsweep-{state.document.run_id}-{index}:"},
             health_path=None if settings.own_app else "/healthz",
+            ssl_keyfile=None if tls is None else str(tls.keyfile),
+            ssl_certfile=None if tls is None else str(tls.certfile),
             **own,
         )
         log = state.run_dir / f"server-{index:02d}-{sweep_config.label.replace(' ', '-')}.log"
@@ -218,6 +229,10 @@ def _run_all(
             errors.append(f"{sweep_config.label}: {exc}")
             stop = False
         finally:
+            if tls is not None:  # the params say so: the gate and reports tell them apart
+                scenarios = [
+                    s.model_copy(update={"params": {**s.params, "tls": True}}) for s in scenarios
+                ]
             state.scenarios += scenarios
             state.errors += errors
             state.save()
@@ -237,7 +252,8 @@ def _wait_workers(server: ServerProcess, workers: int, timeout_s: float = 20.0) 
     delay = 0.02
     while time.monotonic() < deadline:
         scrape = urllib.request.Request(server.url + "/metrics", headers=auth_headers())
-        with contextlib.suppress(OSError), urllib.request.urlopen(scrape) as r:
+        tls = client_ssl(server.url)
+        with contextlib.suppress(OSError), urllib.request.urlopen(scrape, context=tls) as r:
             text = r.read().decode()
             pids = {
                 dict(_LABEL.findall(line)).get("pid")
@@ -413,7 +429,7 @@ async def _push_with_spread(
     best: Counter[str] = Counter()
     if not scrape:
         return await task, best
-    async with aiohttp.ClientSession() as http:
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=client_context())) as http:
         while not task.done():
             with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError):
                 spread = await scrape_connections(http, base_url)

@@ -1,0 +1,45 @@
+"""A throwaway certificate authority and server certificate for a ``--tls`` run (trustme).
+
+A run that measures TLS needs a server certificate its clients verify, without asking the user
+for one: a fresh authority per run (``trustme``), a certificate for the loopback names the
+launcher binds, and three PEM files in the run directory, so the run can be repeated by hand
+(``pushbench serve --ssl-keyfile .../server.key --ssl-certfile .../server.pem`` and
+``PUSHBENCH_CA_FILE=.../ca.pem``). The key never leaves the machine and is worthless after the
+run: nothing else trusts the authority.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import trustme
+
+__all__ = ["SERVER_NAMES", "TlsFiles", "make_tls_files"]
+
+#: What the certificate is valid for: every address and name a launched server is reached at.
+SERVER_NAMES = ("127.0.0.1", "::1", "localhost")
+
+
+@dataclass(frozen=True, slots=True)
+class TlsFiles:
+    """The PEM files of one run: the authority clients trust, the server's key and chain."""
+
+    ca_file: Path
+    keyfile: Path
+    certfile: Path
+
+
+def make_tls_files(folder: Path) -> TlsFiles:
+    """A new authority and a server certificate for :data:`SERVER_NAMES`, written to ``folder``
+    (created if missing): ``ca.pem``, ``server.key`` (mode 0600) and ``server.pem``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    authority = trustme.CA(organization_name="pushbench throwaway CA")
+    issued = authority.issue_cert(*SERVER_NAMES)
+    files = TlsFiles(folder / "ca.pem", folder / "server.key", folder / "server.pem")
+    authority.cert_pem.write_to_path(str(files.ca_file))
+    files.keyfile.touch(mode=0o600)
+    issued.private_key_pem.write_to_path(str(files.keyfile))
+    # The chain a server presents: its certificate, then any intermediates (none here).
+    files.certfile.write_bytes(b"".join(blob.bytes() for blob in issued.cert_chain_pems))
+    return files
