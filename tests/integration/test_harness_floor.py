@@ -3,10 +3,9 @@ printed next to the latencies, and latencies near it flagged."""
 
 from __future__ import annotations
 
-import pytest
-
 from pathlib import Path
 
+import pytest
 import uvloop
 
 from pushbench.core.schema import load_results

@@ -4,11 +4,11 @@ advance), and against the reference server."""
 
 from __future__ import annotations
 
-import pytest
-
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from pushbench.core.schema import load_results
 from tests.conftest import timeout

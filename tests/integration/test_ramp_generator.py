@@ -9,14 +9,14 @@ publisher's lag behind its schedule) while the server, idle meanwhile, stays far
 
 from __future__ import annotations
 
-import pytest
-
 import signal
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
+
+import pytest
 
 from pushbench.core.schema import load_results
 from tests.conftest import timeout
