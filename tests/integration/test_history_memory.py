@@ -18,7 +18,7 @@ from websockets.asyncio.client import connect
 from tests.conftest import ServerFactory, timeout
 from tests.integration.clients import poll, room_name
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.timing]
 
 ROOMS = 20
 MESSAGES_PER_ROOM = 300
