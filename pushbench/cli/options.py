@@ -17,6 +17,7 @@ from pushbench.core.server_config import (
     HTTP_IMPLS,
     LOOPS,
     REFERENCE_APP,
+    SERVERS,
     WS_IMPLS,
     ServerConfig,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "Out",
     "Profile",
     "ReferenceFlavor",
+    "Server",
     "Target",
     "Workers",
     "WsImpl",
@@ -59,7 +61,14 @@ __all__ = [
 #: Progress, warnings and errors go to stderr; stdout carries only results.
 err = Console(stderr=True)
 
-Workers = Annotated[int, typer.Option("--workers", min=1, help="uvicorn worker processes.")]
+Server = Annotated[
+    str,
+    typer.Option(
+        "--server",
+        help=f"ASGI server to run the app under: {', '.join(SERVERS)} (docs/servers.md).",
+    ),
+]
+Workers = Annotated[int, typer.Option("--workers", min=1, help="Server worker processes.")]
 Loop = Annotated[str, typer.Option("--loop", help=f"Event loop: {', '.join(LOOPS)}.")]
 WsImpl = Annotated[
     str, typer.Option("--ws-impl", help=f"uvicorn WebSocket implementation: {', '.join(WS_IMPLS)}.")
@@ -258,10 +267,13 @@ def server_config(
     broker: str,
     flavor: str = "asgi",
     app: Target | None = None,
+    server: str = "uvicorn",
 ) -> ServerConfig:
-    """A :class:`ServerConfig` from CLI options; bad combinations exit 2 with the reason."""
+    """A :class:`ServerConfig` from CLI options; bad combinations (an option ``server`` lacks
+    among them) exit 2 with the reason."""
     try:
         return ServerConfig(
+            server=server,
             host=host,
             port=port,
             workers=workers,
@@ -275,8 +287,7 @@ def server_config(
             **_app_fields(app),
         )
     except ValueError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        _refuse(str(exc))
 
 
 def _app_fields(app: Target | None) -> dict[str, Any]:

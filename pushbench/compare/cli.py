@@ -25,6 +25,7 @@ from pushbench.cli.options import (
     Loop,
     Out,
     Profile,
+    Server,
     Target,
     Workers,
     WsImpl,
@@ -205,6 +206,7 @@ def compare(
     ] = None,
     out: Out = "reports",
     interval: IntervalWidth = 1.0,
+    server_name: Server = "uvicorn",
     workers: Workers = 1,
     loop: Loop = "auto",
     ws_impl: WsImpl = "auto",
@@ -231,6 +233,7 @@ def compare(
         broker=broker,
         flavor=flavors[0] if flavors else "asgi",
         app=chosen,
+        server=server_name,
     )
     config = CompareConfig(
         transports=parse_transports(transports),

@@ -21,6 +21,7 @@ from pushbench.core.target_adapter import TargetAdapter
 from pushbench.core.target_profile import BUILTIN_PROFILES
 from pushbench.drivers.floor import measure_floor
 from pushbench.drivers.scenario import ScenarioSpec, run_scenario
+from pushbench.harness.environment import server_record
 from pushbench.harness.launcher import ServerProcess, ServerStartError
 from pushbench.harness.processes import cpu_plan, generator_affinity, pin_server, run_uvloop
 from pushbench.harness.resources import TreeSampler, TreeUsage
@@ -116,9 +117,11 @@ class CompareConfig:
             "profile": self.profile.name,
             "stalled_subscribers": self.stalled_subscribers,
             "skipped": self.skipped(),
+            "asgi_server": None if self.target else server_record(server.server),
             "server": None
             if self.target
             else {
+                "server": server.server,
                 "workers": server.workers,
                 "loop": server.loop,
                 "ws_impl": server.ws_impl,

@@ -44,6 +44,7 @@ from pushbench.drivers.profiled_capacity import (
     token_fanout_capacity,
     token_poll_capacity,
 )
+from pushbench.harness.environment import server_record
 from pushbench.harness.launcher import ServerProcess
 from pushbench.harness.processes import cpu_plan, generator_affinity, pin_server, run_uvloop
 from pushbench.harness.resources import TreeUsage
@@ -169,6 +170,7 @@ def run_serverbench(
             "warmup_s": config.warmup_s,
             "idle_connections": config.idle_connections,
             "pollers": config.pollers,
+            "asgi_server": server_record(config.server.server),
             "loop": config.server.loop,
             "http_impl": config.server.http_impl,
             # The reference app's; the bare app has none.
@@ -249,6 +251,7 @@ def _poll_floor(
             **_flavor(config, app_name),
             **_profile(config, app_name),
             "workload": Workload.POLL,
+            "server": config.server.server,
             "pollers": config.pollers,
             "http_impl": config.server.http_impl,
             "rounds": len(app_runs),
@@ -405,7 +408,11 @@ def _measure_impl(
                 "idle_connections": config.idle_connections,
                 "idle_rss_bytes_per_connection": round(per_connection),
             }
-    base: dict[str, Any] = {"ws_impl": impl, "payload_bytes": config.payload_bytes}
+    base: dict[str, Any] = {
+        "server": config.server.server,
+        "ws_impl": impl,
+        "payload_bytes": config.payload_bytes,
+    }
     # The measured app's idle figure goes with its fan-out, else (no fan-out) with its echo.
     idle_with = main if fanout_runs else f"echo/{main}"
     measured: list[Scenario] = []
