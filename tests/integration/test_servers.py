@@ -81,8 +81,16 @@ def test_serve_runs_the_reference_server_under_each_server(asgi_server: str) -> 
     """``pushbench serve --server X --port 0`` execs X itself: it answers /healthz, a poll after
     a publish, and /ws echo (text and binary)."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "pushbench.cli.app", "serve", "--server", asgi_server]
-        + ["--port", "0"],
+        [
+            sys.executable,
+            "-m",
+            "pushbench.cli.app",
+            "serve",
+            "--server",
+            asgi_server,
+            "--port",
+            "0",
+        ],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
