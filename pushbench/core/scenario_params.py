@@ -70,6 +70,9 @@ class ScenarioParams(BaseModel):
     """``memory`` or ``redis``."""
     flavor: str | None = None
     """The reference server's flavor (``asgi``, ``fastapi``); None: not known or not recorded."""
+    server: str | None = None
+    """The ASGI server (``uvicorn``, ``granian``, ``hypercorn``); None: not recorded (uvicorn,
+    in runs from before ``--server``)."""
     connections_per_worker: list[int] | None = None
     """Sweep push: open connections per worker process, busiest first."""
 

@@ -263,6 +263,10 @@ def test_ci_sweep_over_granian_and_uvicorn(tmp_path: Path) -> None:
         assert f"{workload}/w1/uvloop/websockets-sansio/httptools" in names
     assert {s.params["server"] for s in document.scenarios} == {"granian", "uvicorn"}
     assert all(s.errors == [] and s.throughput_msgs_per_s > 0 for s in document.scenarios)
+    # The recommendation weighs the servers against each other, whichever wins here.
+    assert "switch server to granian: " in result.stdout or "stay on uvicorn: " in result.stdout
+    summary = (tmp_path / "latest" / "summary.md").read_text()
+    assert "Served by granian " in summary
     assert "PASS" in result.stdout
 
 
