@@ -282,12 +282,14 @@ def test_a_faster_server_is_recommended_with_the_measured_reason() -> None:
 
 def test_uvicorn_is_kept_when_the_other_server_is_slower_or_breaks_the_slo() -> None:
     slower = recommend([_on("uvicorn", 10_000, 40.0), _on("hypercorn", 5_000, 80.0)], Context())
-    assert slower.config is not None and slower.config.server == "uvicorn"
+    assert slower.config is not None
+    assert slower.config.server == "uvicorn"
     assert any(
         r.startswith("stay on uvicorn: +100% throughput against hypercorn's best (w1 uvloop")
         for r in slower.reasons
     )
     late = _on("granian", 30_000, 20.0, p99_ms=900.0)
     over_slo = recommend([_on("uvicorn", 10_000, 40.0), late], Context())
-    assert over_slo.config is not None and over_slo.config.server == "uvicorn"
+    assert over_slo.config is not None
+    assert over_slo.config.server == "uvicorn"
     assert not any("server" in r and "granian" in r for r in over_slo.reasons)
