@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pushbench.core.server_config import ServerConfig
+from pushbench.core.server_config import SERVERS, ServerConfig
 from pushbench.harness.launcher import ServerProcess
 from target_app.settings import FLAVORS
 
@@ -84,11 +84,25 @@ def default_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerP
         yield process
 
 
-@pytest.fixture(scope="session", params=WS_IMPLS)
+#: Every WebSocket implementation a server runs: uvicorn's each, and granian's and hypercorn's own.
+SERVER_WS_IMPLS = [
+    *(("uvicorn", impl) for impl in WS_IMPLS),
+    *((server, "auto") for server in SERVERS if server != "uvicorn"),
+]
+
+
+@pytest.fixture(
+    scope="session",
+    params=SERVER_WS_IMPLS,
+    ids=[impl if server == "uvicorn" else server for server, impl in SERVER_WS_IMPLS],
+)
 def ws_impl_server(
     request: pytest.FixtureRequest, flavor: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:
-    """The reference server under each uvicorn WebSocket implementation and flavor in turn."""
-    log = tmp_path_factory.mktemp("server") / f"server-{flavor}-{request.param}.log"
-    with ServerProcess(ServerConfig(ws_impl=request.param, flavor=flavor), log) as process:
+    """The reference server under each uvicorn WebSocket implementation, and under granian and
+    hypercorn, for each flavor in turn."""
+    server, impl = request.param
+    log = tmp_path_factory.mktemp("server") / f"server-{flavor}-{server}-{impl}.log"
+    config = ServerConfig(server=server, ws_impl=impl, flavor=flavor)
+    with ServerProcess(config, log) as process:
         yield process

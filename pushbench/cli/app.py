@@ -17,6 +17,7 @@ from pushbench.cli.options import (
     HttpImpl,
     Loop,
     ReferenceFlavor,
+    Server,
     SslCertfile,
     SslKeyfile,
     Workers,
@@ -29,6 +30,7 @@ from pushbench.cli.options import (
 from pushbench.cli.options import target as resolve_target
 from pushbench.cli.report import gate, report
 from pushbench.compare.cli import compare
+from pushbench.core.server_argv import Bind, server_command
 from pushbench.plan.cli import plan
 from pushbench.ramp.cli import ramp
 from pushbench.serverbench.cli import serverbench
@@ -54,6 +56,7 @@ def _group() -> None:
 def serve(
     host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port (0: any).")] = 8001,
+    server_name: Server = "uvicorn",
     workers: Workers = 1,
     loop: Loop = "auto",
     ws_impl: WsImpl = "auto",
@@ -66,8 +69,8 @@ def serve(
     ssl_keyfile: SslKeyfile = None,
     ssl_certfile: SslCertfile = None,
 ) -> None:
-    """Run the reference server, or your app (--app), under uvicorn in the foreground (Ctrl-C
-    stops it)."""
+    """Run the reference server, or your app (--app), under uvicorn (or --server granian,
+    hypercorn) in the foreground (Ctrl-C stops it)."""
     # serve drives nothing, so no profile is needed: only the app must import.
     chosen = resolve_target(app_name, app_dir, factory, "reference", check=True)
     no_flavor_for_own_app(chosen, flavor)
@@ -85,10 +88,11 @@ def serve(
         app=chosen if app_name is not None else None,
         ssl_keyfile=keyfile,
         ssl_certfile=certfile,
+        server=server_name,
     )
     shown = f"[{host}]" if ":" in host else host
     scheme = "https" if config.tls else "http"
-    settings = f"workers={workers} loop={loop} ws={ws_impl} http={http_impl}"
+    settings = f"{server_name} workers={workers} loop={loop} ws={ws_impl} http={http_impl}"
     if app_name is None:
         err.print(
             f"pushbench reference server on [bold]{scheme}://{shown}:{port}[/bold] "
@@ -100,10 +104,10 @@ def serve(
             soft_wrap=True,
         )
     os.environ.update(config.environment())
-    argv = [sys.executable, "-m", "uvicorn", *config.uvicorn_args(), "--host", host]
-    argv += ["--port", str(port)]
-    # exec: uvicorn owns signals and workers exactly as when it is run by hand.
-    os.execv(sys.executable, argv)
+    command = server_command(config, Bind(host, port))
+    os.environ.update(command.environ(os.environ))
+    # exec: the server owns signals and workers exactly as when it is run by hand.
+    os.execv(sys.executable, command.argv(sys.executable))
 
 
 # Each command lives in a module of its own; registering it here keeps one `pushbench` entry point.

@@ -18,6 +18,7 @@ from pushbench.core.server_config import (
     HTTP_IMPLS,
     LOOPS,
     REFERENCE_APP,
+    SERVERS,
     WS_IMPLS,
     ServerConfig,
     TlsFilesMismatch,
@@ -46,6 +47,7 @@ __all__ = [
     "Out",
     "Profile",
     "ReferenceFlavor",
+    "Server",
     "SslCertfile",
     "SslKeyfile",
     "Target",
@@ -65,7 +67,14 @@ __all__ = [
 #: Progress, warnings and errors go to stderr; stdout carries only results.
 err = Console(stderr=True)
 
-Workers = Annotated[int, typer.Option("--workers", min=1, help="uvicorn worker processes.")]
+Server = Annotated[
+    str,
+    typer.Option(
+        "--server",
+        help=f"ASGI server to run the app under: {', '.join(SERVERS)} (docs/servers.md).",
+    ),
+]
+Workers = Annotated[int, typer.Option("--workers", min=1, help="Server worker processes.")]
 Loop = Annotated[str, typer.Option("--loop", help=f"Event loop: {', '.join(LOOPS)}.")]
 WsImpl = Annotated[
     str, typer.Option("--ws-impl", help=f"uvicorn WebSocket implementation: {', '.join(WS_IMPLS)}.")
@@ -328,10 +337,13 @@ def server_config(
     app: Target | None = None,
     ssl_keyfile: str | None = None,
     ssl_certfile: str | None = None,
+    server: str = "uvicorn",
 ) -> ServerConfig:
-    """A :class:`ServerConfig` from CLI options; bad combinations exit 2 with the reason."""
+    """A :class:`ServerConfig` from CLI options; bad combinations (an option ``server`` lacks
+    among them) exit 2 with the reason."""
     try:
         return ServerConfig(
+            server=server,
             host=host,
             port=port,
             workers=workers,
@@ -347,8 +359,7 @@ def server_config(
             **_app_fields(app),
         )
     except ValueError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        _refuse(str(exc))
 
 
 def _app_fields(app: Target | None) -> dict[str, Any]:

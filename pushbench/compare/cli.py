@@ -31,6 +31,7 @@ from pushbench.cli.options import (
     Loop,
     Out,
     Profile,
+    Server,
     SslCertfile,
     SslKeyfile,
     Target,
@@ -216,6 +217,7 @@ def compare(
     ] = None,
     out: Out = "reports",
     interval: IntervalWidth = 1.0,
+    server_name: Server = "uvicorn",
     workers: Workers = 1,
     loop: Loop = "auto",
     ws_impl: WsImpl = "auto",
@@ -256,6 +258,7 @@ def compare(
         app=chosen,
         ssl_keyfile=keyfile,
         ssl_certfile=certfile,
+        server=server_name,
     )
     config = CompareConfig(
         transports=parse_transports(transports),

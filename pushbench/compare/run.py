@@ -24,6 +24,7 @@ from pushbench.core.tls_cost import tls_cost, tls_name
 from pushbench.drivers.floor import measure_floor
 from pushbench.drivers.scenario import ScenarioSpec, run_scenario
 from pushbench.harness.client_tls import trusting
+from pushbench.harness.environment import server_record
 from pushbench.harness.launcher import ServerProcess, ServerStartError
 from pushbench.harness.processes import cpu_plan, generator_affinity, pin_server, run_uvloop
 from pushbench.harness.resources import TreeSampler, TreeUsage
@@ -131,9 +132,11 @@ class CompareConfig:
             "profile": self.profile.name,
             "stalled_subscribers": self.stalled_subscribers,
             "skipped": self.skipped(),
+            "asgi_server": None if self.target else server_record(server.server),
             "server": None
             if self.target
             else {
+                "server": server.server,
                 "workers": server.workers,
                 "loop": server.loop,
                 "ws_impl": server.ws_impl,

@@ -73,6 +73,9 @@ class ScenarioParams(BaseModel):
     tls: bool | None = None
     """Whether the clients spoke TLS (https://, wss://); None: not recorded (plain TCP, or a
     document written before TLS was measured)."""
+    server: str | None = None
+    """The ASGI server (``uvicorn``, ``granian``, ``hypercorn``); None: not recorded (uvicorn,
+    in runs from before ``--server``)."""
     connections_per_worker: list[int] | None = None
     """Sweep push: open connections per worker process, busiest first."""
 

@@ -1,7 +1,9 @@
 """How to run the reference server: the options every ``pushbench`` command shares.
 
-Like uvicorn's own ``Config`` registries, names map to what uvicorn understands; the CLI only
-builds a :class:`ServerConfig`.
+Like uvicorn's own ``Config`` registries, names map to what the server understands; the CLI only
+builds a :class:`ServerConfig`. One config runs under any of :data:`SERVERS`: each server's own
+command line is built from it by :mod:`pushbench.core.server_argv`, and an option a server lacks
+is refused here (:func:`server_refusal`), so no command measures a setting the server ignored.
 """
 
 from __future__ import annotations
@@ -15,10 +17,17 @@ __all__ = [
     "HTTP_PROTOCOLS",
     "LOOPS",
     "REFERENCE_APP",
+    "SERVERS",
+    "SERVER_HTTP_IMPLS",
+    "SERVER_LOOPS",
+    "SERVER_WS_IMPLS",
     "WS_IMPLS",
     "MemoryBrokerWithWorkers",
     "ServerConfig",
     "TlsFilesMismatch",
+    "UnsupportedByServer",
+    "server_label",
+    "server_refusal",
 ]
 
 #: The reference server, in uvicorn's ``module:attr`` form: what runs without ``--app``.
@@ -32,6 +41,21 @@ BROKER_SCHEMES = ("redis://", "rediss://", "unix://")
 #: ``--flavor`` choices: how the reference server serves its transports (``PUSHBENCH_FLAVOR``;
 #: ``target_app.settings.FLAVORS``): lean ASGI for every transport, or idiomatic FastAPI.
 FLAVORS = ("asgi", "fastapi")
+#: ``--server`` choices: the ASGI servers pushbench runs an app under (docs/servers.md).
+SERVERS = ("uvicorn", "granian", "hypercorn")
+#: The ``--loop`` values each server runs (``auto``: the server's own default pick).
+SERVER_LOOPS: dict[str, tuple[str, ...]] = {
+    "uvicorn": LOOPS,
+    "granian": LOOPS,  # granian --loop auto|asyncio|uvloop (and rloop, winloop)
+    "hypercorn": LOOPS,  # hypercorn --worker-class asyncio|uvloop; auto: its default, asyncio
+}
+#: The ``--ws-impl`` values each server runs: granian has one WebSocket implementation of its
+#: own (Rust, tungstenite), hypercorn serves WebSockets with wsproto only.
+SERVER_WS_IMPLS: dict[str, tuple[str, ...]] = {
+    "uvicorn": WS_IMPLS,
+    "granian": ("auto",),
+    "hypercorn": ("auto", "wsproto"),
+}
 #: ``--http-impl`` choices (uvicorn ``--http``).
 HTTP_IMPLS = ("auto", "h11", "httptools")
 #: What each ``--http-impl`` runs: uvicorn's protocol with a bound on the request head
@@ -41,6 +65,19 @@ HTTP_PROTOCOLS = {
     "h11": "target_app.http_head:H11Protocol",
     "httptools": "target_app.http_head:HttpToolsProtocol",
 }
+
+
+#: The ``--http-impl`` values each server runs: granian's HTTP is hyper's (Rust), hypercorn's
+#: HTTP/1.1 is h11.
+SERVER_HTTP_IMPLS: dict[str, tuple[str, ...]] = {
+    "uvicorn": HTTP_IMPLS,
+    "granian": ("auto",),
+    "hypercorn": ("auto", "h11"),
+}
+
+
+class UnsupportedByServer(ValueError):
+    """An option the chosen server does not have (``--ws-impl wsproto`` with granian)."""
 
 
 class MemoryBrokerWithWorkers(ValueError):
@@ -67,7 +104,7 @@ class TlsFilesMismatch(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class ServerConfig:
-    """One way of running ``target_app`` under uvicorn."""
+    """One way of running an ASGI app (``target_app`` by default) under one of :data:`SERVERS`."""
 
     host: str = "127.0.0.1"
     port: int = 0
@@ -93,6 +130,9 @@ class ServerConfig:
     access_log: bool = False
     #: permessage-deflate costs CPU and memory per connection; benchmarks measure without it.
     ws_per_message_deflate: bool = False
+    #: The ASGI server (``--server``): uvicorn, granian or hypercorn.
+    server: str = "uvicorn"
+
     #: uvicorn ``--ssl-keyfile`` / ``--ssl-certfile`` (PEM paths): serve https:// and wss://.
     #: Both or neither; None: plain TCP.
     ssl_keyfile: str | None = None
@@ -105,6 +145,7 @@ class ServerConfig:
 
     def __post_init__(self) -> None:
         for name, value, allowed in (
+            ("server", self.server, SERVERS),
             ("loop", self.loop, LOOPS),
             ("ws_impl", self.ws_impl, WS_IMPLS),
             ("http_impl", self.http_impl, HTTP_IMPLS),
@@ -114,6 +155,9 @@ class ServerConfig:
                 raise ValueError(f"unknown {name} {value!r}; choose one of {', '.join(allowed)}")
         if self.workers < 1:
             raise ValueError(f"workers must be at least 1, not {self.workers}")
+        refusal = server_refusal(self)
+        if refusal is not None:
+            raise UnsupportedByServer(refusal)
         if self.broker != "memory" and not self.broker.startswith(BROKER_SCHEMES):
             raise ValueError(
                 f"unknown broker {self.broker!r}: use 'memory' or a Redis URL such as "
@@ -160,3 +204,45 @@ class ServerConfig:
         if self.ssl_keyfile is not None and self.ssl_certfile is not None:
             args += ["--ssl-keyfile", self.ssl_keyfile, "--ssl-certfile", self.ssl_certfile]
         return args
+
+
+def server_label(server: str, ws_impl: str = "auto") -> str:
+    """What a report calls a server and WebSocket implementation: ``uvicorn wsproto``,
+    ``granian``, ``hypercorn`` (``auto`` is the server's own pick, left unsaid)."""
+    return server if ws_impl == "auto" else f"{server} {ws_impl}"
+
+
+def server_refusal(config: ServerConfig) -> str | None:
+    """Why ``config`` cannot run under ``config.server`` (one line), or None when it can.
+
+    Pure, so every command refuses the same combinations the same way before anything starts:
+    an option the server lacks would otherwise be silently ignored and the figures would be
+    labelled with a setting that never ran.
+    """
+    server = config.server
+    if server == "uvicorn" or server not in SERVERS:
+        return None
+    for option, value, allowed in (
+        ("--loop", config.loop, SERVER_LOOPS[server]),
+        ("--ws-impl", config.ws_impl, SERVER_WS_IMPLS[server]),
+        ("--http-impl", config.http_impl, SERVER_HTTP_IMPLS[server]),
+    ):
+        if value not in allowed:
+            return (
+                f"--server {server} has no {option} {value}: it runs "
+                f"{_own_impl(server, option)}; choose {' or '.join(allowed)}, or --server uvicorn"
+            )
+    if config.ws_per_message_deflate and server == "granian":
+        return "--server granian has no permessage-deflate (--ws-per-message-deflate)"
+    return None
+
+
+def _own_impl(server: str, option: str) -> str:
+    """What ``server`` runs in place of the uvicorn choice ``option`` names."""
+    own = {
+        ("granian", "--ws-impl"): "its own WebSocket implementation (Rust)",
+        ("granian", "--http-impl"): "its own HTTP implementation (Rust, hyper)",
+        ("hypercorn", "--ws-impl"): "WebSockets on wsproto only",
+        ("hypercorn", "--http-impl"): "HTTP/1.1 on h11 only",
+    }
+    return own.get((server, option), "other event loops")

@@ -29,6 +29,7 @@ __all__ = [
     "git_commit",
     "imported_packages",
     "package_versions",
+    "server_record",
 ]
 
 #: Distributions whose versions change what is measured, recorded even when this process did not
@@ -39,6 +40,9 @@ KEY_PACKAGES: tuple[str, ...] = (
     "fastapi",
     "starlette",
     "uvicorn",
+    "granian",
+    "hypercorn",
+    "h11",
     "websockets",
     "wsproto",
     "httptools",
@@ -62,6 +66,12 @@ def package_versions(names: Iterable[str] = KEY_PACKAGES) -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     return versions
+
+
+def server_record(server: str) -> dict[str, str | None]:
+    """``{"name": "granian", "version": "2.8.9"}``: the ASGI server a run's figures belong to,
+    as its results' config records it (version None when it is not installed here)."""
+    return {"name": server, "version": package_versions((server,)).get(server)}
 
 
 def imported_packages(modules: Mapping[str, object] | None = None) -> dict[str, str]:

@@ -1,7 +1,10 @@
 """Start the reference server as a child process on a free port, and stop it cleanly.
 
-The parent binds the listening socket and hands its file descriptor to uvicorn (``--fd``): the
-port is known before the server starts and no other process can take it in between.
+Under every server (``ServerConfig.server``) the port is known before the server starts and no
+other process can take it in between: the parent binds the listening socket and hands its file
+descriptor to uvicorn (``--fd``) or hypercorn (``--bind fd://``); granian, which binds its own
+sockets in each worker (``SO_REUSEPORT``), gets the port of a socket the parent holds bound with
+``SO_REUSEPORT`` but not listening (it takes no connection) until the server stops.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import urllib.request
 from pathlib import Path
 from types import TracebackType
 
+from pushbench.core.server_argv import BACKLOG, TAKES_FD, Bind, server_command
 from pushbench.core.server_config import ServerConfig
 
 __all__ = ["SERVER_MODULES", "ServerProcess", "ServerStartError", "missing_modules"]
@@ -52,7 +56,7 @@ def missing_modules(names: tuple[str, ...] = SERVER_MODULES) -> list[str]:
 
 
 class ServerProcess:
-    """The reference server under uvicorn, as a context manager.
+    """The reference server (or ``config.app``) under ``config.server``, as a context manager.
 
     Example:
         >>> with ServerProcess(ServerConfig(), log_path=Path("server.log")) as server:
@@ -84,44 +88,30 @@ class ServerProcess:
 
     @property
     def pid(self) -> int:
-        """The uvicorn main process id (the parent of any workers)."""
+        """The server's main process id (the parent of any workers)."""
         if self._process is None:
             raise RuntimeError("server not started")
         return self._process.pid
 
     def start(self) -> None:
-        """Bind, spawn uvicorn, and return once ``/healthz`` answers 200."""
-        missing = missing_modules()
+        """Bind, spawn the server, and return once ``/healthz`` answers 200."""
+        missing = missing_modules((*SERVER_MODULES, self.config.server))
         if missing:  # say so now, not as a traceback in the server's log
             raise ServerStartError(
                 f"the reference server cannot run here: {', '.join(missing)} not installed "
                 "(pip install 'pushbench[server]')"
             )
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        # uvicorn takes an --fd socket for a Unix socket and so never sets TCP_NODELAY on the
-        # connections it accepts: Nagle + delayed ACK then add ~40 ms to small HTTP responses.
-        # Linux copies TCP_NODELAY from the listening socket to every accepted one.
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.bind((self.host, self.config.port))
-        sock.listen(2048)
-        sock.set_inheritable(True)
+        sock, bind = self._bind()
         self._sock = sock
         self.port = sock.getsockname()[1]
+        command = server_command(self.config, bind)
         env = {**os.environ, **self.config.environment()}
+        env.update(command.environ(env))
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    *self.config.uvicorn_args(),
-                    "--fd",
-                    str(sock.fileno()),
-                ],
-                pass_fds=(sock.fileno(),),
+                command.argv(sys.executable),
+                pass_fds=(sock.fileno(),) if bind.fd is not None else (),
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -134,6 +124,26 @@ class ServerProcess:
         except BaseException:
             self.stop()
             raise
+
+    def _bind(self) -> tuple[socket.socket, Bind]:
+        """The socket that fixes the port, and how the server is told to listen on it."""
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if not TAKES_FD[self.config.server]:
+            # Held, never listening: the kernel gives no connection to a socket that does not
+            # listen, and granian's workers join the port (they set SO_REUSEPORT too).
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            sock.bind((self.host, self.config.port))
+            return sock, Bind(self.host, sock.getsockname()[1])
+        # uvicorn takes an --fd socket for a Unix socket and so never sets TCP_NODELAY on the
+        # connections it accepts: Nagle + delayed ACK then add ~40 ms to small HTTP responses.
+        # Linux copies TCP_NODELAY from the listening socket to every accepted one.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.bind((self.host, self.config.port))
+        sock.listen(BACKLOG)
+        sock.set_inheritable(True)
+        return sock, Bind(self.host, sock.getsockname()[1], fd=sock.fileno())
 
     def _wait_healthy(self) -> None:
         deadline = time.monotonic() + self.startup_timeout_s

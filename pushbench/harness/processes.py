@@ -40,10 +40,26 @@ def generator_affinity(cpus: list[int] | None) -> Iterator[None]:
 
 
 def pin_server(pid: int, cpus: list[int] | None) -> None:
-    """Pin the server's main process; workers it forks later inherit the mask."""
-    if cpus:
+    """Pin every thread of every process of the server's tree to ``cpus``.
+
+    The server is pinned once it answers, by then with its workers and their threads running:
+    an affinity mask is per thread (``sched_setaffinity`` of a pid sets that one thread), and
+    only what starts later inherits it. granian runs its Rust runtime in threads of each worker,
+    uvicorn and hypercorn their workers in child processes; pinning the main thread alone would
+    leave them all free to run on the generator's CPUs.
+    """
+    if not cpus:
+        return
+    try:
+        root = psutil.Process(pid)
+        processes = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return
+    for process in processes:
         with contextlib.suppress(psutil.Error):
-            psutil.Process(pid).cpu_affinity(cpus)
+            for thread in process.threads():
+                with contextlib.suppress(OSError):
+                    os.sched_setaffinity(thread.id, cpus)
 
 
 def raise_open_files(needed: int) -> None:

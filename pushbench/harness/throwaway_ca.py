@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import trustme
+from cryptography.hazmat.primitives import serialization
 
 __all__ = ["SERVER_NAMES", "TlsFiles", "make_tls_files"]
 
@@ -39,7 +40,16 @@ def make_tls_files(folder: Path) -> TlsFiles:
     files = TlsFiles(folder / "ca.pem", folder / "server.key", folder / "server.pem")
     authority.cert_pem.write_to_path(str(files.ca_file))
     files.keyfile.touch(mode=0o600)
-    issued.private_key_pem.write_to_path(str(files.keyfile))
+    # PKCS#8 ("BEGIN PRIVATE KEY"): the one key format every server reads (granian reads no
+    # other; trustme writes the traditional EC form).
+    key = serialization.load_pem_private_key(issued.private_key_pem.bytes(), password=None)
+    files.keyfile.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     # The chain a server presents: its certificate, then any intermediates (none here).
     files.certfile.write_bytes(b"".join(blob.bytes() for blob in issued.cert_chain_pems))
     return files

@@ -22,6 +22,7 @@ from pushbench.cli.options import (
     Out,
     Profile,
     ReferenceFlavor,
+    Server,
     Workers,
     WsImpl,
     err,
@@ -100,6 +101,7 @@ def ramp(
         bool, typer.Option("--no-pin", help="Do not pin server and generator to separate CPUs.")
     ] = False,
     out: Out = "reports",
+    server_name: Server = "uvicorn",
     workers: Workers = 1,
     loop: Loop = "auto",
     ws_impl: WsImpl = "auto",
@@ -127,6 +129,7 @@ def ramp(
         broker=broker,
         flavor=flavor or "asgi",
         app=chosen,
+        server=server_name,
     )
     axis_name: Axis = "rate" if axis == "rate" else "subscribers"
     try:

@@ -23,6 +23,7 @@ from pushbench.core.server_config import ServerConfig
 from pushbench.core.target_adapter import TargetAdapter
 from pushbench.core.target_profile import BUILTIN_PROFILES
 from pushbench.drivers.scenario import ScenarioSpec
+from pushbench.harness.environment import server_record
 from pushbench.harness.launcher import ServerProcess, ServerStartError
 from pushbench.harness.processes import cpu_plan, generator_affinity, pin_server
 from pushbench.harness.run_skeleton import RunOutcome, RunProgress, RunState, record_run, start_run
@@ -102,7 +103,9 @@ class RampConfig:
             "poll_interval_s": self.poll_interval_s,
             "app": self.server.app,
             "profile": self.profile.name,
+            "asgi_server": server_record(self.server.server),
             "server": {
+                "server": self.server.server,
                 "workers": self.server.workers,
                 "loop": self.server.loop,
                 "ws_impl": self.server.ws_impl,

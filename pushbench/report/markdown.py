@@ -106,11 +106,25 @@ def _over_time(document: ResultsDocument) -> list[str]:
     return lines
 
 
+def servers_note(document: ResultsDocument) -> str | None:
+    """``Served by granian 2.8.9.``: the ASGI server(s) the figures belong to, from the config
+    (``asgi_server``, or a sweep's ``asgi_servers``); None for runs that do not say."""
+    config = document.config
+    records = config.get("asgi_servers") or [config.get("asgi_server")]
+    names = [
+        f"{r['name']} {r.get('version') or '(version unknown)'}"
+        for r in records
+        if isinstance(r, dict) and isinstance(r.get("name"), str)
+    ]
+    return f"Served by {', '.join(names)}." if names else None
+
+
 def render_markdown(document: ResultsDocument) -> str:
     """The Markdown summary of ``document``: verdict, comparison table, framework tax, the
     kind's own sections, warnings, run details."""
     clock = cpu_clock_note(document)
     floor = harness_floor_note(document)
+    served = servers_note(document)
     lines = [
         f"## pushbench {document.kind}: `{document.run_id}`",
         "",
@@ -120,6 +134,7 @@ def render_markdown(document: ResultsDocument) -> str:
         "",
         "Latency in ms from the *scheduled* send time (open loop); percentiles from HdrHistogram.",
         *([clock] if clock else []),
+        *([served] if served else []),
         *(["", floor] if floor else []),
         *_framework_tax(document),
         *_tls(document),

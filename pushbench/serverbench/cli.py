@@ -1,4 +1,5 @@
-"""The ``pushbench serverbench`` command: server capacity per uvicorn WebSocket implementation."""
+"""The ``pushbench serverbench`` command: server capacity per uvicorn WebSocket implementation,
+or under another ASGI server (``--server``)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from pushbench.cli.options import (
     Out,
     Profile,
     ReferenceFlavor,
+    Server,
     SslCertfile,
     SslKeyfile,
     Tls,
@@ -31,7 +33,7 @@ from pushbench.cli.options import (
 )
 from pushbench.cli.options import target as resolve_target
 from pushbench.core.schema import ResultsDocument, Scenario
-from pushbench.core.server_config import WS_IMPLS
+from pushbench.core.server_config import WS_IMPLS, server_label
 from pushbench.core.target_profile import TargetProfile
 from pushbench.harness.processes import raise_open_files
 from pushbench.harness.run_skeleton import RunProgress
@@ -53,6 +55,13 @@ def _by_name(document: ResultsDocument) -> dict[str, Scenario]:
     return {s.name: s for s in document.scenarios}
 
 
+def _server_name(document: ResultsDocument) -> str:
+    """The ASGI server a serverbench document measured (uvicorn before ``--server`` existed)."""
+    record = document.config.get("asgi_server")
+    name = record.get("name") if isinstance(record, dict) else None
+    return name if isinstance(name, str) else "uvicorn"
+
+
 def serverbench_table(document: ResultsDocument) -> Table:
     """One row per WebSocket implementation, ratios against the bare ASGI app included."""
     flavor = document.config.get("flavor")
@@ -63,7 +72,7 @@ def serverbench_table(document: ResultsDocument) -> Table:
         said = f" ({document.config.get('app')}, profile {profile})"
     table = Table(title=f"pushbench serverbench: {document.run_id}{said}", title_justify="left")
     for column in (
-        "ws impl",
+        "server / ws impl",
         "echo rt/s",
         "bare ASGI rt/s",
         f"{main} / bare",
@@ -74,7 +83,7 @@ def serverbench_table(document: ResultsDocument) -> Table:
         "idle RSS/conn",
         "bare idle RSS/conn",
     ):
-        impl_column = column == "ws impl"
+        impl_column = column == "server / ws impl"
         table.add_column(column, justify="left" if impl_column else "right", no_wrap=impl_column)
     scenarios = _by_name(document)
     for impl in document.config.get("ws_impls", []):
@@ -94,7 +103,7 @@ def serverbench_table(document: ResultsDocument) -> Table:
         bare_idle = bare.typed_params.idle_rss_bytes_per_connection if bare else None
         cpu = fanout.server.cpu_us_per_delivered_msg if fanout and fanout.server else None
         table.add_row(
-            impl,
+            server_label(_server_name(document), impl),
             f"{echo.throughput_msgs_per_s:,.0f}" if echo else "not offered",
             f"{bare.throughput_msgs_per_s:,.0f}" if bare else "—",
             ratio,
@@ -139,8 +148,14 @@ def serverbench_poll_table(document: ResultsDocument) -> Table | None:
 
 def serverbench(
     ws_impl: Annotated[
-        str, typer.Option("--ws-impl", help="Comma-separated uvicorn WebSocket implementations.")
-    ] = "websockets-sansio,websockets,wsproto",
+        str | None,
+        typer.Option(
+            "--ws-impl",
+            help="Comma-separated uvicorn WebSocket implementations (default "
+            "websockets-sansio,websockets,wsproto; another --server: its own).",
+            show_default=False,
+        ),
+    ] = None,
     connections: Annotated[int, typer.Option("--connections", min=1, help="Echo sockets.")] = 50,
     subscribers: Annotated[
         int, typer.Option("--subscribers", min=1, help="Fan-out sockets.")
@@ -167,6 +182,7 @@ def serverbench(
     ] = 50,
     no_pin: Annotated[bool, typer.Option("--no-pin", help="Do not pin server and client.")] = False,
     out: Out = "reports",
+    server_name: Server = "uvicorn",
     loop: Loop = "auto",
     http_impl: HttpImpl = "auto",
     flavor: ReferenceFlavor = None,
@@ -192,8 +208,12 @@ def serverbench(
     own_profile = chosen.profile
     no_flavor_for_own_app(chosen, flavor)
     keyfile, certfile = tls_files(ssl_keyfile, ssl_certfile, tls=tls)
+    if ws_impl is None:
+        # Another server has one WebSocket implementation of its own: measured as "auto".
+        ws_impl = "websockets-sansio,websockets,wsproto" if server_name == "uvicorn" else "auto"
     impls = tuple(part.strip() for part in ws_impl.split(",") if part.strip())
-    unknown = [impl for impl in impls if impl not in WS_IMPLS or impl == "auto"]
+    auto_ok = server_name != "uvicorn"
+    unknown = [impl for impl in impls if impl not in WS_IMPLS or (impl == "auto" and not auto_ok)]
     if unknown or not impls:
         err.print(f"[red]error:[/red] unknown --ws-impl {', '.join(unknown) or '(none)'}")
         raise typer.Exit(EXIT_UNUSABLE)
@@ -203,6 +223,17 @@ def serverbench(
     except OSError as exc:
         err.print(f"[red]error:[/red] --idle {idle}: {exc}")
         raise typer.Exit(EXIT_UNUSABLE) from None
+    for impl in impls:  # each implementation must run under the server: refused here if not
+        server_config(
+            host="127.0.0.1",
+            port=0,
+            workers=1,
+            loop=loop,
+            ws_impl=impl,
+            http_impl=http_impl,
+            broker="memory",
+            server=server_name,
+        )
     server = server_config(
         host="127.0.0.1",
         port=0,
@@ -215,6 +246,7 @@ def serverbench(
         app=chosen,
         ssl_keyfile=keyfile,
         ssl_certfile=certfile,
+        server=server_name,
     )
     config = ServerBenchConfig(
         ws_impls=impls,

@@ -45,6 +45,7 @@ from pushbench.drivers.profiled_capacity import (
     token_poll_capacity,
 )
 from pushbench.harness.client_tls import trusting
+from pushbench.harness.environment import server_record
 from pushbench.harness.launcher import ServerProcess
 from pushbench.harness.processes import cpu_plan, generator_affinity, pin_server, run_uvloop
 from pushbench.harness.resources import TreeUsage
@@ -174,6 +175,7 @@ def run_serverbench(
             "warmup_s": config.warmup_s,
             "idle_connections": config.idle_connections,
             "pollers": config.pollers,
+            "asgi_server": server_record(config.server.server),
             "loop": config.server.loop,
             "http_impl": config.server.http_impl,
             # The reference app's; the bare app has none.
@@ -267,6 +269,7 @@ def _poll_floor(
             **_profile(config, app_name),
             "workload": Workload.POLL,
             **_tls(config),
+            "server": config.server.server,
             "pollers": config.pollers,
             "http_impl": config.server.http_impl,
             "rounds": len(app_runs),
@@ -429,6 +432,7 @@ def _measure_impl(
                 "idle_rss_bytes_per_connection": round(per_connection),
             }
     base: dict[str, Any] = {
+        "server": config.server.server,
         "ws_impl": impl,
         "payload_bytes": config.payload_bytes,
         **_tls(config),

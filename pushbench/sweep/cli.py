@@ -31,7 +31,14 @@ from pushbench.cli.options import target as resolve_target
 from pushbench.core.completeness import is_complete, scenario_reasons
 from pushbench.core.kinds import WORKLOADS, Workload
 from pushbench.core.schema import ResultsDocument, Scenario
-from pushbench.core.server_config import BROKER_SCHEMES, FLAVORS, HTTP_IMPLS, LOOPS, WS_IMPLS
+from pushbench.core.server_config import (
+    BROKER_SCHEMES,
+    FLAVORS,
+    HTTP_IMPLS,
+    LOOPS,
+    SERVERS,
+    WS_IMPLS,
+)
 from pushbench.core.target_profile import TargetProfile
 from pushbench.gate.config import find_pyproject, load_gate_config
 from pushbench.harness.run_skeleton import RunProgress
@@ -177,6 +184,15 @@ def _fail(message: str) -> typer.Exit:
 
 
 def sweep(
+    server_names: Annotated[
+        str,
+        typer.Option(
+            "--server",
+            help=f"ASGI servers, comma-separated: {', '.join(SERVERS)} (granian and hypercorn "
+            "run their own WebSocket and HTTP implementations: --ws-impl/--http-impl are "
+            "uvicorn's).",
+        ),
+    ] = "uvicorn",
     workers: Annotated[
         str | None, typer.Option("--workers", help="Worker counts, e.g. 1,2,4.")
     ] = None,
@@ -263,8 +279,8 @@ def sweep(
     profile: Profile = None,
     tls: Tls = False,
 ) -> None:
-    """Tune uvicorn: workers x loop x WebSocket x HTTP implementation (x server flavor), with a
-    recommendation.
+    """Tune the server: workers x loop x WebSocket x HTTP implementation (x ASGI server x server
+    flavor), with a recommendation.
 
     Each configuration gets a fresh server and the same workloads: echo and room fan-out at
     saturation, short-poll requests/s, and push latency at a fixed open-loop rate (with the
@@ -300,6 +316,7 @@ def sweep(
         ws_impls = parse_names(ws_impl or preset.ws_impl, "--ws-impl", WS_IMPLS)
         http_impls = parse_names(http_impl or preset.http_impl, "--http-impl", HTTP_IMPLS)
         flavors = parse_names(flavor or preset.flavor, "--flavor", FLAVORS)
+        servers = parse_names(server_names, "--server", SERVERS)
         broker_modes = tuple(part.strip() for part in brokers.split(",") if part.strip())
         configs, invalid = expand(
             worker_counts,
@@ -309,6 +326,7 @@ def sweep(
             broker_modes,
             flavors,
             own_app=not chosen.reference,
+            servers=servers,
         )
     except ValueError as exc:
         raise _fail(str(exc)) from None
@@ -327,6 +345,7 @@ def sweep(
     settings = SweepSettings(
         plan=plan,
         matrix={
+            "servers": list(servers),
             "workers": list(worker_counts),
             "loops": list(loops),
             "ws_impls": list(ws_impls),

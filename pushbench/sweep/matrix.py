@@ -1,7 +1,10 @@
 """Which server configurations a sweep runs, in which order, and which it leaves out (pure).
 
-The matrix is the product of the option lists (workers × loop × WebSocket implementation × HTTP
-implementation × broker × server flavor). Combinations that cannot work are skipped with the
+The matrix is the product of the option lists (ASGI server × workers × loop × WebSocket
+implementation × HTTP implementation × broker × server flavor). The WebSocket and HTTP axes are
+uvicorn's: granian and hypercorn each run one implementation of their own, so under them those
+axes collapse to that one (``auto``) rather than multiplying configurations that would all run
+the same server. Combinations that cannot work are skipped with the
 reason (the memory broker with several workers keeps one set of rooms per worker), configurations
 run cheapest first, and a time budget shortens the measured intervals and then drops the most
 expensive configurations that still do not fit — every one of them recorded with why.
@@ -15,7 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from pushbench.core.kinds import WORKLOADS
-from pushbench.core.server_config import FLAVORS, HTTP_IMPLS, LOOPS, WS_IMPLS
+from pushbench.core.server_config import FLAVORS, HTTP_IMPLS, LOOPS, SERVERS, WS_IMPLS
 
 __all__ = [
     "BROKER_MODES",
@@ -39,7 +42,7 @@ OWN_STATE: Final = "app"
 
 @dataclass(frozen=True, slots=True, order=True)
 class SweepConfig:
-    """One way of running uvicorn that the sweep measures."""
+    """One way of running the server that the sweep measures."""
 
     workers: int
     loop: str
@@ -50,13 +53,17 @@ class SweepConfig:
     user's app (``--app``), which keeps its own state whatever the worker count."""
     flavor: str = "asgi"
     """The reference server's flavor (``--flavor``)."""
+    server: str = "uvicorn"
+    """The ASGI server (``--server``); under granian and hypercorn ``ws_impl`` and
+    ``http_impl`` are ``auto``: the server's own."""
 
     @property
     def label(self) -> str:
-        """``w2 uvloop websockets-sansio httptools`` (plus ``redis`` when it is not implied,
-        and the flavor when it is not ``asgi``: names of sweeps before flavors stay as they
-        were)."""
-        text = f"w{self.workers} {self.loop} {self.ws_impl} {self.http_impl}"
+        """``w2 uvloop websockets-sansio httptools`` under uvicorn, ``w2 uvloop granian`` under
+        another server (plus ``redis`` when it is not implied, and the flavor when it is not
+        ``asgi``: names of sweeps before servers and flavors stay as they were)."""
+        impls = f"{self.ws_impl} {self.http_impl}" if self.server == "uvicorn" else self.server
+        text = f"w{self.workers} {self.loop} {impls}"
         implied = "memory" if self.workers == 1 else "redis"
         text = text if self.broker in (implied, OWN_STATE) else f"{text} {self.broker}"
         return text if self.flavor == "asgi" else f"{text} {self.flavor}"
@@ -70,6 +77,7 @@ class SweepConfig:
     def params(self) -> dict[str, Any]:
         """The fields as a sweep scenario's params record them."""
         return {
+            "server": self.server,
             "workers": self.workers,
             "loop": self.loop,
             "ws_impl": self.ws_impl,
@@ -161,6 +169,7 @@ def expand(
     brokers: Sequence[str] = ("auto",),
     flavors: Sequence[str] = ("asgi",),
     own_app: bool = False,
+    servers: Sequence[str] = ("uvicorn",),
 ) -> tuple[list[SweepConfig], list[Skipped]]:
     """Every valid combination (matrix order) and the invalid ones with their reason.
 
@@ -176,6 +185,7 @@ def expand(
         ("--ws-impl", ws_impls, WS_IMPLS),
         ("--http-impl", http_impls, HTTP_IMPLS),
         ("--flavor", flavors, FLAVORS),
+        ("--server", servers, SERVERS),
     ):
         parse_names(",".join(values), option, allowed)
     unknown = [b for b in brokers if b not in BROKER_MODES]
@@ -186,11 +196,13 @@ def expand(
         )
     configs: dict[SweepConfig, None] = {}
     skipped: dict[Skipped, None] = {}
-    matrix = itertools.product(workers, brokers, loops, ws_impls, http_impls, flavors)
-    for w, mode, loop, ws, http, flavor in matrix:
+    matrix = itertools.product(servers, workers, brokers, loops, ws_impls, http_impls, flavors)
+    for server, w, mode, loop, ws, http, flavor in matrix:
         broker = ("memory" if w == 1 else "redis") if mode == "auto" else mode
         broker = OWN_STATE if own_app else broker
-        config = SweepConfig(w, loop, ws, http, broker, flavor)
+        if server != "uvicorn":  # its own WebSocket and HTTP implementation, whatever is listed
+            ws, http = "auto", "auto"
+        config = SweepConfig(w, loop, ws, http, broker, flavor, server)
         if broker == "memory" and w > 1:
             reason = (
                 "the memory broker keeps one set of rooms per worker process, so with "

@@ -108,9 +108,15 @@ class Recommendation:
 
 def describe(config: SweepConfig) -> str:
     """``--workers 2 --loop uvloop --ws websockets-sansio --http httptools (Redis broker)``,
-    with ``--flavor fastapi`` when the flavor is not ``asgi``."""
+    with ``--flavor fastapi`` when the flavor is not ``asgi``; under another server
+    ``--server granian --workers 2 --loop uvloop`` (its own WebSocket and HTTP)."""
     flavor = f" --flavor {config.flavor}" if config.flavor != "asgi" else ""
     state = "the app's own state" if config.broker == OWN_STATE else f"{config.broker} broker"
+    if config.server != "uvicorn":
+        return (
+            f"--server {config.server} --workers {config.workers} --loop {config.loop}"
+            f"{flavor} ({state})"
+        )
     return (
         f"--workers {config.workers} --loop {config.loop} --ws {config.ws_impl} "
         f"--http {config.http_impl}{flavor} ({state})"
@@ -231,6 +237,9 @@ def _reasons(
                 f"server CPU {pick.cpu_us_per_msg:.0f} µs per message (lowest: "
                 f"{cheapest.config.label}, {cheapest.cpu_us_per_msg:.0f} µs)"
             )
+    server = _server_reason(pick, eligible, scores)
+    if server is not None:
+        reasons.append(server)
     spread = pick.connections_per_worker
     if len(spread) > 1:
         reasons.append(
@@ -239,8 +248,32 @@ def _reasons(
     return reasons
 
 
+def _server_reason(
+    pick: Measurement, eligible: Sequence[Measurement], scores: dict[SweepConfig, float]
+) -> str | None:
+    """With more than one ASGI server among the configurations that met the SLO: whether to
+    switch from uvicorn (or stay), measured against the other server's best configuration."""
+    others = [m for m in eligible if m.config.server != pick.config.server]
+    if not others:
+        return None
+    uvicorn = [m for m in others if m.config.server == "uvicorn"]
+    rival = max(uvicorn or others, key=lambda m: scores[m.config])
+    ratio = scores[pick.config] / scores[rival.config]
+    cpu = (
+        f"; server CPU {pick.cpu_us_per_msg:.0f} vs {rival.cpu_us_per_msg:.0f} µs per message"
+        if pick.cpu_us_per_msg is not None and rival.cpu_us_per_msg is not None
+        else ""
+    )
+    against = (
+        f"{_pct(ratio)} throughput against {rival.config.server}'s best ({rival.config.label})"
+    )
+    if pick.config.server != "uvicorn" and rival.config.server == "uvicorn":
+        return f"switch server to {pick.config.server}: {against}{cpu}"
+    return f"stay on {pick.config.server}: {against}{cpu}"
+
+
 def _series(config: SweepConfig) -> tuple[str, ...]:
-    return (config.loop, config.ws_impl, config.http_impl, config.flavor)
+    return (config.server, config.loop, config.ws_impl, config.http_impl, config.flavor)
 
 
 def _knees(measurements: Sequence[Measurement], scores: dict[SweepConfig, float]) -> list[str]:
@@ -254,7 +287,8 @@ def _knees(measurements: Sequence[Measurement], scores: dict[SweepConfig, float]
         if len({w for w, _ in points}) < 2:
             continue
         # The flavor is said only when it is not the default, as in a configuration's label.
-        name = " ".join(part for part in key if part != "asgi")
+        # Defaults (uvicorn, another server's own "auto") unsaid, as in a configuration's label.
+        name = " ".join(part for part in key if part not in ("asgi", "uvicorn", "auto"))
         for (w, score), (next_w, next_score) in itertools.pairwise(points):
             gain = next_score / score
             if gain < 1 + KNEE_GAIN:
@@ -295,7 +329,9 @@ def _effects(
                     continue
                 fields = {d: getattr(config, d) for d in _DIMENSIONS}
                 fields[dimension] = base
-                twin = SweepConfig(config.workers, **fields, broker=config.broker)
+                twin = SweepConfig(
+                    config.workers, **fields, broker=config.broker, server=config.server
+                )
                 if twin in by_config:
                     ratios.append(score / by_config[twin])
             if not ratios:
@@ -373,8 +409,9 @@ def _config_of(params: ScenarioParams) -> SweepConfig | None:
     )
     if workers is None or loop is None or ws_impl is None or http_impl is None or broker is None:
         return None
-    # A sweep written before flavors ran what is now the asgi flavor.
-    return SweepConfig(workers, loop, ws_impl, http_impl, broker, params.flavor or "asgi")
+    # A sweep written before flavors ran what is now the asgi flavor; before servers, uvicorn.
+    flavor, server = params.flavor or "asgi", params.server or "uvicorn"
+    return SweepConfig(workers, loop, ws_impl, http_impl, broker, flavor, server)
 
 
 def measurements_from_document(document: ResultsDocument) -> list[Measurement]:

@@ -42,6 +42,7 @@ from pushbench.drivers.profiled_capacity import (
 from pushbench.drivers.scenario import ScenarioRun, ScenarioSpec, run_scenario
 from pushbench.harness.client_auth import auth_headers
 from pushbench.harness.client_tls import client_context, client_ssl, trusting
+from pushbench.harness.environment import server_record
 from pushbench.harness.launcher import ServerProcess, ServerStartError
 from pushbench.harness.processes import cpu_plan, generator_affinity, pin_server, run_uvloop
 from pushbench.harness.redis_local import redis_for_run
@@ -115,6 +116,9 @@ def run_sweep(
     timing = plan.timing
     config: dict[str, Any] = {
         "matrix": settings.matrix,
+        "asgi_servers": [
+            server_record(name) for name in dict.fromkeys(c.server for c in plan.configs)
+        ],
         "configurations": [c.label for c in plan.configs],
         "skipped": [
             {"label": s.label, "reason": s.reason} for s in (*settings.skipped, *plan.skipped)
@@ -201,6 +205,7 @@ def _run_all(
             else {}
         )
         server_config = ServerConfig(
+            server=sweep_config.server,
             workers=sweep_config.workers,
             loop=sweep_config.loop,
             ws_impl=sweep_config.ws_impl,

@@ -5,7 +5,8 @@ Every case speaks raw WebSocket over a plain TCP socket: the upgrade handshake, 
 all done here by hand, so that malformed traffic can be sent on purpose. No extension is
 requested (no permessage-deflate), so any RSV bit is a protocol error.
 
-Each case runs against every uvicorn WebSocket implementation (``ws_impl_server``) and ends once
+Each case runs against every uvicorn WebSocket implementation and under granian and hypercorn
+(``ws_impl_server``), and ends once
 the server has closed the TCP connection; the server log must then show no traceback and no
 ``ERROR`` line written since the case's connection was opened.
 """
@@ -63,12 +64,50 @@ class ServerLoggedError(AssertionError):
     """The server logged a traceback or an ERROR line during the case."""
 
 
+class ServerResetError(AssertionError):
+    """The server reset the TCP connection (RST) instead of closing it."""
+
+
+class CloseWithoutCodeError(AssertionError):
+    """The server failed the connection with a close frame that carries no status code."""
+
+
+class DataAfterPeerCloseError(AssertionError):
+    """The server sent a data frame where the reply to the client's close frame was due."""
+
+
 _WSPROTO_NO_CLOSE_FRAME = (
     "uvicorn wsproto: a frame wsproto rejects (ParseFailed) is reported as a CloseConnection event "
     "while the connection is still OPEN; WSProtocol.handle_close only replies in REMOTE_CLOSING, "
     "so uvicorn closes TCP without the {code} close frame RFC 6455 §7.1.7 says to send"
 )
-#: (uvicorn --ws implementation, case id) -> (what happens instead, the assertion it trips).
+_HYPERCORN_NO_CLOSE_FRAME = (
+    "hypercorn (wsproto): a frame wsproto rejects (ParseFailed) is reported as a "
+    "CloseConnection event while the connection is still OPEN; WSStream._handle_events only "
+    "replies in REMOTE_CLOSING, so hypercorn closes TCP without the {code} close frame RFC 6455 "
+    "§7.1.7 says to send"
+)
+_GRANIAN_CLOSE_WITHOUT_CODE = (
+    "granian: a protocol error fails the connection with a close frame with an empty payload, "
+    "not the {code} status code RFC 6455 §7.4.1 assigns to it"
+)
+#: The cases that fail the connection (their close code): every server must send that code.
+_FAILING_CASES = [
+    ("invalid_utf8", 1007),
+    ("invalid_utf8_fragments", 1007),
+    ("close_invalid_utf8", 1007),
+    ("close_one_byte", 1002),
+    ("rsv", 1002),
+    ("reserved_opcode", 1002),
+    ("control_too_long", 1002),
+    ("fragmented_control", 1002),
+    ("orphan_continuation", 1002),
+    ("nested_message", 1002),
+    ("unmasked", 1002),
+    ("error_after_message", 1002),
+]
+#: (uvicorn --ws implementation or other server, case id) -> (what happens instead, the
+#: assertion it trips).
 #: Each such combination is marked ``xfail(strict=True, raises=...)``: it flags once fixed, and
 #: any other failure of that case still fails.
 KNOWN_VIOLATIONS: dict[tuple[str, str], tuple[str, type[AssertionError]]] = {
@@ -90,6 +129,32 @@ KNOWN_VIOLATIONS: dict[tuple[str, str], tuple[str, type[AssertionError]]] = {
             ("error_after_message", 1002),
         ]
     },
+    **{
+        ("hypercorn", case): (_HYPERCORN_NO_CLOSE_FRAME.format(code=code), NoCloseFrameError)
+        for case, code in [*_FAILING_CASES, ("close_invalid_code", 1002)]
+    },
+    **{
+        ("granian", case): (_GRANIAN_CLOSE_WITHOUT_CODE.format(code=code), CloseWithoutCodeError)
+        for case, code in _FAILING_CASES
+    },
+    ("granian", "close_while_echo_pending"): (
+        "granian: the app's echo still pending when the client's close frame arrived is sent "
+        "before the close reply (the close is answered once the app's send is done), not "
+        "dropped as the other servers do",
+        DataAfterPeerCloseError,
+    ),
+}
+
+
+#: Violations that depend on timing (one run in two or three on this machine): xfailed, not
+#: strictly, and only for the assertion they trip.
+RACY_VIOLATIONS: dict[tuple[str, str], tuple[str, type[AssertionError]]] = {
+    ("granian", "over_limit"): (
+        "granian: after its 1009 close frame for a message over the limit it may close TCP "
+        "with the client's close reply still unread, which the kernel turns into an RST "
+        "(RFC 6455 §7.1.1: the server closes TCP once the closing handshake is done)",
+        ServerResetError,
+    ),
 }
 
 
@@ -227,7 +292,7 @@ class WsConn:
                 f"no data from the server within {SOCKET_TIMEOUT_S:.1f}s"
             ) from None
         except ConnectionResetError:
-            raise AssertionError("the server reset the TCP connection (RST)") from None
+            raise ServerResetError("the server reset the TCP connection (RST)") from None
         if not chunk:
             raise ServerClosedError("the server closed the TCP connection")
         self.buffer += chunk
@@ -320,6 +385,8 @@ class WsConn:
             raise AssertionError(
                 f"the server closed the TCP connection without a close frame (expected {codes})"
             ) from None
+        if frame.opcode in (TEXT, BINARY):
+            raise DataAfterPeerCloseError(f"expected a close frame with {codes}, got {frame}")
         assert frame.opcode == CLOSE, f"expected a close frame with {codes}, got {frame}"
         assert frame.close_code in codes, f"close code {frame.close_code}, expected {codes}"
         frame.close_reason  # noqa: B018 - asserts the reason decodes as UTF-8
@@ -357,6 +424,8 @@ class WsConn:
                 f"the server closed TCP without sending the close frame {code} first"
             ) from None
         assert frame.opcode == CLOSE, f"expected a close frame with {code}, got {frame}"
+        if frame.close_code is None:
+            raise CloseWithoutCodeError(f"a close frame without a status code, expected {code}")
         assert frame.close_code == code, f"close code {frame.close_code}, expected {code}"
         frame.close_reason  # noqa: B018 - asserts the reason decodes as UTF-8
         self.expect_server_tcp_close()
@@ -421,7 +490,9 @@ class Harness:
 
     @property
     def impl(self) -> str:
-        return self.server.config.ws_impl
+        """uvicorn's WebSocket implementation, else the server (granian, hypercorn)."""
+        config = self.server.config
+        return config.ws_impl if config.server == "uvicorn" else config.server
 
     def connect(self, path: str = "/ws") -> WsConn:
         conn = WsConn(self.server, path)
@@ -429,11 +500,16 @@ class Harness:
         return conn
 
     def known_violation(self, case: str) -> None:
-        """Strict-xfail this (implementation, case) if it is in ``KNOWN_VIOLATIONS``."""
+        """Strict-xfail this (implementation, case) if it is in ``KNOWN_VIOLATIONS``; xfail it,
+        not strictly, if in ``RACY_VIOLATIONS`` (any other failure still fails the case)."""
         known = KNOWN_VIOLATIONS.get((self.impl, case))
         if known is not None:
             reason, raises = known
             self.request.applymarker(pytest.mark.xfail(reason=reason, raises=raises, strict=True))
+        racy = RACY_VIOLATIONS.get((self.impl, case))
+        if racy is not None:
+            reason, raises = racy
+            self.request.applymarker(pytest.mark.xfail(reason=reason, raises=raises, strict=False))
 
 
 @pytest.fixture

@@ -43,6 +43,7 @@ from pushbench.report import (
 from pushbench.report.charts import charts
 from pushbench.report.csv import CSV_COLUMNS
 from pushbench.report.html import render_html
+from pushbench.report.markdown import servers_note
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 GOLDEN_DIR = FIXTURES / "report-v1"
@@ -433,3 +434,13 @@ def test_write_report(tmp_path: Path, golden: ResultsDocument) -> None:
     # Rewriting replaces the files, leaving no temporary ones behind.
     assert write_report(golden, out) == written
     assert sorted(p.name for p in out.iterdir()) == ["report.html", "results.csv", "summary.md"]
+
+
+def test_the_summary_says_which_server_served_the_figures(golden: ResultsDocument) -> None:
+    assert servers_note(golden) is None  # a run from before --server says nothing
+    one = golden.model_copy(update={"config": {"asgi_server": {"name": "granian", "version": "2"}}})
+    assert servers_note(one) == "Served by granian 2."
+    assert "Served by granian 2." in render_markdown(one)
+    records = [{"name": "granian", "version": "2"}, {"name": "uvicorn", "version": None}]
+    swept = golden.model_copy(update={"config": {"asgi_servers": records}})
+    assert servers_note(swept) == "Served by granian 2, uvicorn (version unknown)."

@@ -106,6 +106,7 @@ def test_budget_drops_the_most_expensive_configurations_and_says_why() -> None:
 def test_params_carry_every_dimension() -> None:
     config = SweepConfig(2, "uvloop", "wsproto", "h11", "redis")
     assert config.params() == {
+        "server": "uvicorn",
         "workers": 2,
         "loop": "uvloop",
         "ws_impl": "wsproto",
@@ -127,3 +128,34 @@ def test_flavor_is_a_matrix_axis_named_only_when_not_the_default() -> None:
     assert configs[1].params()["flavor"] == "fastapi"
     with pytest.raises(ValueError, match="--flavor: unknown flask"):
         expand([1], ["uvloop"], ["websockets-sansio"], ["httptools"], flavors=["flask"])
+
+
+def test_other_servers_collapse_the_uvicorn_implementation_axes() -> None:
+    """granian and hypercorn run their own WebSocket and HTTP: one configuration per loop and
+    worker count, not one per uvicorn implementation listed; uvicorn's labels stay as they were."""
+    configs, skipped = expand(
+        [1],
+        ["asyncio", "uvloop"],
+        ["websockets-sansio", "wsproto"],
+        ["httptools"],
+        servers=["uvicorn", "granian", "hypercorn"],
+    )
+    assert skipped == []
+    assert [c.label for c in configs] == [
+        "w1 asyncio websockets-sansio httptools",
+        "w1 asyncio wsproto httptools",
+        "w1 uvloop websockets-sansio httptools",
+        "w1 uvloop wsproto httptools",
+        "w1 asyncio granian",
+        "w1 uvloop granian",
+        "w1 asyncio hypercorn",
+        "w1 uvloop hypercorn",
+    ]
+    granian = configs[4]
+    assert (granian.server, granian.ws_impl, granian.http_impl) == ("granian", "auto", "auto")
+    assert granian.params()["server"] == "granian"
+
+
+def test_an_unknown_server_is_refused() -> None:
+    with pytest.raises(ValueError, match="--server: unknown daphne"):
+        expand([1], ["uvloop"], ["wsproto"], ["h11"], servers=["daphne"])

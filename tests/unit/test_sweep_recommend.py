@@ -257,3 +257,39 @@ def test_the_flavor_is_an_effect_and_named_in_the_pick() -> None:
     assert result.config.flavor == "asgi"
     assert "--flavor" not in result.headline  # the default is not said
     assert result.effects == ("flavor fastapi vs asgi: -37% throughput (1 paired configuration)",)
+
+
+def _on(server: str, echo: float, cpu: float, p99_ms: float = 5.0) -> Measurement:
+    ws, http = ("websockets-sansio", "httptools") if server == "uvicorn" else ("auto", "auto")
+    return Measurement(
+        SweepConfig(1, "uvloop", ws, http, "memory", server=server),
+        throughput={"echo": echo, "fanout": echo * 3, "poll": echo / 4},
+        push_p99_us=round(p99_ms * 1000),
+        cpu_us_per_msg=cpu,
+    )
+
+
+def test_a_faster_server_is_recommended_with_the_measured_reason() -> None:
+    result = recommend([_on("uvicorn", 10_000, 40.0), _on("granian", 15_000, 25.0)], Context())
+    assert result.config is not None
+    assert result.config.server == "granian"
+    assert result.headline.startswith("Recommended: --server granian --workers 1 --loop uvloop")
+    assert (
+        "switch server to granian: +50% throughput against uvicorn's best "
+        "(w1 uvloop websockets-sansio httptools); server CPU 25 vs 40 µs per message"
+    ) in result.reasons
+
+
+def test_uvicorn_is_kept_when_the_other_server_is_slower_or_breaks_the_slo() -> None:
+    slower = recommend([_on("uvicorn", 10_000, 40.0), _on("hypercorn", 5_000, 80.0)], Context())
+    assert slower.config is not None
+    assert slower.config.server == "uvicorn"
+    assert any(
+        r.startswith("stay on uvicorn: +100% throughput against hypercorn's best (w1 uvloop")
+        for r in slower.reasons
+    )
+    late = _on("granian", 30_000, 20.0, p99_ms=900.0)
+    over_slo = recommend([_on("uvicorn", 10_000, 40.0), late], Context())
+    assert over_slo.config is not None
+    assert over_slo.config.server == "uvicorn"
+    assert not any("server" in r and "granian" in r for r in over_slo.reasons)

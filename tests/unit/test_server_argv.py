@@ -1,0 +1,154 @@
+"""One ServerConfig → each ASGI server's own command line; options a server lacks refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from pushbench.core.server_argv import (
+    BACKLOG,
+    DEFAULT_HEADER_TIMEOUT_S,
+    TAKES_FD,
+    Bind,
+    server_command,
+)
+from pushbench.core.server_config import (
+    SERVERS,
+    ServerConfig,
+    UnsupportedByServer,
+    server_label,
+    server_refusal,
+)
+from target_app.settings import Settings
+
+
+def _value(args: list[str], option: str) -> str:
+    return args[args.index(option) + 1]
+
+
+def test_uvicorn_runs_as_before() -> None:
+    """The default server's command line is the uvicorn one every run has used."""
+    config = ServerConfig(workers=2, broker="redis://127.0.0.1:6379/0")
+    command = server_command(config, Bind(fd=7))
+    assert command.module == "uvicorn"
+    assert command.args == [*config.uvicorn_args(), "--fd", "7"]
+    assert server_command(config, Bind("::1", 8001)).args[-4:] == [
+        "--host",
+        "::1",
+        "--port",
+        "8001",
+    ]
+
+
+def test_granian_gets_the_same_workers_loop_and_a_port() -> None:
+    config = ServerConfig(server="granian", workers=3, loop="uvloop", broker="redis://h:1/0")
+    args = server_command(config, Bind("127.0.0.1", 4321)).args
+    assert args[0] == "target_app.main:app"
+    assert _value(args, "--interface") == "asgi"
+    assert _value(args, "--workers") == "3"
+    assert _value(args, "--loop") == "uvloop"
+    assert "--ws" in args
+    assert _value(args, "--http") == "1"  # the clients speak HTTP/1.1, as to uvicorn
+    assert _value(args, "--host") == "127.0.0.1"
+    assert _value(args, "--port") == "4321"
+    assert _value(args, "--backlog") == str(BACKLOG)
+    assert "--no-access-log" in args
+
+
+def test_granian_bounds_a_request_head_as_the_reference_server_does() -> None:
+    """granian's own header timeout takes the place of target_app.http_head's (uvicorn only)."""
+    assert Settings().header_timeout_s == DEFAULT_HEADER_TIMEOUT_S
+    args = server_command(ServerConfig(server="granian"), Bind()).args
+    assert _value(args, "--http1-header-read-timeout") == str(round(DEFAULT_HEADER_TIMEOUT_S * 1e3))
+    tight = ServerConfig(server="granian", settings={"header_timeout_s": "0.25"})
+    assert _value(server_command(tight, Bind()).args, "--http1-header-read-timeout") == "250"
+
+
+def test_granian_cannot_serve_an_inherited_socket() -> None:
+    assert not TAKES_FD["granian"]
+    with pytest.raises(ValueError, match="granian cannot serve an inherited socket"):
+        server_command(ServerConfig(server="granian"), Bind(fd=5))
+
+
+@pytest.mark.parametrize(
+    ("loop", "worker_class"), [("auto", "asyncio"), ("asyncio", "asyncio"), ("uvloop", "uvloop")]
+)
+def test_hypercorn_maps_the_loop_to_its_worker_class(loop: str, worker_class: str) -> None:
+    config = ServerConfig(server="hypercorn", loop=loop, workers=2, broker="redis://h:1/0")
+    args = server_command(config, Bind(fd=9)).args
+    assert _value(args, "--worker-class") == worker_class
+    assert _value(args, "--workers") == "2"
+    assert _value(args, "--bind") == "fd://9"
+    assert _value(args, "--backlog") == str(BACKLOG)
+    assert _value(server_command(config, Bind("::1", 80)).args, "--bind") == "[::1]:80"
+
+
+@pytest.mark.parametrize("server", ["granian", "hypercorn"])
+def test_app_dir_and_factory_reach_servers_without_those_options(server: str) -> None:
+    config = ServerConfig(
+        server=server, app="myapp:make", app_dir="/src", factory=True, health_path=None
+    )
+    command = server_command(config, Bind() if server == "granian" else Bind(fd=3))
+    assert command.environ({"PYTHONPATH": "/other"}) == {"PYTHONPATH": "/src:/other"}
+    assert command.environ({}) == {"PYTHONPATH": "/src"}
+    if server == "granian":
+        assert "--factory" in command.args
+    else:
+        assert command.args[0] == "myapp:make()"  # hypercorn's factory form
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        (
+            {"server": "granian", "ws_impl": "wsproto"},
+            "--server granian has no --ws-impl wsproto: it runs its own WebSocket "
+            "implementation (Rust); choose auto, or --server uvicorn",
+        ),
+        (
+            {"server": "granian", "http_impl": "httptools"},
+            "--server granian has no --http-impl httptools: it runs its own HTTP "
+            "implementation (Rust, hyper); choose auto, or --server uvicorn",
+        ),
+        (
+            {"server": "hypercorn", "ws_impl": "websockets-sansio"},
+            "--server hypercorn has no --ws-impl websockets-sansio: it runs WebSockets on "
+            "wsproto only; choose auto or wsproto, or --server uvicorn",
+        ),
+        (
+            {"server": "hypercorn", "http_impl": "httptools"},
+            "--server hypercorn has no --http-impl httptools: it runs HTTP/1.1 on h11 only; "
+            "choose auto or h11, or --server uvicorn",
+        ),
+        (
+            {"server": "granian", "ws_per_message_deflate": True},
+            "--server granian has no permessage-deflate (--ws-per-message-deflate)",
+        ),
+    ],
+)
+def test_an_option_the_server_lacks_is_refused_in_one_line(
+    fields: dict[str, object], message: str
+) -> None:
+    with pytest.raises(UnsupportedByServer) as raised:
+        ServerConfig(**fields)  # type: ignore[arg-type]
+    assert str(raised.value) == message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_every_server_runs_the_defaults(server: str) -> None:
+    assert server_refusal(ServerConfig(server=server)) is None
+
+
+def test_what_each_server_runs_of_uvicorns_names_is_accepted() -> None:
+    ServerConfig(server="hypercorn", ws_impl="wsproto", http_impl="h11")
+    ServerConfig(server="granian", loop="asyncio")
+
+
+def test_an_unknown_server_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown server 'daphne'; choose one of uvicorn"):
+        ServerConfig(server="daphne")
+
+
+def test_labels_say_the_server_and_a_chosen_implementation() -> None:
+    assert server_label("uvicorn", "wsproto") == "uvicorn wsproto"
+    assert server_label("granian") == "granian"
