@@ -61,7 +61,11 @@ def over_time_line(scenario: Scenario) -> str:
     if measured:
         p99 = [i.latency_us.p99 for i in measured]
         parts.append(f"p99 per {width}: {format_ms(min(p99))} … {format_ms(max(p99))} ms")
-    rates = [i.latency_us.count / i.duration_s for i in items]
+    # A tail interval much shorter than the width (the window rarely ends on a boundary: a
+    # Locust run's last one is often a few ms) says little about a rate: left out of the
+    # range while full-width ones exist. The chart still plots it.
+    full = [i for i in items if not scenario.interval_s or i.duration_s >= scenario.interval_s / 2]
+    rates = [i.latency_us.count / i.duration_s for i in full or items]
     parts.append(f"msgs/s {format_rate(min(rates))} … {format_rate(max(rates))}")
     cpu = [i.server.cpu_percent for i in items if i.server]
     if cpu:

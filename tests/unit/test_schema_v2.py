@@ -106,3 +106,19 @@ def test_the_report_shows_the_run_over_time_for_v2_only() -> None:
     v1 = load_results(FIXTURES / "results-v1.json")
     assert over_time_chart(v1) is None
     assert "Over time" not in render_markdown(v1)
+
+
+def test_a_short_tail_interval_stays_out_of_the_rate_range() -> None:
+    """The window's last interval may be a few ms with nothing in it: the range of msgs/s is
+    over the full-width intervals (else it would read "msgs/s 0.0 … 1,000")."""
+    scenario = load_results(V2).scenarios[0]
+    last = scenario.intervals[-1]
+    empty = last.model_copy(
+        update={
+            "start_s": last.start_s + last.duration_s,
+            "duration_s": 0.004,
+            "latency_us": last.latency_us.model_copy(update={"count": 0}),
+        }
+    )
+    tailed = scenario.model_copy(update={"intervals": [*scenario.intervals, empty]})
+    assert "msgs/s 1,000 … 1,000" in over_time_line(tailed)
