@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pushbench.core.histogram import LatencyHistogram
-from pushbench.core.intervals import IntervalSeries, server_per_interval
+from pushbench.core.intervals import DEFAULT_INTERVAL_S, IntervalSeries, server_per_interval
 from pushbench.core.kinds import Transport
 from pushbench.core.schema import (
     GeneratorCost,
@@ -138,16 +138,18 @@ def push_scenario(
         if requests is not None and delivered
         else None,
         errors=errors,
-        **_interval_fields(spec, run, usage),
+        **_interval_fields(run.intervals, usage, spec.interval_s),
     )
 
 
-def _interval_fields(spec: ScenarioSpec, run: ScenarioRun, usage: TreeUsage | None) -> Any:
-    series = run.intervals
+def _interval_fields(
+    series: IntervalSeries | None, usage: TreeUsage | None, interval_s: float | None = None
+) -> Any:
+    """The scenario fields of a run's intervals (none when it recorded none)."""
     if series is None or not series.histograms:
         return {}
     return {
-        "interval_s": spec.interval_s,
+        "interval_s": interval_s or series.grid.width_ns / 1e9,
         "intervals_started_at": datetime.fromtimestamp(series.start_epoch_s, UTC),
         "intervals": schema_intervals(series, usage),
     }
@@ -162,7 +164,8 @@ def capacity_scenario(
     generator_cpu_s: float,
     http_requests: int | None = None,
 ) -> Scenario:
-    """A capacity measurement (raw-client counts, echo round trips) as a results Scenario."""
+    """A capacity measurement (raw-client counts, echo round trips) as a results Scenario,
+    with its intervals when the run recorded them (the server's samples on the same grid)."""
     histogram = LatencyHistogram()
     histogram.record_all_ns(run.round_trips_ns)
     cpu_percent = 100 * generator_cpu_s / max(usage.wall_s, 1e-9)
@@ -195,14 +198,21 @@ def capacity_scenario(
             ),
             *run.errors,
         ],
+        **_interval_fields(run.intervals, usage),
     )
 
 
 def measure_capacity(
-    server: ServerProcess, factory: Callable[[], Coroutine[Any, Any, CapacityRun]]
+    server: ServerProcess,
+    factory: Callable[[], Coroutine[Any, Any, CapacityRun]],
+    interval_s: float = DEFAULT_INTERVAL_S,
 ) -> tuple[CapacityRun, TreeUsage, float]:
-    """Run one capacity workload; (its run, the server tree's usage, this process's CPU s)."""
-    sampler = TreeSampler(server.pid)
+    """Run one capacity workload; (its run, the server tree's usage, this process's CPU s).
+
+    The server is sampled finely enough for the run's ``interval_s`` intervals
+    (:func:`sampler_for`), on the clock the closed-loop drivers stamp their sends with.
+    """
+    sampler = sampler_for(server.pid, interval_s)
     before = time.process_time()  # CLOCK_PROCESS_CPUTIME_ID: ns, every thread of this process
     sampler.start()
     try:

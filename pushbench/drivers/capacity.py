@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 import uuid
 from array import array
 from collections.abc import Callable
@@ -12,13 +11,31 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from pushbench.drivers.rawhttp import open_raw_http
+from pushbench.core.closed_loop import closed_loop_series, counted_series, in_window, tally
+from pushbench.core.intervals import DEFAULT_INTERVAL_S, IntervalSeries
+from pushbench.drivers.rawhttp import RawHttpClient, open_raw_http
 from pushbench.drivers.rawws import RawClient, open_raw
+from pushbench.drivers.round_trips import (
+    CLOCK,
+    MeasuredWindow,
+    RoundTrips,
+    count_at_edges,
+    drain,
+)
 from pushbench.drivers.wsframes import encode_text
 from pushbench.harness.client_auth import auth_headers
 from pushbench.harness.client_tls import client_context
 
-__all__ = ["CapacityRun", "echo_capacity", "fanout_capacity", "idle_connections", "poll_capacity"]
+__all__ = [
+    "CapacityRun",
+    "closed_loop_polls",
+    "closed_loop_run",
+    "counted_run",
+    "echo_capacity",
+    "fanout_capacity",
+    "idle_connections",
+    "poll_capacity",
+]
 
 
 @dataclass(slots=True)
@@ -39,21 +56,59 @@ class CapacityRun:
     #: Echo replies that came after their message was counted lost (then not lost).
     late: int = 0
     errors: list[str] = field(default_factory=list)
+    #: The measured window over time; its intervals add up to ``messages`` and ``lost``, and
+    #: their histograms merge to ``round_trips_ns``'s. None: not recorded.
+    intervals: IntervalSeries | None = None
 
     @property
     def per_s(self) -> float:
         return self.messages / self.duration_s if self.duration_s > 0 else 0.0
 
 
-async def _measure(clients: list[RawClient], warmup_s: float, duration_s: float) -> CapacityRun:
-    await asyncio.sleep(warmup_s)
-    before = sum(c.frames for c in clients)
-    start = time.perf_counter()
-    # The measured interval itself: a fixed span of wall time, not a synchronisation.
-    await asyncio.sleep(duration_s)
-    counted = sum(c.frames for c in clients) - before
-    elapsed = time.perf_counter() - start
-    return CapacityRun(counted, elapsed, sum(c.closed for c in clients))
+def closed_loop_run(
+    samples: RoundTrips, window: MeasuredWindow, dropped: int, *, requests: bool = False
+) -> CapacityRun:
+    """A closed loop's run from its raw samples: every figure counts the messages *sent* in
+    the window (:mod:`pushbench.core.closed_loop`), so its intervals add up to it exactly."""
+    grid = window.grid
+    series = closed_loop_series(
+        grid,
+        samples.sent_ns,
+        samples.latencies_ns,
+        samples.failed_ns,
+        samples.recovered_ns,
+        requests=requests,
+        start_epoch_s=window.start_epoch_s,
+    )
+    round_trips = in_window(grid, samples.sent_ns, samples.latencies_ns)
+    run = CapacityRun(len(round_trips), window.duration_s, dropped, round_trips)
+    run.lost = sum(series.lost)
+    run.late = sum(tally(grid, samples.recovered_ns))
+    run.intervals = series
+    return run
+
+
+def counted_run(window: MeasuredWindow, at_edges: list[int], dropped: int) -> CapacityRun:
+    """A run that counts deliveries at the window's interval edges (fan-out)."""
+    series = counted_series(window.grid, at_edges, start_epoch_s=window.start_epoch_s)
+    run = CapacityRun(at_edges[-1] - at_edges[0], window.duration_s, dropped)
+    run.intervals = series
+    return run
+
+
+async def _measure(
+    clients: list[RawClient], warmup_s: float, duration_s: float, interval_s: float
+) -> CapacityRun:
+    """Frames counted over all ``clients`` in the window, read at each interval's edge."""
+    await asyncio.sleep(warmup_s)  # the warm-up itself: a fixed span of wall time
+    window = MeasuredWindow.opening_now(duration_s, interval_s)
+    counts = await count_at_edges(window.grid, lambda: sum(c.frames for c in clients))
+    return counted_run(window, counts, sum(c.closed for c in clients))
+
+
+def _outstanding(clients: list[RawClient], end_ns: int) -> bool:
+    """Some open connection still waits for the answer to a message sent before ``end_ns``."""
+    return any(c.sent_ns < end_ns and not c.closed for c in clients)
 
 
 async def echo_capacity(
@@ -62,16 +117,25 @@ async def echo_capacity(
     payload_bytes: int = 64,
     duration_s: float = 5.0,
     warmup_s: float = 1.0,
+    interval_s: float = DEFAULT_INTERVAL_S,
 ) -> CapacityRun:
-    """Closed-loop echo on ``connections`` sockets: each sends again as soon as its echo lands."""
+    """Closed-loop echo on ``connections`` sockets: each sends again as soon as its echo lands.
+
+    A round trip counts in the window (and its interval) its message was sent in; the messages
+    still out when the window ends get :data:`~pushbench.drivers.round_trips.DRAIN_LIMIT_S` to
+    come back, then count as lost.
+    """
     frame = encode_text(b"x" * payload_bytes)
-    round_trips: array[int] = array("q")
-    record = round_trips.append
-    clock = time.perf_counter_ns
+    samples = RoundTrips()
+    record_latency = samples.latencies_ns.append
+    record_sent = samples.sent_ns.append
+    clock = CLOCK
 
     def again(client: RawClient) -> None:
         now = clock()
-        record(now - client.sent_ns)
+        sent = client.sent_ns
+        record_latency(now - sent)
+        record_sent(sent)
         client.sent_ns = now
         client.send(frame)
 
@@ -80,11 +144,14 @@ async def echo_capacity(
         for client in clients:
             client.sent_ns = clock()
             client.send(frame)
-        await asyncio.sleep(warmup_s)
-        del round_trips[:]
-        run = await _measure(list(clients), 0.0, duration_s)
-        run.round_trips_ns = array("q", round_trips)
-        return run
+        await asyncio.sleep(warmup_s)  # the warm-up itself: a fixed span of wall time
+        samples.clear()
+        window = MeasuredWindow.opening_now(duration_s, interval_s)
+        await window.close()
+        end = window.grid.end_ns
+        await drain(lambda: _outstanding(clients, end))
+        samples.failed_ns.extend(c.sent_ns for c in clients if c.sent_ns < end)
+        return closed_loop_run(samples, window, sum(c.closed for c in clients))
     finally:
         for client in clients:
             client.close()
@@ -97,8 +164,10 @@ async def fanout_capacity(
     duration_s: float = 5.0,
     warmup_s: float = 1.0,
     window: int = 64,
+    interval_s: float = DEFAULT_INTERVAL_S,
 ) -> CapacityRun:
-    """One publisher, ``subscribers`` push sockets; deliveries counted over all subscribers.
+    """One publisher, ``subscribers`` push sockets; deliveries counted over all subscribers
+    (read at every interval's edge: fan-out frames are counted, not timed).
 
     The publisher keeps at most ``window`` messages ahead of the first subscriber, so the server
     runs flat out without queues growing until slow-subscriber drops kick in.
@@ -124,7 +193,7 @@ async def fanout_capacity(
         for _ in range(window):
             publisher.send(frame)
             sent[0] += 1
-        return await _measure(clients, warmup_s, duration_s)
+        return await _measure(clients, warmup_s, duration_s, interval_s)
     finally:
         for client in [*clients, publisher]:
             client.close()
@@ -161,13 +230,14 @@ async def poll_capacity(
     duration_s: float = 5.0,
     warmup_s: float = 1.0,
     seed_messages: int = 10,
+    interval_s: float = DEFAULT_INTERVAL_S,
 ) -> CapacityRun:
     """Closed-loop short polling: ``pollers`` keep-alive connections, each asking again as soon
     as its answer lands (:mod:`pushbench.drivers.rawhttp`).
 
     Every poll is ``GET /rooms/{room}/messages?after=<last>`` on a room seeded with a few
     messages, so each answer is the common idle case: nothing new. Counts requests per second
-    (``messages`` = requests answered 2xx in the measured interval).
+    (``messages`` = requests sent in the measured window and answered 2xx; ``lost``: the rest).
     """
     import aiohttp  # here: the raw-socket workloads above do not need it
 
@@ -181,21 +251,36 @@ async def poll_capacity(
                 r.raise_for_status()
                 last = max(last, int((await r.json())["id"]))
     headers = auth_headers()
+    samples = RoundTrips()
     clients = await asyncio.gather(
-        *(open_raw_http(f"{url}?after={last}", headers) for _ in range(pollers))
+        *(open_raw_http(f"{url}?after={last}", headers, samples) for _ in range(pollers))
     )
+    return await closed_loop_polls(clients, samples, duration_s, warmup_s, interval_s)
+
+
+async def closed_loop_polls(
+    clients: list[RawHttpClient],
+    samples: RoundTrips,
+    duration_s: float,
+    warmup_s: float,
+    interval_s: float,
+) -> CapacityRun:
+    """Run ``clients`` (recording into ``samples``) in a closed loop over the warm-up and the
+    window; every request sent in the window counts, answered 2xx or lost."""
     try:
         for client in clients:
             client.start()
-        # Fixed spans of wall time: the warm-up and the measured interval themselves.
-        await asyncio.sleep(warmup_s)
-        before, start = sum(c.ok for c in clients), time.perf_counter()
+        await asyncio.sleep(warmup_s)  # the warm-up itself: a fixed span of wall time
+        samples.clear()
+        window = MeasuredWindow.opening_now(duration_s, interval_s)
         failed_before = sum(c.failed for c in clients)
-        await asyncio.sleep(duration_s)
-        counted, elapsed = sum(c.ok for c in clients) - before, time.perf_counter() - start
+        await window.close()
+        end = window.grid.end_ns
+        await drain(lambda: any(c.sent_ns < end and not c.closed for c in clients))
         failed = sum(c.failed for c in clients) - failed_before
+        samples.failed_ns.extend(c.sent_ns for c in clients if c.sent_ns < end)
     finally:
         for client in clients:
             client.close()
     broken = sum(1 for c in clients if c.error is not None)
-    return CapacityRun(counted, elapsed, dropped_connections=broken + failed)
+    return closed_loop_run(samples, window, broken + failed, requests=True)

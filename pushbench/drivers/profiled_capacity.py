@@ -13,7 +13,8 @@ the next message sent at once); a reply with the same connection's token of an e
 already answered is *duplicated*; a token this connection never sent (another publisher's, or a
 later seq) is *wrong*, an error; and a message whose reply has not come within
 ``reply_timeout_s`` is *lost* and the connection sends its next one (a reply that still comes
-later moves it from lost to late, never to duplicated).
+later moves it from lost to late, never to duplicated). Every one of these counts in the window
+and the interval its message was *sent* in (:mod:`pushbench.core.closed_loop`).
 """
 
 from __future__ import annotations
@@ -29,34 +30,51 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
+from pushbench.core.intervals import DEFAULT_INTERVAL_S
 from pushbench.core.payload_token import find_tokens, make_token
 from pushbench.core.target_profile import PollSpec, PublishSpec, fill
-from pushbench.drivers.capacity import CapacityRun
+from pushbench.drivers.capacity import CapacityRun, closed_loop_polls, closed_loop_run, counted_run
 from pushbench.drivers.rawhttp import open_raw_http
 from pushbench.drivers.rawws import RawClient, open_raw
+from pushbench.drivers.round_trips import CLOCK, MeasuredWindow, RoundTrips, count_at_edges, drain
 from pushbench.drivers.wsframes import encode_text
 from pushbench.harness.client_auth import auth_headers
 from pushbench.harness.client_tls import client_context
 
 __all__ = ["token_echo_capacity", "token_fanout_capacity", "token_poll_capacity"]
 
-_CLOCK = time.perf_counter_ns
+_CLOCK = CLOCK
 
 
 @dataclass(slots=True)
 class _Tally:
-    """What every echo connection adds to; reset when the measured interval starts."""
+    """What every echo connection adds to; reset when the measured window starts. Round
+    trips, losses and late replies are raw samples by send time (filtered to the window
+    afterwards); the rest are counts of replies received in the window."""
 
-    round_trips_ns: array[int] = field(default_factory=lambda: array("q"))
-    lost: int = 0
-    late: int = 0
+    samples: RoundTrips = field(default_factory=RoundTrips)
     duplicated: int = 0
     unexpected: int = 0
     wrong: int = 0
 
     def reset(self) -> None:
-        del self.round_trips_ns[:]
-        self.lost = self.late = self.duplicated = self.unexpected = self.wrong = 0
+        self.samples.clear()
+        self.duplicated = self.unexpected = self.wrong = 0
+
+    @property
+    def round_trips_ns(self) -> array[int]:
+        """Every round trip's latency so far (ns)."""
+        return self.samples.latencies_ns
+
+    @property
+    def lost(self) -> int:
+        """Messages timed out so far, less those answered late."""
+        return len(self.samples.failed_ns) - len(self.samples.recovered_ns)
+
+    @property
+    def late(self) -> int:
+        """Timed-out messages answered after all."""
+        return len(self.samples.recovered_ns)
 
 
 class _Echoer:
@@ -79,8 +97,8 @@ class _Echoer:
         self.seq = -1
         self.sent_ns = 0
         self.answered = True
-        #: seq → whether its loss was counted in the current interval (for a late reply).
-        self.timed_out: dict[int, bool] = {}
+        #: seq → the send time of a message counted lost (for a late reply).
+        self.timed_out: dict[int, int] = {}
 
     def send_next(self) -> None:
         self.seq += 1
@@ -91,8 +109,8 @@ class _Echoer:
 
     def expire(self, now_ns: int, timeout_ns: int) -> None:
         if not self.answered and now_ns - self.sent_ns > timeout_ns:
-            self.timed_out[self.seq] = True
-            self.tally.lost += 1
+            self.timed_out[self.seq] = self.sent_ns
+            self.tally.samples.failed_ns.append(self.sent_ns)
             self.send_next()
 
     def on_message(self, payload: bytes) -> None:
@@ -107,12 +125,11 @@ class _Echoer:
             if token.publisher != self.publisher or token.seq > self.seq:
                 tally.wrong += 1
             elif token.seq == self.seq and not self.answered:
-                tally.round_trips_ns.append(now - self.sent_ns)
+                tally.samples.latencies_ns.append(now - self.sent_ns)
+                tally.samples.sent_ns.append(self.sent_ns)
                 self.answered = answered = True
             elif token.seq in self.timed_out:
-                if self.timed_out.pop(token.seq):
-                    tally.lost -= 1
-                tally.late += 1
+                tally.samples.recovered_ns.append(self.timed_out.pop(token.seq))
             else:
                 tally.duplicated += 1
         if answered:
@@ -128,6 +145,7 @@ async def token_echo_capacity(
     duration_s: float = 5.0,
     warmup_s: float = 1.0,
     reply_timeout_s: float = 1.0,
+    interval_s: float = DEFAULT_INTERVAL_S,
 ) -> CapacityRun:
     """Closed-loop echo of payload tokens on ``connections`` sockets of ``path`` (a profile's
     echo path template), each message ``frame`` filled with a fresh token: round trips/s,
@@ -172,15 +190,18 @@ async def token_echo_capacity(
             echoer.send_next()
         await asyncio.sleep(warmup_s)  # the warm-up itself: a fixed span of wall time
         tally.reset()
-        for echoer in echoers:
-            echoer.timed_out = dict.fromkeys(echoer.timed_out, False)
-        start = time.perf_counter()
-        await asyncio.sleep(duration_s)  # the measured interval itself
-        elapsed = time.perf_counter() - start
-        round_trips = array("q", tally.round_trips_ns)
-        run = CapacityRun(len(round_trips), elapsed, sum(c.closed for c in clients), round_trips)
-        run.lost, run.duplicated, run.unexpected = tally.lost, tally.duplicated, tally.unexpected
-        run.late = tally.late
+        window = MeasuredWindow.opening_now(duration_s, interval_s)
+        await window.close()
+        end = window.grid.end_ns
+
+        def outstanding() -> list[_Echoer]:
+            return [e for e in echoers if not e.answered and e.sent_ns < end]
+
+        # The watchdog settles every message sent in the window within the reply timeout.
+        await drain(lambda: bool(outstanding()), reply_timeout_s * 1.25 + 0.1)
+        tally.samples.failed_ns.extend(e.sent_ns for e in outstanding())
+        run = closed_loop_run(tally.samples, window, sum(c.closed for c in clients))
+        run.duplicated, run.unexpected = tally.duplicated, tally.unexpected
         if tally.wrong:
             run.errors.append(
                 f"{tally.wrong} replies carried a token their connection was not waiting for "
@@ -224,9 +245,11 @@ async def token_fanout_capacity(
     duration_s: float = 5.0,
     warmup_s: float = 1.0,
     window: int = 64,
+    interval_s: float = DEFAULT_INTERVAL_S,
 ) -> CapacityRun:
     """One publisher (the profile's ``publish``: a frame or an HTTP request), ``subscribers``
-    sockets of ``ws_path``; deliveries = tokens found over all subscribers.
+    sockets of ``ws_path``; deliveries = tokens found over all subscribers (read at every
+    interval's edge).
 
     As in :func:`~pushbench.drivers.capacity.fanout_capacity`, the publisher keeps at most
     ``window`` messages ahead of the first subscriber, counted in tokens (the app's own frames
@@ -311,13 +334,10 @@ async def token_fanout_capacity(
         pumping = asyncio.create_task(pump())
     try:
         await asyncio.sleep(warmup_s)  # the warm-up itself
-        before = sum(c.tokens for c in counters)
         unexpected_before = sum(c.unexpected for c in counters)
-        start = time.perf_counter()
-        await asyncio.sleep(duration_s)  # the measured interval itself
-        counted = sum(c.tokens for c in counters) - before
-        elapsed = time.perf_counter() - start
-        run = CapacityRun(counted, elapsed, sum(s.closed for s in subs))
+        measured = MeasuredWindow.opening_now(duration_s, interval_s)
+        counts = await count_at_edges(measured.grid, lambda: sum(c.tokens for c in counters))
+        run = counted_run(measured, counts, sum(s.closed for s in subs))
         run.unexpected = sum(c.unexpected for c in counters) - unexpected_before
         if failures:
             run.errors.append(f"{len(failures)} publishes failed: {failures[0]}")
@@ -341,6 +361,7 @@ async def token_poll_capacity(
     pollers: int = 20,
     duration_s: float = 5.0,
     warmup_s: float = 1.0,
+    interval_s: float = DEFAULT_INTERVAL_S,
 ) -> CapacityRun:
     """Closed-loop short polls of the profile's poll URL at its initial cursor, of a room
     nobody publishes to (the common idle case, as the reference's poll capacity asks):
@@ -348,6 +369,7 @@ async def token_poll_capacity(
     room = f"poll-{uuid.uuid4().hex[:8]}"
     numbers = itertools.count(1)
     headers = auth_headers()
+    samples = RoundTrips()
     clients = await asyncio.gather(
         *(
             open_raw_http(
@@ -357,21 +379,9 @@ async def token_poll_capacity(
                     {"room": room, "client": str(next(numbers)), "cursor": spec.initial_cursor},
                 ),
                 headers,
+                samples,
             )
             for _ in range(pollers)
         )
     )
-    try:
-        for client in clients:
-            client.start()
-        await asyncio.sleep(warmup_s)  # the warm-up itself
-        before, start = sum(c.ok for c in clients), time.perf_counter()
-        failed_before = sum(c.failed for c in clients)
-        await asyncio.sleep(duration_s)  # the measured interval itself
-        counted, elapsed = sum(c.ok for c in clients) - before, time.perf_counter() - start
-        failed = sum(c.failed for c in clients) - failed_before
-    finally:
-        for client in clients:
-            client.close()
-    broken = sum(1 for c in clients if c.error is not None)
-    return CapacityRun(counted, elapsed, dropped_connections=broken + failed)
+    return await closed_loop_polls(clients, samples, duration_s, warmup_s, interval_s)

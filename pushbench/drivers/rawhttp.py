@@ -15,6 +15,7 @@ import asyncio
 from typing import cast
 from urllib.parse import urlsplit
 
+from pushbench.drivers.round_trips import CLOCK, RoundTrips
 from pushbench.harness.client_tls import client_ssl
 
 __all__ = ["RawHttpClient", "get_request", "open_raw_http"]
@@ -24,10 +25,17 @@ _LENGTH = b"\r\ncontent-length:"
 
 
 class RawHttpClient(asyncio.Protocol):
-    """Sends ``request``, and again after each complete response; counts responses by status."""
+    """Sends ``request``, and again after each complete response; counts responses by status.
 
-    def __init__(self, request: bytes) -> None:
+    With ``samples``, each request is also timed (:mod:`pushbench.drivers.round_trips`): a 2xx
+    answer's send time and latency, another status's send time as a failure.
+    """
+
+    def __init__(self, request: bytes, samples: RoundTrips | None = None) -> None:
         self._request = request
+        self._samples = samples
+        #: When the outstanding request was sent (``CLOCK``, ns).
+        self.sent_ns = 0
         self._buffer = bytearray()
         self.transport: asyncio.Transport | None = None
         #: Complete responses with a 2xx status, and with any other status.
@@ -46,6 +54,7 @@ class RawHttpClient(asyncio.Protocol):
     def start(self) -> None:
         """Send the first request; every response then sends the next."""
         if self.transport is not None:
+            self.sent_ns = CLOCK()
             self.transport.write(self._request)
 
     def data_received(self, data: bytes) -> None:
@@ -62,11 +71,19 @@ class RawHttpClient(asyncio.Protocol):
             end = head_end + 4 + length
             if len(buffer) < end:
                 return
+            samples = self._samples
+            now = CLOCK()
             if buffer[9:10] == b"2":  # b"HTTP/1.1 200 OK": the status code's first digit
                 self.ok += 1
+                if samples is not None:
+                    samples.latencies_ns.append(now - self.sent_ns)
+                    samples.sent_ns.append(self.sent_ns)
             else:
                 self.failed += 1
+                if samples is not None:
+                    samples.failed_ns.append(self.sent_ns)
             del buffer[:end]
+            self.sent_ns = now
             if self.transport is not None and not self.closed:
                 self.transport.write(self._request)
 
@@ -107,8 +124,11 @@ def get_request(url: str, headers: dict[str, str] | None = None) -> bytes:
     return f"GET {target} HTTP/1.1\r\nHost: {parts.netloc}\r\n{extra}\r\n".encode()
 
 
-async def open_raw_http(url: str, headers: dict[str, str] | None = None) -> RawHttpClient:
-    """A connected client that will ``GET url`` in a closed loop once it is started."""
+async def open_raw_http(
+    url: str, headers: dict[str, str] | None = None, samples: RoundTrips | None = None
+) -> RawHttpClient:
+    """A connected client that will ``GET url`` in a closed loop once it is started (timing
+    each request into ``samples``, if given)."""
     parts = urlsplit(url)
     if parts.hostname is None or parts.port is None:
         raise ValueError(f"{url!r}: a raw HTTP client needs a host and a port")
@@ -116,7 +136,7 @@ async def open_raw_http(url: str, headers: dict[str, str] | None = None) -> RawH
     request = get_request(url, headers)
     tls = client_ssl(url)  # https://: the loop's TLS transport; the framing sees plaintext
     _, client = await loop.create_connection(
-        lambda: RawHttpClient(request),
+        lambda: RawHttpClient(request, samples),
         parts.hostname,
         parts.port,
         ssl=tls,

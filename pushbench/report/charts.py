@@ -385,9 +385,16 @@ def _over_time_row(
         (series.p99_ms, "-", "p99"),
         (series.max_ms, "--", "max"),
     ):
-        points = [(t, max(v, 0.001)) for t, v in zip(series.t_s, values, strict=True)]
+        points = [
+            (t, max(v, 0.001))
+            for t, v, timed in zip(series.t_s, values, series.timed, strict=True)
+            if timed
+        ]
         latency_ax.plot([t for t, _ in points], [v for _, v in points], linestyle=style,
                         color=color, linewidth=1.6, label=label)  # fmt: skip
+    if not any(series.timed):
+        latency_ax.text(0.5, 0.5, "deliveries counted, not timed", ha="center", va="center",
+                        transform=latency_ax.transAxes, color=_GREY)  # fmt: skip
     latency_ax.set_yscale("log")
     latency_ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 3.0), numticks=4))
     latency_ax.yaxis.set_major_formatter(FuncFormatter(_ms))
@@ -448,7 +455,8 @@ def over_time_chart(document: ResultsDocument) -> Chart | None:
         "overtime",
         "Over time",
         f"Each row is one scenario's measured window in {per} intervals, every message in the "
-        "interval it was scheduled in: delivered messages per second (x: an interval with "
+        "interval it was scheduled in (a closed loop's round trip or request: sent in): "
+        "delivered messages per second (x: an interval with "
         "loss), its latency p50 (dotted), p99 and max (dashed), and the server's CPU % of one "
         "core with its RSS (grey, right axis). Flat lines are a steady run; a rising line is "
         "warm-up, a leak or a queue building up.",

@@ -1,19 +1,21 @@
 """A scenario's intervals as series to plot and a one-line range to print.
 
 Throughput per interval is its latency samples over its length, as the whole-run figure is the
-histogram's count over the window: the intervals add up to it. Documents without intervals
-(schema version 1) have no series, and their reports render as before.
+histogram's count over the window: the intervals add up to it. A run that counts deliveries
+without timing them (serverbench's fan-out) has no latency samples: its throughput is the
+interval's delivered count. Documents without intervals (schema version 1) have no series, and
+their reports render as before.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pushbench.core.schema import ResultsDocument, Scenario
+from pushbench.core.schema import Interval, ResultsDocument, Scenario
 from pushbench.core.soak import Soak, soak
 from pushbench.core.units import format_ms, format_rate
 
-__all__ = ["OverTime", "over_time", "over_time_line", "with_intervals"]
+__all__ = ["OverTime", "over_time", "over_time_line", "rate", "with_intervals"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +29,8 @@ class OverTime:
     p99_ms: list[float]
     max_ms: list[float]
     lost: list[int]
+    timed: list[bool]
+    """Whether the interval has latency samples (its p50/p99/max mean something)."""
     cpu_percent: list[float | None]
     rss_mb: list[float | None]
 
@@ -36,16 +40,23 @@ def with_intervals(document: ResultsDocument) -> list[Scenario]:
     return [s for s in document.scenarios if s.intervals]
 
 
+def rate(interval: Interval) -> float:
+    """The interval's messages per second: its latency samples, or (a run that counts
+    deliveries without timing them) its delivered count, over its length."""
+    return (interval.latency_us.count or interval.delivered) / interval.duration_s
+
+
 def over_time(scenario: Scenario) -> OverTime:
     """The series of ``scenario``'s intervals."""
     items = scenario.intervals
     return OverTime(
         t_s=[i.start_s + i.duration_s / 2 for i in items],
-        msgs_per_s=[i.latency_us.count / i.duration_s for i in items],
+        msgs_per_s=[rate(i) for i in items],
         p50_ms=[i.latency_us.p50 / 1000 for i in items],
         p99_ms=[i.latency_us.p99 / 1000 for i in items],
         max_ms=[i.latency_us.max / 1000 for i in items],
         lost=[i.lost for i in items],
+        timed=[i.latency_us.count > 0 for i in items],
         cpu_percent=[i.server.cpu_percent if i.server else None for i in items],
         rss_mb=[i.server.rss_bytes / 2**20 if i.server else None for i in items],
     )
@@ -65,7 +76,7 @@ def over_time_line(scenario: Scenario) -> str:
     # Locust run's last one is often a few ms) says little about a rate: left out of the
     # range while full-width ones exist. The chart still plots it.
     full = [i for i in items if not scenario.interval_s or i.duration_s >= scenario.interval_s / 2]
-    rates = [i.latency_us.count / i.duration_s for i in full or items]
+    rates = [rate(i) for i in full or items]
     parts.append(f"msgs/s {format_rate(min(rates))} … {format_rate(max(rates))}")
     cpu = [i.server.cpu_percent for i in items if i.server]
     if cpu:

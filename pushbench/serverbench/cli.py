@@ -18,6 +18,7 @@ from pushbench.cli.options import (
     AppDir,
     Factory,
     HttpImpl,
+    IntervalWidth,
     Loop,
     Out,
     Profile,
@@ -181,6 +182,7 @@ def serverbench(
         ),
     ] = 50,
     no_pin: Annotated[bool, typer.Option("--no-pin", help="Do not pin server and client.")] = False,
+    interval: IntervalWidth = 1.0,
     out: Out = "reports",
     server_name: Server = "uvicorn",
     loop: Loop = "auto",
@@ -262,6 +264,7 @@ def serverbench(
         pin=not no_pin,
         profile=own_profile,
         tls=tls,
+        interval_s=interval,
     )
     for phase, reason in skipped_phases(own_profile).items():
         err.print(f"{phase}: not measured ({escape(reason)})", soft_wrap=True)

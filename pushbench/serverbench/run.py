@@ -28,6 +28,8 @@ from typing import Any
 
 import psutil
 
+from pushbench.core.interval_log import write_interval_log
+from pushbench.core.intervals import DEFAULT_INTERVAL_S
 from pushbench.core.kinds import Transport, Workload
 from pushbench.core.schema import Scenario
 from pushbench.core.server_config import ServerConfig
@@ -105,6 +107,8 @@ class ServerBenchConfig:
     #: ``--tls``: every server over TLS with a throwaway CA made for the run, trusted by the
     #: clients (``server.ssl_*`` set by the run; ``params.tls`` true).
     tls: bool = False
+    #: Width of the intervals each measured window is cut into (``--interval``).
+    interval_s: float = DEFAULT_INTERVAL_S
 
     @property
     def main(self) -> str:
@@ -176,6 +180,7 @@ def run_serverbench(
             "idle_connections": config.idle_connections,
             "pollers": config.pollers,
             "asgi_server": server_record(config.server.server),
+            "interval_s": config.interval_s,
             "loop": config.server.loop,
             "http_impl": config.server.http_impl,
             # The reference app's; the bare app has none.
@@ -208,7 +213,9 @@ def run_serverbench(
         with generator_affinity(generator_cpus):
             _all_impls(config, server_cpus, progress, state)
             if config.pollers and "poll" not in skipped_phases(config.profile):
-                state.scenarios += _poll_floor(config, state.run_dir, server_cpus, progress)
+                polls = _poll_floor(config, state.run_dir, server_cpus, progress)
+                _write_interval_logs(polls, state.run_dir)
+                state.scenarios += polls
 
     return record_run(state, body)
 
@@ -228,8 +235,19 @@ def _all_impls(
                 log = state.run_dir / f"server-{impl}-{app_name}.log"
                 servers[app_name] = stack.enter_context(ServerProcess(server_config, log))
                 pin_server(servers[app_name].pid, server_cpus)
-            state.scenarios += _measure_impl(config, servers, impl, progress)
+            measured = _measure_impl(config, servers, impl, progress)
+        _write_interval_logs(measured, state.run_dir)
+        state.scenarios += measured
         state.save()
+
+
+def _write_interval_logs(scenarios: list[Scenario], run_dir: Path) -> None:
+    """Each scenario's intervals as ``intervals-<name>.hlog`` (``/`` in the name as ``-``),
+    for standard HdrHistogram tools, as ``compare`` writes them."""
+    for scenario in scenarios:
+        if scenario.intervals:
+            name = scenario.name.replace("/", "-")
+            write_interval_log(scenario, run_dir / f"intervals-{name}.hlog")
 
 
 Measured = tuple[CapacityRun, TreeUsage, float]
@@ -260,7 +278,9 @@ def _poll_floor(
                 )
                 url = servers[app_name].url
                 factory = _poll_factory(config, app_name, url)
-                runs[app_name].append(measure_capacity(servers[app_name], factory))
+                runs[app_name].append(
+                    measure_capacity(servers[app_name], factory, config.interval_s)
+                )
     measured: list[Scenario] = []
     for app_name, app_runs in runs.items():
         params = {
@@ -276,9 +296,11 @@ def _poll_floor(
             "requests_per_s_by_round": [round(r[0].per_s) for r in app_runs],
         }
         run, usage, gen = _best(app_runs)
+        # Every request sent in the window: answered 2xx (``messages``) or lost.
+        requests = run.messages + run.lost
         measured.append(
             capacity_scenario(
-                f"poll/{app_name}", Transport.SHORT_POLL, params, run, usage, gen, run.messages
+                f"poll/{app_name}", Transport.SHORT_POLL, params, run, usage, gen, requests
             )
         )
     return measured
@@ -292,11 +314,13 @@ def _poll_factory(
     spec = config.profile.short_poll
     if app_name == "app" and spec is not None:
         return lambda: token_poll_capacity(
-            url, spec, config.pollers, config.duration_s, config.warmup_s
+            url, spec, config.pollers, config.duration_s, config.warmup_s, config.interval_s
         )
     # The bare app stores nothing: its polls ask at cursor 0 of an unseeded room.
     seed = 10 if app_name == "reference" else 0
-    return lambda: poll_capacity(url, config.pollers, config.duration_s, config.warmup_s, seed)
+    return lambda: poll_capacity(
+        url, config.pollers, config.duration_s, config.warmup_s, seed, config.interval_s
+    )
 
 
 def _flavor(config: ServerBenchConfig, app_name: str) -> dict[str, str]:
@@ -328,7 +352,12 @@ def _echo_factory(
     profile = config.profile
     if profile.reference:
         return lambda: echo_capacity(
-            ws_url, config.connections, config.payload_bytes, config.duration_s, config.warmup_s
+            ws_url,
+            config.connections,
+            config.payload_bytes,
+            config.duration_s,
+            config.warmup_s,
+            config.interval_s,
         )
     if app_name == BARE:
         path, frame = "/ws", profile.echo.frame if profile.echo is not None else _BARE_FRAME
@@ -344,6 +373,7 @@ def _echo_factory(
         config.duration_s,
         config.warmup_s,
         config.reply_timeout_s,
+        config.interval_s,
     )
 
 
@@ -353,7 +383,12 @@ def _fanout_factory(
     profile = config.profile
     if profile.reference:
         return lambda: fanout_capacity(
-            ws_url, config.subscribers, config.payload_bytes, config.duration_s, config.warmup_s
+            ws_url,
+            config.subscribers,
+            config.payload_bytes,
+            config.duration_s,
+            config.warmup_s,
+            interval_s=config.interval_s,
         )
     # The fan-out phase is skipped without ws; the profile's validator gives ws a publish.
     assert profile.ws is not None
@@ -367,6 +402,7 @@ def _fanout_factory(
         config.payload_bytes,
         config.duration_s,
         config.warmup_s,
+        interval_s=config.interval_s,
     )
 
 
@@ -408,11 +444,15 @@ def _measure_impl(
                 f"{impl} / {app_name}: echo, {config.connections} connections, {rounds}"
             )
             factory = _echo_factory(config, app_name, servers[app_name].ws_url)
-            echo_runs[app_name].append(measure_capacity(servers[app_name], factory))
+            echo_runs[app_name].append(
+                measure_capacity(servers[app_name], factory, config.interval_s)
+            )
         if "fanout" not in skipped:
             progress.phase_started(f"{impl}: fan-out to {config.subscribers} subscribers, {rounds}")
             fanout_runs.append(
-                measure_capacity(measured_app, _fanout_factory(config, measured_app.ws_url))
+                measure_capacity(
+                    measured_app, _fanout_factory(config, measured_app.ws_url), config.interval_s
+                )
             )
     # Idle memory, once per app: room subscribers on the reference server (reported with its
     # fan-out), plain echo sockets on the bare app (the floor: what uvicorn itself holds).

@@ -382,7 +382,8 @@ def _measure_config(
         run, usage, generator_s = measure_capacity(server, factory)
         params = {**base, "workload": workload, **extra}
         name = f"{workload}/{config.slug}"
-        requests = run.messages if workload == Workload.POLL else None
+        # Every request sent in the window: answered 2xx (``messages``) or lost.
+        requests = run.messages + run.lost if workload == Workload.POLL else None
         scenarios.append(
             capacity_scenario(name, transport, params, run, usage, generator_s, requests)
         )

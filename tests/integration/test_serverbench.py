@@ -6,6 +6,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+from hdrh.histogram import HdrHistogram
+from hdrh.log import HistogramLogReader
+
+from pushbench.core.histogram import (
+    HIGHEST_TRACKABLE_US,
+    LOWEST_TRACKABLE_US,
+    SIGNIFICANT_FIGURES,
+    LatencyHistogram,
+)
 from pushbench.core.schema import load_results
 from tests.conftest import timeout
 
@@ -79,6 +88,64 @@ def test_tiny_serverbench_measures_echo_fanout_and_idle(tmp_path: Path) -> None:
     assert "websockets-sansio" in result.stdout
     assert "short polls of a room's head" in result.stdout
     assert (tmp_path / "latest" / "report.html").exists()
+
+
+def test_serverbench_scenarios_carry_intervals_that_add_up_to_the_whole_run(
+    tmp_path: Path,
+) -> None:
+    """``--interval 0.25`` over 1 s measured: every scenario (echo, bare echo, fan-out, polls)
+    has four intervals whose counts add up to its whole-run figures exactly and whose merged
+    histograms are its whole-run histogram; the server is sampled in each; each gets an
+    ``.hlog`` the HdrHistogram library reads back, and the report shows them over time."""
+    result = subprocess.run(
+        [
+            sys.executable, "-m", "pushbench.cli.app", "serverbench", "--ws-impl",
+            "websockets-sansio", "--connections", "4", "--subscribers", "5", "--duration", "1",
+            "--warmup", "0.1", "--repeat", "1", "--idle", "0", "--pollers", "3",
+            "--interval", "0.25", "--out", str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout(120),
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    run_dir = (tmp_path / "latest").resolve()
+    document = load_results(run_dir / "results.json")
+    assert len(document.scenarios) == 5
+    for scenario in document.scenarios:
+        intervals = scenario.intervals
+        assert scenario.interval_s == 0.25, scenario.name
+        assert [i.start_s for i in intervals] == [0.0, 0.25, 0.5, 0.75]
+        assert sum(i.sent for i in intervals) == scenario.sent > 0
+        assert sum(i.delivered for i in intervals) == scenario.delivered
+        assert sum(i.lost for i in intervals) == scenario.lost
+        assert all(i.delivered > 0 for i in intervals), scenario.name
+        merged = LatencyHistogram()
+        for interval in intervals:
+            merged.merge(LatencyHistogram.decode(interval.latency_us.histogram))
+        assert merged.encode() == scenario.latency_us.histogram
+        timed = scenario.name != "fanout/websockets-sansio"  # fan-out counts, not times
+        assert (scenario.latency_us.count == scenario.delivered) == timed
+        if scenario.http_requests is not None:
+            assert sum(i.http_requests or 0 for i in intervals) == scenario.http_requests
+        for interval in intervals:
+            assert interval.server is not None
+            assert interval.server.cpu_percent > 0
+            assert interval.server.rss_bytes > 10_000_000
+        reference = HdrHistogram(LOWEST_TRACKABLE_US, HIGHEST_TRACKABLE_US, SIGNIFICANT_FIGURES)
+        log = run_dir / f"intervals-{scenario.name.replace('/', '-')}.hlog"
+        reader = HistogramLogReader(str(log), reference)
+        counts = []
+        while (histogram := reader.get_next_interval_histogram()) is not None:
+            counts.append(histogram.get_total_count())
+        reader.close()
+        assert counts == [i.latency_us.count for i in intervals]
+    assert 'id="chart-overtime"' in (run_dir / "report.html").read_text()
+    summary = (run_dir / "summary.md").read_text()
+    assert "### Over time" in summary
+    assert "- `echo/websockets-sansio/reference`: p99 per 0.25 s:" in summary
 
 
 def test_unknown_ws_impl_exits_2(tmp_path: Path) -> None:

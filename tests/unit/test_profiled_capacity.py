@@ -59,12 +59,15 @@ def test_a_token_never_sent_or_another_connections_is_wrong() -> None:
 
 def test_an_unanswered_message_is_lost_after_the_timeout_and_a_late_reply_undoes_it() -> None:
     echoer, tally, sent = _echoer()
+    first_sent = echoer.sent_ns
     echoer.expire(echoer.sent_ns + 10, timeout_ns=100)
     assert tally.lost == 0, "not yet"
     echoer.expire(echoer.sent_ns + 101, timeout_ns=100)
     assert (tally.lost, sent) == (1, [0, 1])
     _reply(echoer, "e1", 0)  # it came after all: late, not lost, not a duplicate
     assert (tally.lost, tally.late, tally.duplicated) == (0, 1, 0)
+    # Both by the lost message's send time: the interval it was sent in gets them.
+    assert list(tally.samples.failed_ns) == list(tally.samples.recovered_ns) == [first_sent]
     _reply(echoer, "e1", 1)
     assert len(tally.round_trips_ns) == 1
 

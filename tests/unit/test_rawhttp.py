@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from pushbench.drivers.rawhttp import RawHttpClient, get_request
+from pushbench.drivers.round_trips import RoundTrips
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\ncontent-type: application/json\r\n\r\nhello"
 MISSING = b"HTTP/1.1 404 Not Found\r\ncontent-length: 2\r\n\r\nno"
@@ -25,9 +26,9 @@ class _Transport:
         self.closed = True
 
 
-def _client() -> tuple[RawHttpClient, _Transport]:
+def _client(samples: RoundTrips | None = None) -> tuple[RawHttpClient, _Transport]:
     async def make() -> RawHttpClient:
-        return RawHttpClient(b"GET / HTTP/1.1\r\n\r\n")
+        return RawHttpClient(b"GET / HTTP/1.1\r\n\r\n", samples)
 
     client = asyncio.run(make())
     transport = _Transport()
@@ -44,6 +45,25 @@ def test_responses_split_anywhere_are_counted_once_each(chunk: int) -> None:
     assert (client.ok, client.failed, client.error) == (4, 1, None)
     # One request sent again per complete response: the closed loop.
     assert len(transport.written) == 5
+
+
+def test_with_samples_each_request_is_timed_from_its_send() -> None:
+    """A 2xx answer is a round trip (its send time and latency), another status a failure by
+    its send time; each send time is the previous answer's arrival (the closed loop)."""
+    samples = RoundTrips()
+    client, _ = _client(samples)
+    client.start()
+    first = client.sent_ns
+    client.data_received(OK + MISSING)
+    client.data_received(OK)
+    assert len(samples.sent_ns) == len(samples.latencies_ns) == 2
+    assert len(samples.failed_ns) == 1
+    assert samples.sent_ns[0] == first
+    # The failed request was sent when the first answer landed; the third when the second did.
+    assert samples.failed_ns[0] == first + samples.latencies_ns[0]
+    assert samples.sent_ns[1] >= samples.failed_ns[0]
+    assert all(latency >= 0 for latency in samples.latencies_ns)
+    assert client.sent_ns >= samples.sent_ns[1] + samples.latencies_ns[1]
 
 
 def test_a_response_it_cannot_frame_fails_the_connection() -> None:
