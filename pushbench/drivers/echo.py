@@ -1,18 +1,22 @@
 """Closed-loop echo over ``/ws``: round-trip latency and round trips per second.
 
 Each connection sends one message, waits for its echo, and sends the next. Used to calibrate the
-harness (``/ws?delay_ms=D`` must come back as D) and to measure the server's echo capacity.
+harness (``/ws?delay_ms=D`` must come back as D) and to measure the server's echo capacity. A
+round trip counts in the interval its message was sent in (:mod:`pushbench.core.closed_loop`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from array import array
 from dataclasses import dataclass
 
 from websockets.asyncio.client import connect
 
+from pushbench.core.closed_loop import closed_loop_series
 from pushbench.core.histogram import LatencyHistogram
+from pushbench.core.intervals import DEFAULT_INTERVAL_S, IntervalGrid, IntervalSeries
 from pushbench.drivers.recorder import now_ns
 from pushbench.harness.client_auth import auth_headers
 from pushbench.harness.client_tls import client_ssl
@@ -28,6 +32,8 @@ class EchoRun:
     round_trips: int
     duration_s: float
     errors: list[str]
+    #: The measured window in intervals (of the planned window: the run may end sooner).
+    intervals: IntervalSeries | None = None
 
     @property
     def round_trips_per_s(self) -> float:
@@ -42,11 +48,13 @@ async def run_echo(
     payload_bytes: int = 64,
     delay_ms: int = 0,
     max_round_trips: int | None = None,
+    interval_s: float = DEFAULT_INTERVAL_S,
 ) -> EchoRun:
     """Echo on ``connections`` sockets for ``warmup_s + duration_s`` (or ``max_round_trips``)."""
     url = f"{ws_base}/ws" + (f"?delay_ms={delay_ms}" if delay_ms else "")
     payload = "x" * payload_bytes
     samples: array[int] = array("q")
+    sent_at: array[int] = array("q")
     errors: list[str] = []
     start = now_ns()
     measure_from = start + round(warmup_s * 1e9)
@@ -72,6 +80,7 @@ async def run_echo(
                 received = now_ns()
                 if sent >= measure_from:
                     samples.append(received - sent)
+                    sent_at.append(sent)
 
     results = await asyncio.gather(*(one() for _ in range(connections)), return_exceptions=True)
     for result in results:
@@ -80,4 +89,7 @@ async def run_echo(
     measured_s = (min(now_ns(), end) - measure_from) / 1e9
     histogram = LatencyHistogram()
     histogram.record_all_ns(samples)
-    return EchoRun(histogram, len(samples), max(measured_s, 0.0), errors)
+    grid = IntervalGrid(measure_from, end, round(interval_s * 1e9))
+    epoch = time.time() - (now_ns() - measure_from) / 1e9
+    series = closed_loop_series(grid, sent_at, samples, start_epoch_s=epoch)
+    return EchoRun(histogram, len(samples), max(measured_s, 0.0), errors, series)

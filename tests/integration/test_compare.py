@@ -167,7 +167,14 @@ def test_calibration_delay_comes_back_as_that_delay(server: ServerProcess) -> No
     D >= 20 ms: on a VM an idle client wakes a few hundred µs late after a pause of a few ms,
     which the harness rightly measures but which is not the server's delay (see README).
     """
-    base = uvloop.run(run_echo(server.ws_url, connections=1, duration_s=0.5, warmup_s=0.1))
+    base = uvloop.run(
+        run_echo(server.ws_url, connections=1, duration_s=0.5, warmup_s=0.1, interval_s=0.25)
+    )
+    # Its round trips by send time, two intervals that merge to the whole run exactly.
+    assert base.intervals is not None
+    assert sum(base.intervals.sent) == base.round_trips == base.histogram.count
+    assert len(base.intervals.histograms) == 2
+    assert base.intervals.whole().encode() == base.histogram.encode()
     base_ms = base.histogram.percentile_us(50) / 1000
     for delay_ms in (20, 50):
         run = uvloop.run(

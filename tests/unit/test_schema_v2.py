@@ -11,9 +11,15 @@ from hdrh.histogram import HdrHistogram
 from hdrh.log import HistogramLogReader
 
 from pushbench.cli import kinds as _kinds  # noqa: F401  (every kind's report parts, registered)
-from pushbench.core.histogram import HIGHEST_TRACKABLE_US, LOWEST_TRACKABLE_US, SIGNIFICANT_FIGURES
+from pushbench.core.histogram import (
+    HIGHEST_TRACKABLE_US,
+    LOWEST_TRACKABLE_US,
+    SIGNIFICANT_FIGURES,
+    LatencyHistogram,
+)
 from pushbench.core.interval_log import interval_log, write_interval_log
-from pushbench.core.schema import SchemaError, dump_results, load_results
+from pushbench.core.schema import SchemaError, dump_results, latency_summary, load_results
+from pushbench.core.units import format_rate
 from pushbench.report import render_markdown
 from pushbench.report.charts import charts, over_time_chart
 from pushbench.report.over_time import over_time_line
@@ -122,3 +128,25 @@ def test_a_short_tail_interval_stays_out_of_the_rate_range() -> None:
     )
     tailed = scenario.model_copy(update={"intervals": [*scenario.intervals, empty]})
     assert "msgs/s 1,000 … 1,000" in over_time_line(tailed)
+
+
+def test_intervals_counted_without_latencies_show_their_deliveries() -> None:
+    """A fan-out's intervals (deliveries counted at each edge, none timed): its rate is what it
+    delivered, and the chart says its latency was not timed rather than plotting zeros."""
+    v2 = load_results(V2)
+    scenario = v2.scenarios[0]
+    untimed = [
+        interval.model_copy(
+            update={"latency_us": latency_summary(LatencyHistogram()), "delivered": 500 * (k + 1),
+                    "sent": 500 * (k + 1), "lost": 0}
+        )
+        for k, interval in enumerate(scenario.intervals)
+    ]  # fmt: skip
+    fanout = scenario.model_copy(update={"name": "fanout/x", "intervals": untimed})
+    line = over_time_line(fanout)
+    rates = [500 * (k + 1) / i.duration_s for k, i in enumerate(scenario.intervals)]
+    assert line.startswith(f"msgs/s {format_rate(min(rates))} … {format_rate(max(rates))}")
+    assert "p99" not in line
+    chart = over_time_chart(v2.model_copy(update={"scenarios": [fanout]}))
+    assert chart is not None
+    assert "deliveries counted, not timed" in chart.svg
