@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pushbench.core.framework_tax import framework_tax
-from pushbench.core.interval_log import write_interval_log
+from pushbench.core.interval_log import write_interval_logs
 from pushbench.core.intervals import DEFAULT_INTERVAL_S
 from pushbench.core.kinds import PUSH_TRANSPORTS, Transport
 from pushbench.core.scenario_flavor import flavored_name
@@ -288,8 +288,7 @@ def _one_scenario(
         if server is not None and server.exited():
             errors.append("the server process died during the scenario:\n" + server.log_tail(10))
         scenario = _flavored(push_scenario(spec, run, usage, generator_cpu, wall, errors), item)
-        # The intervals for standard HdrHistogram tools too (HistogramLogAnalyzer and co.).
-        write_interval_log(scenario, run_dir / f"intervals-{item.name}.hlog")
+        write_interval_logs([scenario], run_dir)
         return scenario, run.interrupted
     finally:
         if sampler is not None and sampler.running:

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import io
 import os
+import re
+from collections.abc import Iterable
 from datetime import UTC, datetime
+from pathlib import Path
 
 from hdrh.histogram import HdrHistogram
 from hdrh.log import HistogramLogWriter
@@ -18,7 +21,13 @@ from hdrh.log import HistogramLogWriter
 from pushbench.core.atomic_write import write_atomic
 from pushbench.core.schema import Scenario
 
-__all__ = ["MAX_VALUE_UNIT_RATIO", "interval_log", "write_interval_log"]
+__all__ = [
+    "MAX_VALUE_UNIT_RATIO",
+    "interval_log",
+    "interval_log_name",
+    "write_interval_log",
+    "write_interval_logs",
+]
 
 #: Values are µs; the log's max column then reads in ms.
 MAX_VALUE_UNIT_RATIO = 1000.0
@@ -55,3 +64,27 @@ def interval_log(scenario: Scenario) -> str:
 def write_interval_log(scenario: Scenario, path: str | os.PathLike[str]) -> None:
     """Write :func:`interval_log` of ``scenario`` to ``path`` (atomically)."""
     write_atomic(path, interval_log(scenario))
+
+
+#: What a scenario name keeps in its log's file name; anything else (``/`` of serverbench and
+#: sweep names, a space) becomes ``-``.
+_UNSAFE = re.compile(r"[^A-Za-z0-9@._=-]")
+
+
+def interval_log_name(scenario_name: str) -> str:
+    """``intervals-<scenario>.hlog``: ``echo/websockets-sansio/reference`` →
+    ``intervals-echo-websockets-sansio-reference.hlog``."""
+    return f"intervals-{_UNSAFE.sub('-', scenario_name)}.hlog"
+
+
+def write_interval_logs(scenarios: Iterable[Scenario], run_dir: Path) -> list[Path]:
+    """Each scenario's intervals as :func:`interval_log_name` in ``run_dir``, for standard
+    HdrHistogram tools (HistogramLogAnalyzer and co.), the one way every command writes them;
+    scenarios without intervals write nothing. Returns the files written."""
+    written = []
+    for scenario in scenarios:
+        if scenario.intervals:
+            path = run_dir / interval_log_name(scenario.name)
+            write_interval_log(scenario, path)
+            written.append(path)
+    return written

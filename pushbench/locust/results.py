@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from pushbench.core.interval_log import write_interval_log
+from pushbench.core.interval_log import write_interval_logs
 from pushbench.core.schema import ResultsDocument, write_results_atomic
 
 __all__ = ["write_report_if_available", "write_run"]
@@ -37,9 +37,7 @@ def write_run(document: ResultsDocument, run_dir: Path, report: bool = True) -> 
     run_dir.mkdir(parents=True, exist_ok=True)
     path = run_dir / "results.json"
     write_results_atomic(document, path)
-    for scenario in document.scenarios:
-        if scenario.intervals:
-            write_interval_log(scenario, run_dir / f"intervals-{scenario.name}.hlog")
+    write_interval_logs(document.scenarios, run_dir)
     if report:
         write_report_if_available(document, run_dir)
     return path

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from pushbench.core.interval_log import write_interval_logs
 from pushbench.core.kinds import Transport
 from pushbench.core.ramp_stop import Stop, StopReason, stop_reason
 from pushbench.core.schema import Scenario
@@ -169,6 +170,7 @@ def _ramp_one(
             if stop is not None:
                 scenario = _stopped(scenario, stop)
             state.scenarios.append(scenario)
+            write_interval_logs([scenario], state.run_dir)
             progress.step_finished(name, [scenario], [])
             state.save()
             if stop is not None:

@@ -28,7 +28,7 @@ from typing import Any
 
 import psutil
 
-from pushbench.core.interval_log import write_interval_log
+from pushbench.core.interval_log import write_interval_logs
 from pushbench.core.intervals import DEFAULT_INTERVAL_S
 from pushbench.core.kinds import Transport, Workload
 from pushbench.core.schema import Scenario
@@ -214,7 +214,7 @@ def run_serverbench(
             _all_impls(config, server_cpus, progress, state)
             if config.pollers and "poll" not in skipped_phases(config.profile):
                 polls = _poll_floor(config, state.run_dir, server_cpus, progress)
-                _write_interval_logs(polls, state.run_dir)
+                write_interval_logs(polls, state.run_dir)
                 state.scenarios += polls
 
     return record_run(state, body)
@@ -236,18 +236,9 @@ def _all_impls(
                 servers[app_name] = stack.enter_context(ServerProcess(server_config, log))
                 pin_server(servers[app_name].pid, server_cpus)
             measured = _measure_impl(config, servers, impl, progress)
-        _write_interval_logs(measured, state.run_dir)
+        write_interval_logs(measured, state.run_dir)
         state.scenarios += measured
         state.save()
-
-
-def _write_interval_logs(scenarios: list[Scenario], run_dir: Path) -> None:
-    """Each scenario's intervals as ``intervals-<name>.hlog`` (``/`` in the name as ``-``),
-    for standard HdrHistogram tools, as ``compare`` writes them."""
-    for scenario in scenarios:
-        if scenario.intervals:
-            name = scenario.name.replace("/", "-")
-            write_interval_log(scenario, run_dir / f"intervals-{name}.hlog")
 
 
 Measured = tuple[CapacityRun, TreeUsage, float]

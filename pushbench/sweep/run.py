@@ -29,6 +29,7 @@ from typing import Any
 
 import aiohttp
 
+from pushbench.core.interval_log import write_interval_logs
 from pushbench.core.kinds import WORKLOADS, Transport, Workload
 from pushbench.core.schema import Scenario
 from pushbench.core.server_config import REFERENCE_APP, ServerConfig
@@ -240,6 +241,7 @@ def _run_all(
                 ]
             state.scenarios += scenarios
             state.errors += errors
+            write_interval_logs(scenarios, state.run_dir)
             state.save()
         progress.step_finished(sweep_config.label, scenarios, errors)
         if stop:

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from pushbench.core.interval_log import interval_log_name
 from pushbench.core.schema import load_results
 from tests.conftest import timeout
 
@@ -52,6 +53,11 @@ def test_tiny_sweep_end_to_end(tmp_path: Path) -> None:
         for loop in ("asyncio", "uvloop")
         for workload in ("echo", "fanout", "poll", "push")
     ]
+    # Every scenario's intervals also as an .hlog, as compare and serverbench write them.
+    assert sorted(p.name for p in run_dir.glob("*.hlog")) == sorted(
+        interval_log_name(s.name) for s in document.scenarios if s.intervals
+    )
+    assert any(s.intervals for s in document.scenarios)
     for scenario in document.scenarios:
         assert scenario.throughput_msgs_per_s > 0, scenario.name
         assert scenario.params["workers"] == 1

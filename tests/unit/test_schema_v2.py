@@ -17,7 +17,7 @@ from pushbench.core.histogram import (
     SIGNIFICANT_FIGURES,
     LatencyHistogram,
 )
-from pushbench.core.interval_log import interval_log, write_interval_log
+from pushbench.core.interval_log import interval_log, interval_log_name, write_interval_log
 from pushbench.core.schema import SchemaError, dump_results, latency_summary, load_results
 from pushbench.core.units import format_rate
 from pushbench.report import render_markdown
@@ -150,3 +150,16 @@ def test_intervals_counted_without_latencies_show_their_deliveries() -> None:
     chart = over_time_chart(v2.model_copy(update={"scenarios": [fanout]}))
     assert chart is not None
     assert "deliveries counted, not timed" in chart.svg
+
+
+@pytest.mark.parametrize(
+    ("name", "file"),
+    [
+        ("ws@asgi", "intervals-ws@asgi.hlog"),
+        ("short-poll@0.1@tls", "intervals-short-poll@0.1@tls.hlog"),
+        ("echo/websockets-sansio/reference", "intervals-echo-websockets-sansio-reference.hlog"),
+        ("push/w1 uvloop granian", "intervals-push-w1-uvloop-granian.hlog"),
+    ],
+)
+def test_every_scenario_name_makes_one_plain_log_file_name(name: str, file: str) -> None:
+    assert interval_log_name(name) == file
