@@ -12,37 +12,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
-from pushbench.core.kinds import POLLING_TRANSPORTS
+from pushbench.core.paired_cost import paired_cost
 from pushbench.core.scenario_flavor import base_name, flavor_of
 from pushbench.core.schema import FrameworkTax, Scenario
 
-__all__ = ["FRAMEWORK", "LEAN", "cpu_us_per_http_request", "framework_tax"]
+__all__ = ["FRAMEWORK", "LEAN", "framework_tax"]
 
 #: The flavor that is each transport's floor, and the one whose extra cost is the tax.
 LEAN: Final = "asgi"
 FRAMEWORK: Final = "fastapi"
-
-
-def cpu_us_per_http_request(scenario: Scenario) -> float | None:
-    """Server CPU µs per HTTP request the subscribers made; None without requests or server,
-    and for transports other than :data:`~pushbench.core.kinds.POLLING_TRANSPORTS` (their
-    requests are round trips, each priced on its own; an SSE scenario's "requests" are its few
-    stream opens: all its CPU over them would read as a price per request)."""
-    if (
-        scenario.transport not in POLLING_TRANSPORTS
-        or scenario.server is None
-        or not scenario.http_requests
-    ):
-        return None
-    return scenario.server.cpu_s * 1e6 / scenario.http_requests
-
-
-def _cpu_per_msg(scenario: Scenario) -> float | None:
-    return scenario.server.cpu_us_per_delivered_msg if scenario.server else None
-
-
-def _difference(framework: float | None, lean: float | None) -> float | None:
-    return None if framework is None or lean is None else framework - lean
 
 
 def framework_tax(scenarios: Sequence[Scenario]) -> list[FrameworkTax]:
@@ -54,23 +32,19 @@ def framework_tax(scenarios: Sequence[Scenario]) -> list[FrameworkTax]:
         framework = by_key.get((name, transport, FRAMEWORK))
         if flavor != LEAN or framework is None:
             continue
-        lean_msg, framework_msg = _cpu_per_msg(lean), _cpu_per_msg(framework)
-        lean_req, framework_req = (
-            cpu_us_per_http_request(lean),
-            cpu_us_per_http_request(framework),
-        )
+        cost = paired_cost(lean, framework)
         rows.append(
             FrameworkTax(
                 scenario=name,
                 transport=lean.transport,
                 asgi_scenario=lean.name,
                 fastapi_scenario=framework.name,
-                asgi_cpu_us_per_delivered_msg=lean_msg,
-                fastapi_cpu_us_per_delivered_msg=framework_msg,
-                tax_cpu_us_per_delivered_msg=_difference(framework_msg, lean_msg),
-                asgi_cpu_us_per_http_request=lean_req,
-                fastapi_cpu_us_per_http_request=framework_req,
-                tax_cpu_us_per_http_request=_difference(framework_req, lean_req),
+                asgi_cpu_us_per_delivered_msg=cost.base_per_msg,
+                fastapi_cpu_us_per_delivered_msg=cost.variant_per_msg,
+                tax_cpu_us_per_delivered_msg=cost.extra_per_msg,
+                asgi_cpu_us_per_http_request=cost.base_per_request,
+                fastapi_cpu_us_per_http_request=cost.variant_per_request,
+                tax_cpu_us_per_http_request=cost.extra_per_request,
             )
         )
     return rows

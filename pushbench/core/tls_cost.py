@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
-from pushbench.core.framework_tax import cpu_us_per_http_request
+from pushbench.core.paired_cost import paired_cost
 from pushbench.core.scenario_flavor import base_name, flavor_of, flavored_name
 from pushbench.core.schema import Scenario, TlsCost
 
@@ -41,14 +41,6 @@ def plain_name(scenario: Scenario) -> str:
     return flavored_name(base, flavor) if flavor else base
 
 
-def _cpu_per_msg(scenario: Scenario) -> float | None:
-    return scenario.server.cpu_us_per_delivered_msg if scenario.server else None
-
-
-def _difference(tls: float | None, plain: float | None) -> float | None:
-    return None if tls is None or plain is None else tls - plain
-
-
 def tls_cost(scenarios: Sequence[Scenario]) -> list[TlsCost]:
     """One row per scenario measured both plain (``params.tls`` false) and over TLS, in the
     order the plain ones appear; scenarios measured one way only are left out."""
@@ -59,8 +51,7 @@ def tls_cost(scenarios: Sequence[Scenario]) -> list[TlsCost]:
         tls = secure.get(key)
         if tls is None:
             continue
-        lean_msg, tls_msg = _cpu_per_msg(lean), _cpu_per_msg(tls)
-        lean_req, tls_req = cpu_us_per_http_request(lean), cpu_us_per_http_request(tls)
+        cost = paired_cost(lean, tls)
         rows.append(
             TlsCost(
                 scenario=lean.name,
@@ -68,12 +59,12 @@ def tls_cost(scenarios: Sequence[Scenario]) -> list[TlsCost]:
                 flavor=flavor_of(lean),
                 plain_scenario=lean.name,
                 tls_scenario=tls.name,
-                plain_cpu_us_per_delivered_msg=lean_msg,
-                tls_cpu_us_per_delivered_msg=tls_msg,
-                extra_cpu_us_per_delivered_msg=_difference(tls_msg, lean_msg),
-                plain_cpu_us_per_http_request=lean_req,
-                tls_cpu_us_per_http_request=tls_req,
-                extra_cpu_us_per_http_request=_difference(tls_req, lean_req),
+                plain_cpu_us_per_delivered_msg=cost.base_per_msg,
+                tls_cpu_us_per_delivered_msg=cost.variant_per_msg,
+                extra_cpu_us_per_delivered_msg=cost.extra_per_msg,
+                plain_cpu_us_per_http_request=cost.base_per_request,
+                tls_cpu_us_per_http_request=cost.variant_per_request,
+                extra_cpu_us_per_http_request=cost.extra_per_request,
                 plain_latency_p50_us=lean.latency_us.p50,
                 tls_latency_p50_us=tls.latency_us.p50,
                 plain_latency_p99_us=lean.latency_us.p99,
