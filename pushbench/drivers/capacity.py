@@ -64,7 +64,8 @@ async def echo_capacity(
     warmup_s: float = 1.0,
 ) -> CapacityRun:
     """Closed-loop echo on ``connections`` sockets: each sends again as soon as its echo lands."""
-    frame = encode_text(b"x" * payload_bytes)
+    payload = b"x" * payload_bytes
+    frame = encode_text(payload)  # prebuilt; compressed per message under permessage-deflate
     round_trips: array[int] = array("q")
     record = round_trips.append
     clock = time.perf_counter_ns
@@ -73,13 +74,16 @@ async def echo_capacity(
         now = clock()
         record(now - client.sent_ns)
         client.sent_ns = now
-        client.send(frame)
+        if client.deflate is None:
+            client.send(frame)
+        else:
+            client.send_text(payload)
 
     clients = await asyncio.gather(*(open_raw(f"{ws_base}/ws", again) for _ in range(connections)))
     try:
         for client in clients:
             client.sent_ns = clock()
-            client.send(frame)
+            client.send_text(payload)
         await asyncio.sleep(warmup_s)
         del round_trips[:]
         run = await _measure(list(clients), 0.0, duration_s)
@@ -107,12 +111,15 @@ async def fanout_capacity(
     body = orjson.dumps({"publisher": "cap", "payload": "x" * payload_bytes})
     frame = encode_text(body)
     publisher = await open_raw(f"{ws_base}/ws/rooms/{room}?receive=false")
+    # Compressed per message (the context kept) when permessage-deflate was negotiated.
+    send = publisher.send_text if publisher.deflate is not None else publisher.send
+    message = body if publisher.deflate is not None else frame
     sent = [0]
 
     def refill(client: RawClient) -> None:
         # Called by the pacing subscriber per delivery: top the window back up.
         while sent[0] - client.frames - 1 < window:
-            publisher.send(frame)
+            send(message)
             sent[0] += 1
 
     pacer = await open_raw(f"{ws_base}/ws/rooms/{room}", refill)
@@ -122,7 +129,7 @@ async def fanout_capacity(
     clients = [pacer, *others]
     try:
         for _ in range(window):
-            publisher.send(frame)
+            send(message)
             sent[0] += 1
         return await _measure(clients, warmup_s, duration_s)
     finally:

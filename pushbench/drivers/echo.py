@@ -15,6 +15,7 @@ from websockets.asyncio.client import connect
 from pushbench.core.histogram import LatencyHistogram
 from pushbench.drivers.recorder import now_ns
 from pushbench.harness.client_auth import auth_headers
+from pushbench.harness.client_deflate import websockets_compression
 from pushbench.harness.client_tls import client_ssl
 
 __all__ = ["EchoRun", "run_echo"]
@@ -56,7 +57,7 @@ async def run_echo(
     async def one() -> None:
         async with connect(
             url,
-            compression=None,
+            compression=websockets_compression(),
             ping_interval=None,
             max_size=None,
             additional_headers=auth_headers(),
