@@ -10,11 +10,17 @@ messages: proof the server compressed them, and that the client inflated them co
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 import uvloop
 
+from pushbench.compare.run import CompareConfig, run_compare
+from pushbench.core.kinds import Transport
+from pushbench.core.schema import Scenario, load_results
 from pushbench.core.server_config import ServerConfig
 from pushbench.drivers.echo import run_echo
 from pushbench.drivers.rawws import open_raw
@@ -22,6 +28,7 @@ from pushbench.drivers.wshandshake import HandshakeError
 from pushbench.harness.client_deflate import DEFLATE_ENV, offering
 from pushbench.harness.launcher import ServerProcess
 from pushbench.locust.ws_client import connect
+from pushbench.report.deflate_table import deflate_table
 from tests.conftest import timeout
 
 #: A compressible message: the reference server echoes it back as "Your text was: ...".
@@ -126,3 +133,82 @@ def test_without_the_offer_frames_stay_uncompressed(
     assert not negotiated
     assert got == [ECHO] * ROUNDS
     assert wire_bytes >= ROUNDS * len(ECHO)
+
+
+def _compare(out: Path, deflate: bool, payload_kind: str) -> Scenario:
+    config = CompareConfig(
+        transports=(Transport.WS,),
+        rate_per_s=100.0,
+        publishers=1,
+        subscribers=3,
+        payload_bytes=512,
+        payload_kind=payload_kind,
+        duration_s=0.6,
+        warmup_s=0.1,
+        flavors=("asgi",),
+        pin=False,
+        server=ServerConfig(ws_per_message_deflate=deflate),
+    )
+    outcome = run_compare(config, out)
+    document = load_results(outcome.run_dir / "results.json")
+    assert not document.errors
+    (scenario,) = document.scenarios
+    assert not scenario.errors
+    assert scenario.lost == 0
+    assert scenario.delivered == scenario.sent > 0
+    params = scenario.typed_params
+    assert params.ws_per_message_deflate is deflate
+    assert params.payload_kind == payload_kind
+    return scenario
+
+
+def test_compare_with_deflate_puts_fewer_bytes_per_message_on_the_wire(tmp_path: Path) -> None:
+    """Measured bytes: far fewer for the compressible payload with deflate on than off; for
+    the random one, no more than base64's 6 bits per character can save."""
+    sizes = {
+        (deflate, kind): _compare(
+            tmp_path / f"{deflate}-{kind}", deflate, kind
+        ).ws_bytes_per_delivery
+        for deflate in (False, True)
+        for kind in ("text", "random")
+    }
+    assert all(size is not None for size in sizes.values())
+    on_text, off_text = sizes[True, "text"], sizes[False, "text"]
+    on_random, off_random = sizes[True, "random"], sizes[False, "random"]
+    assert on_text is not None
+    assert off_text is not None
+    assert on_random is not None
+    assert off_random is not None
+    # Off: the envelope (payload + ~100 B with this short room name) plus a 4-byte header.
+    assert 512 + 80 < off_text < 512 + 160
+    assert 512 + 80 < off_random < 512 + 160
+    print(f"ws bytes/delivery: {sizes}")
+    assert on_text < off_text / 4
+    assert 0.6 * off_random < on_random < off_random
+
+
+def test_the_compare_report_labels_each_figure_with_its_deflate_setting(tmp_path: Path) -> None:
+    scenario = _compare(tmp_path, True, "text")
+    document = load_results(next(tmp_path.glob("*/results.json")))
+    (row,) = deflate_table(document)
+    assert row[:3] == [scenario.name, "on", "text"]
+    assert float(row[3].replace(",", "")) == pytest.approx(scenario.ws_bytes_per_delivery, rel=0.01)
+
+
+@pytest.mark.parametrize("command", ["serve", "compare", "serverbench"])
+def test_deflate_with_granian_exits_2_with_one_line(command: str, tmp_path: Path) -> None:
+    argv = [command, "--server", "granian", "--ws-per-message-deflate"]
+    result = subprocess.run(
+        [sys.executable, "-m", "pushbench.cli.app", *argv]
+        + ([] if command == "serve" else ["--out", str(tmp_path)]),
+        capture_output=True,
+        text=True,
+        timeout=timeout(30),
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "--server granian has no permessage-deflate" in lines[0]
+    assert not list(tmp_path.iterdir())
