@@ -195,9 +195,17 @@ def test_the_compare_report_labels_each_figure_with_its_deflate_setting(tmp_path
     assert float(row[3].replace(",", "")) == pytest.approx(scenario.ws_bytes_per_delivery, rel=0.01)
 
 
-@pytest.mark.parametrize("command", ["serve", "compare", "serverbench"])
-def test_deflate_with_granian_exits_2_with_one_line(command: str, tmp_path: Path) -> None:
-    argv = [command, "--server", "granian", "--ws-per-message-deflate"]
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [command, "--server", "granian", "--ws-per-message-deflate"]
+        for command in ("serve", "compare", "serverbench")
+    ]
+    + [["sweep", "--server", "granian", "--ws-per-message-deflate", "on"]],
+    ids=["serve", "compare", "serverbench", "sweep"],
+)
+def test_deflate_with_granian_exits_2_with_one_line(argv: list[str], tmp_path: Path) -> None:
+    command = argv[0]
     result = subprocess.run(
         [sys.executable, "-m", "pushbench.cli.app", *argv]
         + ([] if command == "serve" else ["--out", str(tmp_path)]),
@@ -212,3 +220,39 @@ def test_deflate_with_granian_exits_2_with_one_line(command: str, tmp_path: Path
     assert len(lines) == 1, result.stderr
     assert "--server granian has no permessage-deflate" in lines[0]
     assert not list(tmp_path.iterdir())
+
+
+def test_sweep_takes_deflate_as_an_axis(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable, "-m", "pushbench.cli.app", "sweep",
+            "--workers", "1", "--loop", "uvloop", "--ws-impl", "websockets-sansio",
+            "--http-impl", "httptools", "--ws-per-message-deflate", "off,on",
+            "--duration", "0.5", "--warmup", "0.2", "--push-rate", "200",
+            "--out", str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout(120),
+        check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    document = load_results(tmp_path / "latest" / "results.json")
+    assert document.errors == []
+    assert document.config["matrix"]["ws_per_message_deflate"] == [False, True]
+    slug = "w1/uvloop/websockets-sansio/httptools"
+    assert [s.name for s in document.scenarios] == [
+        f"{workload}/{slug}{suffix}"
+        for suffix in ("", "/deflate")
+        for workload in ("echo", "fanout", "poll", "push")
+    ]
+    assert [s.params["ws_per_message_deflate"] for s in document.scenarios] == [False] * 4 + [
+        True
+    ] * 4
+    off, on = (s for s in document.scenarios if s.name.startswith("push/"))
+    assert off.ws_bytes_per_delivery is not None
+    assert on.ws_bytes_per_delivery is not None
+    assert on.ws_bytes_per_delivery < off.ws_bytes_per_delivery / 2
+    for scenario in document.scenarios:
+        assert scenario.errors == [], scenario.name
+        assert scenario.throughput_msgs_per_s > 0, scenario.name
