@@ -138,6 +138,9 @@ def push_scenario(
         if requests is not None and delivered
         else None,
         errors=errors,
+        ws_bytes_per_delivery=run.ws_received_bytes / delivered
+        if run.ws_received_bytes and delivered
+        else None,
         **_interval_fields(run.intervals, usage, spec.interval_s),
     )
 

@@ -22,6 +22,7 @@ from pushbench.cli.options import (
     SslKeyfile,
     Workers,
     WsImpl,
+    WsPerMessageDeflate,
     err,
     no_flavor_for_own_app,
     server_config,
@@ -68,6 +69,7 @@ def serve(
     factory: Factory = False,
     ssl_keyfile: SslKeyfile = None,
     ssl_certfile: SslCertfile = None,
+    ws_per_message_deflate: WsPerMessageDeflate = False,
 ) -> None:
     """Run the reference server, or your app (--app), under uvicorn (or --server granian,
     hypercorn) in the foreground (Ctrl-C stops it)."""
@@ -89,10 +91,13 @@ def serve(
         ssl_keyfile=keyfile,
         ssl_certfile=certfile,
         server=server_name,
+        ws_per_message_deflate=ws_per_message_deflate,
     )
     shown = f"[{host}]" if ":" in host else host
     scheme = "https" if config.tls else "http"
     settings = f"{server_name} workers={workers} loop={loop} ws={ws_impl} http={http_impl}"
+    if ws_per_message_deflate:
+        settings += " permessage-deflate"
     if app_name is None:
         err.print(
             f"pushbench reference server on [bold]{scheme}://{shown}:{port}[/bold] "

@@ -16,6 +16,9 @@ from rich.table import Table
 from pushbench.cli.options import err
 from pushbench.core.micro_convert import load_any_results
 from pushbench.core.schema import ResultsDocument
+
+# Not pushbench.report itself: it imports matplotlib (~1 s), which only `report` needs.
+from pushbench.report.deflate_table import DEFLATE_COLUMNS, deflate_table
 from pushbench.report.table import (
     NUMERIC_COLUMNS,
     SUMMARY_COLUMNS,
@@ -25,8 +28,6 @@ from pushbench.report.table import (
     summary_table,
     tax_table,
 )
-
-# Not pushbench.report itself: it imports matplotlib (~1 s), which only `report` needs.
 from pushbench.report.tls_tables import HANDSHAKE_COLUMNS, TLS_COLUMNS, handshake_table, tls_table
 
 __all__ = [
@@ -92,11 +93,13 @@ def summary_rich_table(document: ResultsDocument) -> Table:
 
 def tls_rich_tables(document: ResultsDocument) -> list[Table]:
     """The TLS cost and handshake tables (:mod:`pushbench.report.tls_tables`) a ``compare
-    --tls`` document has; none for other documents."""
+    --tls`` document has, and the WebSocket bytes table (:mod:`pushbench.report.deflate_table`)
+    of a document whose ws scenarios measured them; none for other documents."""
     tables = []
     for title, columns, rows in (
         ("TLS: server CPU over TLS and over plain TCP", TLS_COLUMNS, tls_table(document)),
         ("TLS handshake: a connection's setup", HANDSHAKE_COLUMNS, handshake_table(document)),
+        ("WebSocket bytes on the wire (measured)", DEFLATE_COLUMNS, deflate_table(document)),
     ):
         if not rows:
             continue

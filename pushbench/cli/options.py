@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from pushbench.core.kinds import PUSH_TRANSPORTS, Transport
+from pushbench.core.payload_kind import PAYLOAD_KINDS
 from pushbench.core.server_config import (
     FLAVORS,
     HTTP_IMPLS,
@@ -45,6 +46,7 @@ __all__ = [
     "IntervalWidth",
     "Loop",
     "Out",
+    "PayloadKind",
     "Profile",
     "ReferenceFlavor",
     "Server",
@@ -54,6 +56,7 @@ __all__ = [
     "Tls",
     "Workers",
     "WsImpl",
+    "WsPerMessageDeflate",
     "adapter_search",
     "err",
     "no_flavor_for_own_app",
@@ -81,6 +84,23 @@ WsImpl = Annotated[
 ]
 HttpImpl = Annotated[
     str, typer.Option("--http-impl", help=f"uvicorn HTTP implementation: {', '.join(HTTP_IMPLS)}.")
+]
+WsPerMessageDeflate = Annotated[
+    bool,
+    typer.Option(
+        "--ws-per-message-deflate/--no-ws-per-message-deflate",
+        help="permessage-deflate (RFC 7692): the server offers it (uvicorn's option of that "
+        "name) and every WebSocket client negotiates it (docs/deflate.md).",
+    ),
+]
+PayloadKind = Annotated[
+    str,
+    typer.Option(
+        "--payload",
+        help=f"What the published payloads hold: {', '.join(PAYLOAD_KINDS)} (text: 'x' "
+        "repeated, compressible; random: fresh random bytes per message as base64, "
+        "incompressible).",
+    ),
 ]
 Broker = Annotated[
     str, typer.Option("--broker", help="'memory' (one worker) or a redis:// URL (any workers).")
@@ -338,6 +358,7 @@ def server_config(
     ssl_keyfile: str | None = None,
     ssl_certfile: str | None = None,
     server: str = "uvicorn",
+    ws_per_message_deflate: bool = False,
 ) -> ServerConfig:
     """A :class:`ServerConfig` from CLI options; bad combinations (an option ``server`` lacks
     among them) exit 2 with the reason."""
@@ -356,6 +377,7 @@ def server_config(
             access_log=False,
             ssl_keyfile=ssl_keyfile,
             ssl_certfile=ssl_certfile,
+            ws_per_message_deflate=ws_per_message_deflate,
             **_app_fields(app),
         )
     except ValueError as exc:

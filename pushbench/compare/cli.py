@@ -30,6 +30,7 @@ from pushbench.cli.options import (
     IntervalWidth,
     Loop,
     Out,
+    PayloadKind,
     Profile,
     Server,
     SslCertfile,
@@ -37,6 +38,7 @@ from pushbench.cli.options import (
     Target,
     Workers,
     WsImpl,
+    WsPerMessageDeflate,
     err,
     no_flavor_for_own_app,
     parse_flavors,
@@ -48,6 +50,7 @@ from pushbench.cli.options import target as resolve_target
 from pushbench.compare.run import CompareConfig, run_compare
 from pushbench.core.completeness import is_complete
 from pushbench.core.kinds import PUSH_TRANSPORTS
+from pushbench.core.payload_kind import PAYLOAD_KINDS
 from pushbench.core.schema import ResultsDocument, Scenario
 from pushbench.core.server_config import FLAVORS
 from pushbench.harness.run_skeleton import RunProgress
@@ -166,6 +169,7 @@ def compare(
         typer.Option("--subscribers", min=1, help="(default 50; --quick: 10)", show_default=False),
     ] = None,
     payload_bytes: Annotated[int, typer.Option("--payload-bytes", min=0)] = 64,
+    payload_kind: PayloadKind = "text",
     stalled_subscribers: Annotated[
         int,
         typer.Option(
@@ -238,6 +242,7 @@ def compare(
     ] = False,
     ssl_keyfile: SslKeyfile = None,
     ssl_certfile: SslCertfile = None,
+    ws_per_message_deflate: WsPerMessageDeflate = False,
 ) -> None:
     """WebSocket push vs short poll vs long poll vs SSE on one message stream, under each
     flavor of the reference server (default: asgi and fastapi, to show the framework tax), or
@@ -259,7 +264,14 @@ def compare(
         ssl_keyfile=keyfile,
         ssl_certfile=certfile,
         server=server_name,
+        ws_per_message_deflate=ws_per_message_deflate,
     )
+    if payload_kind not in PAYLOAD_KINDS:
+        err.print(
+            f"[red]error:[/red] unknown --payload {payload_kind}; choose "
+            f"{' or '.join(PAYLOAD_KINDS)}"
+        )
+        raise typer.Exit(EXIT_UNUSABLE)
     config = CompareConfig(
         transports=parse_transports(transports),
         poll_intervals_s=_floats(poll_interval, "--poll-interval"),
@@ -267,6 +279,7 @@ def compare(
         publishers=publishers,
         subscribers=int(_given(subscribers, "subscribers", quick, 50)),
         payload_bytes=payload_bytes,
+        payload_kind=payload_kind,
         duration_s=_given(duration, "duration_s", quick, 10.0),
         warmup_s=_given(warmup, "warmup_s", quick, 2.0),
         target=target.rstrip("/") if target else None,

@@ -15,6 +15,7 @@ from pushbench.core.framework_tax import framework_tax
 from pushbench.core.interval_log import write_interval_logs
 from pushbench.core.intervals import DEFAULT_INTERVAL_S
 from pushbench.core.kinds import PUSH_TRANSPORTS, Transport
+from pushbench.core.payload_kind import DEFAULT_PAYLOAD_KIND
 from pushbench.core.scenario_flavor import flavored_name
 from pushbench.core.schema import Scenario, TlsHandshake
 from pushbench.core.server_config import FLAVORS, ServerConfig
@@ -23,6 +24,7 @@ from pushbench.core.target_profile import BUILTIN_PROFILES
 from pushbench.core.tls_cost import tls_cost, tls_name
 from pushbench.drivers.floor import measure_floor
 from pushbench.drivers.scenario import ScenarioSpec, run_scenario
+from pushbench.harness.client_deflate import offering
 from pushbench.harness.client_tls import trusting
 from pushbench.harness.environment import server_record
 from pushbench.harness.launcher import ServerProcess, ServerStartError
@@ -45,6 +47,8 @@ class CompareConfig:
     publishers: int = 2
     subscribers: int = 50
     payload_bytes: int = 64
+    #: What the payloads hold (``--payload``): compressible ``text`` or ``random``.
+    payload_kind: str = DEFAULT_PAYLOAD_KIND
     duration_s: float = 15.0
     warmup_s: float = 3.0
     target: str | None = None
@@ -95,6 +99,9 @@ class CompareConfig:
             duration_s=self.duration_s,
             warmup_s=self.warmup_s,
             interval_s=self.interval_s,
+            payload_kind=self.payload_kind,
+            # A --target's own setting is not known: its clients offer as the flag says.
+            ws_per_message_deflate=self.server.ws_per_message_deflate,
         )
         profile = None if self.profile.reference else self.profile
         specs = []
@@ -124,6 +131,8 @@ class CompareConfig:
             "publishers": self.publishers,
             "subscribers": self.subscribers,
             "payload_bytes": self.payload_bytes,
+            "payload_kind": self.payload_kind,
+            "ws_per_message_deflate": self.server.ws_per_message_deflate,
             "duration_s": self.duration_s,
             "warmup_s": self.warmup_s,
             "target": self.target,
@@ -195,7 +204,8 @@ def run_compare(
         progress.step_skipped(name, reason)
 
     def body() -> None:
-        with generator_affinity(generator_cpus):
+        # The clients negotiate permessage-deflate exactly when the server offers it.
+        with generator_affinity(generator_cpus), offering(config.server.ws_per_message_deflate):
             # The harness's own floor, measured where the load will come from (drivers.floor).
             state.config["harness_floor"] = run_uvloop(measure_floor).as_dict()
             if not config.tls:

@@ -76,6 +76,12 @@ class ScenarioParams(BaseModel):
     server: str | None = None
     """The ASGI server (``uvicorn``, ``granian``, ``hypercorn``); None: not recorded (uvicorn,
     in runs from before ``--server``)."""
+    ws_per_message_deflate: bool | None = None
+    """Whether the WebSocket clients and the server compressed with permessage-deflate
+    (``--ws-per-message-deflate``); None: not recorded (uncompressed, in runs from before)."""
+    payload_kind: str | None = None
+    """What the publishers' payloads held (``--payload``: ``text``, compressible, or
+    ``random``); None: not recorded (``text``, in runs from before)."""
     connections_per_worker: list[int] | None = None
     """Sweep push: open connections per worker process, busiest first."""
 

@@ -241,6 +241,15 @@ class Scenario(_Model):
         description="The measured window over time (schema version 2); empty: not recorded.",
         exclude_if=lambda value: not value,
     )
+    # Optional, later in version 2 (issue 20): left out of the JSON when absent.
+    ws_bytes_per_delivery: NonNegativeFloat | None = Field(
+        default=None,
+        description="WebSocket bytes the subscribers received per delivered message, measured "
+        "(their clients count the frames as they crossed the socket, after the handshake, "
+        "before TLS; no TCP/IP headers), so permessage-deflate shows as it ran. None: not "
+        "measured (not a ws scenario, or a document written before the field).",
+        exclude_if=lambda value: value is None,
+    )
 
     @field_validator("params")
     @classmethod

@@ -131,7 +131,8 @@ async def echo_capacity(
     still out when the window ends get :data:`~pushbench.drivers.round_trips.DRAIN_LIMIT_S` to
     come back, then count as lost.
     """
-    frame = encode_text(b"x" * payload_bytes)
+    payload = b"x" * payload_bytes
+    frame = encode_text(payload)  # prebuilt; compressed per message under permessage-deflate
     samples = RoundTrips()
     record_latency = samples.latencies_ns.append
     record_sent = samples.sent_ns.append
@@ -143,13 +144,16 @@ async def echo_capacity(
         record_latency(now - sent)
         record_sent(sent)
         client.sent_ns = now
-        client.send(frame)
+        if client.deflate is None:
+            client.send(frame)
+        else:
+            client.send_text(payload)
 
     clients = await asyncio.gather(*(open_raw(f"{ws_base}/ws", again) for _ in range(connections)))
     try:
         for client in clients:
             client.sent_ns = clock()
-            client.send(frame)
+            client.send_text(payload)
         await asyncio.sleep(warmup_s)  # the warm-up itself: a fixed span of wall time
         samples.clear()
         window = MeasuredWindow.opening_now(duration_s, interval_s)
@@ -182,12 +186,15 @@ async def fanout_capacity(
     body = orjson.dumps({"publisher": "cap", "payload": "x" * payload_bytes})
     frame = encode_text(body)
     publisher = await open_raw(f"{ws_base}/ws/rooms/{room}?receive=false")
+    # Compressed per message (the context kept) when permessage-deflate was negotiated.
+    send = publisher.send_text if publisher.deflate is not None else publisher.send
+    message = body if publisher.deflate is not None else frame
     sent = [0]
 
     def refill(client: RawClient) -> None:
         # Called by the pacing subscriber per delivery: top the window back up.
         while sent[0] - client.frames - 1 < window:
-            publisher.send(frame)
+            send(message)
             sent[0] += 1
 
     pacer = await open_raw(f"{ws_base}/ws/rooms/{room}", refill)
@@ -197,7 +204,7 @@ async def fanout_capacity(
     clients = [pacer, *others]
     try:
         for _ in range(window):
-            publisher.send(frame)
+            send(message)
             sent[0] += 1
         return await _measure(clients, warmup_s, duration_s, interval_s)
     finally:

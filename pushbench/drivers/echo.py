@@ -19,6 +19,7 @@ from pushbench.core.histogram import LatencyHistogram
 from pushbench.core.intervals import DEFAULT_INTERVAL_S, IntervalGrid, IntervalSeries
 from pushbench.drivers.recorder import now_ns
 from pushbench.harness.client_auth import auth_headers
+from pushbench.harness.client_deflate import websockets_compression
 from pushbench.harness.client_tls import client_ssl
 
 __all__ = ["EchoRun", "run_echo"]
@@ -64,7 +65,7 @@ async def run_echo(
     async def one() -> None:
         async with connect(
             url,
-            compression=None,
+            compression=websockets_compression(),
             ping_interval=None,
             max_size=None,
             additional_headers=auth_headers(),

@@ -35,6 +35,7 @@ from pushbench.drivers.rawws import open_raw
 from pushbench.drivers.recorder import Recorder, now_ns
 from pushbench.drivers.subscribers import Subscriber, SubscriberContext
 from pushbench.harness.client_auth import auth_headers
+from pushbench.harness.client_deflate import websockets_compression
 from pushbench.harness.client_tls import client_ssl
 
 __all__ = [
@@ -135,7 +136,7 @@ class ProfiledPublishers:
                 *(
                     connect(
                         ws_base + target.path,
-                        compression=None,
+                        compression=websockets_compression(),
                         max_size=None,
                         ping_interval=None,
                         additional_headers=auth_headers(),

@@ -19,6 +19,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from pushbench.drivers.pacer import Pacer
 from pushbench.drivers.recorder import now_ns
 from pushbench.harness.client_auth import auth_headers
+from pushbench.harness.client_deflate import websockets_compression
 from pushbench.harness.client_tls import client_ssl
 
 __all__ = ["PublishStats", "Sender", "connect_publishers", "envelope_frame", "publish_open_loop"]
@@ -67,7 +68,7 @@ async def connect_publishers(ws_base: str, room: str, count: int) -> list[Client
             *(
                 connect(
                     url,
-                    compression=None,
+                    compression=websockets_compression(),
                     max_size=None,
                     ping_interval=None,
                     additional_headers=auth_headers(),

@@ -4,8 +4,15 @@ A load generator must cost far less than the server per message, or it measures 
 client (``websockets``) validates, queues and hands every message through a task switch: ~25k
 frames/s per core here, which saturated the generator before the server. This one parses frames
 straight out of ``data_received`` with the shared codec (:mod:`pushbench.drivers.wsframes`) and
-calls back (counting, or handing the payload over), answers pings and closes. No extension is
-negotiated; a server breaking the protocol gets its connection failed (close code 1002).
+calls back (counting, or handing the payload over), answers pings and closes. permessage-deflate
+is offered when the run asks for it (:mod:`pushbench.harness.client_deflate`) and then read and
+written by :mod:`pushbench.drivers.wsdeflate`; a server breaking the protocol gets its connection
+failed (close code 1002).
+
+Every client counts the WebSocket bytes it received after the handshake (``received_bytes``:
+frame headers and payloads as they crossed the socket, compressed or not, before TLS is
+added): measured, not estimated, so the bytes a delivery costs with and without
+permessage-deflate come from the same count.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from collections.abc import Callable
 from typing import cast
 from urllib.parse import urlsplit
 
+from pushbench.drivers.wsdeflate import PerMessageDeflate, negotiate, offer_headers
 from pushbench.drivers.wsframes import (
     CloseCode,
     FrameReader,
@@ -22,6 +30,7 @@ from pushbench.drivers.wsframes import (
     ProtocolError,
     encode_close,
     encode_frame,
+    encode_text,
     parse_close,
 )
 from pushbench.drivers.wshandshake import (
@@ -31,6 +40,7 @@ from pushbench.drivers.wshandshake import (
     parse_handshake,
 )
 from pushbench.harness.client_auth import auth_headers
+from pushbench.harness.client_deflate import client_deflate
 from pushbench.harness.client_tls import client_ssl
 
 __all__ = ["RawClient", "open_raw"]
@@ -68,7 +78,13 @@ class RawClient(asyncio.Protocol):
         #: The handshake answer received so far; None once the upgrade is accepted.
         self._handshake: bytes | None = b""
         self._key = new_key()
-        self._request = handshake_request(host, target, self._key, auth_headers())
+        self._offer = client_deflate()
+        headers = {**auth_headers(), **(offer_headers() if self._offer else {})}
+        self._request = handshake_request(host, target, self._key, headers)
+        #: The negotiated permessage-deflate state; None: frames go uncompressed.
+        self.deflate: PerMessageDeflate | None = None
+        #: WebSocket bytes received after the handshake (frames as they crossed the socket).
+        self.received_bytes = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports are not asyncio.Transport subclasses, but behave as one.
@@ -79,11 +95,17 @@ class RawClient(asyncio.Protocol):
         if self.transport is not None and not self.closed:
             self.transport.write(frame)
 
+    def send_text(self, payload: bytes) -> None:
+        """One text message, compressed if permessage-deflate was negotiated."""
+        deflate = self.deflate
+        self.send(encode_text(payload) if deflate is None else deflate.encode_text(payload))
+
     def data_received(self, data: bytes) -> None:
         if self._handshake is not None:
             data = self._finish_handshake(self._handshake + data)
             if not data:
                 return
+        self.received_bytes += len(data)
         reader = self._reader
         frames = 0
         on_frame = self._on_frame
@@ -144,7 +166,10 @@ class RawClient(asyncio.Protocol):
         # ``opened`` is already done (cancelled) when the task awaiting it was cancelled:
         # a scenario giving up on its other subscribers, say.
         try:
-            result = parse_handshake(received, self._key)
+            result = parse_handshake(received, self._key, offered_extensions=self._offer)
+            if result is not None and self._offer:
+                self.deflate = negotiate(result[0])
+                self._reader = FrameReader(deflate=self.deflate)
         except HandshakeError as exc:
             if not self.opened.done():
                 self.opened.set_exception(ConnectionError(f"handshake refused: {exc}"))

@@ -57,6 +57,8 @@ class Recorder:
     #: Arrivals that carried no message of any publisher: a frame, poll item or event of an app
     #: (``--profile``) with no payload token in it. They count as ``unexpected``.
     unexpected_arrivals: int = 0
+    #: WebSocket bytes this subscriber received after its handshake (its raw client's count).
+    ws_received_bytes: int = 0
 
     def deliver(self, publisher: str, seq: int, sent_ns: int, received_ns: int) -> None:
         """Record one received message (``sent_ns`` is its scheduled send time).

@@ -24,6 +24,7 @@ from pushbench.core.histogram import LatencyHistogram
 from pushbench.core.integrity import IntegrityCounts
 from pushbench.core.intervals import DEFAULT_INTERVAL_S, IntervalGrid, IntervalSeries
 from pushbench.core.kinds import Transport
+from pushbench.core.payload_kind import DEFAULT_PAYLOAD_KIND, payload_maker
 from pushbench.core.target_adapter import TargetAdapter
 from pushbench.drivers.profiled import FrameMaker, ProfiledPublishers, profiled_subscriber
 from pushbench.drivers.publisher import (
@@ -68,6 +69,12 @@ class ScenarioSpec:
     rooms: int = 1
     """Rooms the subscribers and publishers are spread over; publishers must be a multiple, so
     each room gets the same publish rate (``rate_per_s`` is all rooms together)."""
+    payload_kind: str = DEFAULT_PAYLOAD_KIND
+    """What the payload holds (``--payload``, :mod:`pushbench.core.payload_kind`)."""
+    ws_per_message_deflate: bool | None = None
+    """Whether the WebSocket clients offered permessage-deflate (and the server took it);
+    recorded in the params, None: not recorded. The clients follow
+    :mod:`pushbench.harness.client_deflate`, which the command sets to match."""
 
     def __post_init__(self) -> None:
         if self.transport not in SUBSCRIBERS:
@@ -80,6 +87,7 @@ class ScenarioSpec:
         for name in ("rate_per_s", "duration_s", "interval_s"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0")
+        payload_maker(self.payload_kind, 0)  # an unknown kind is refused here
         if self.publishers < 1 or self.subscribers < 1:
             raise ValueError("publishers and subscribers must be at least 1")
         if self.warmup_s < 0 or self.payload_bytes < 0:
@@ -129,6 +137,9 @@ class ScenarioSpec:
             params["stalled_subscribers"] = self.stalled_subscribers
         if self.rooms != 1:  # one room: recorded as before rooms existed
             params["rooms"] = self.rooms
+        params["payload_kind"] = self.payload_kind
+        if self.ws_per_message_deflate is not None:
+            params["ws_per_message_deflate"] = self.ws_per_message_deflate
         return params
 
     @property
@@ -160,6 +171,9 @@ class ScenarioRun:
     generator_wall_s: float = 0.0
     #: The measured window over time (``spec.interval_s`` slices); its merge is ``histogram``.
     intervals: IntervalSeries | None = None
+    #: WebSocket bytes the subscribers received after their handshakes, all together (frames
+    #: as they crossed the socket: counted, not estimated); None: not a ws scenario.
+    ws_received_bytes: int | None = None
 
 
 async def run_scenario(
@@ -225,6 +239,9 @@ async def run_scenario(
             window.start_ns = start + round(spec.warmup_s * 1e9)
             window.end_ns = window.start_ns + round(spec.duration_s * 1e9)
             payload = "x" * spec.payload_bytes
+            fresh = payload_maker(spec.payload_kind, spec.payload_bytes)
+            if fresh is not None:  # a new payload per message (random: nothing repeats)
+                make_frame = _fresh_payloads(make_frame, fresh)
             monitor = asyncio.create_task(_watch_loop_lag(lag))
             grid = IntervalGrid(window.start_ns, window.end_ns, round(spec.interval_s * 1e9))
             ticker = (
@@ -330,7 +347,19 @@ async def run_scenario(
         generator_cpu_s=usage[0],
         generator_wall_s=usage[1],
         intervals=series,
+        ws_received_bytes=sum(r.ws_received_bytes for r in recorders)
+        if spec.transport == Transport.WS
+        else None,
     )
+
+
+def _fresh_payloads(make_frame: FrameMaker, fresh: Callable[[], str]) -> FrameMaker:
+    """``make_frame`` with each message's payload drawn anew instead of the constant one."""
+
+    def make(publisher: str, seq: int, scheduled_ns: int, _payload: str) -> str | bytes:
+        return make_frame(publisher, seq, scheduled_ns, fresh())
+
+    return make
 
 
 async def _open_stalled(base_url: str, room: str, spec: ScenarioSpec) -> list[StalledSubscriber]:

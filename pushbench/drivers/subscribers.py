@@ -86,6 +86,7 @@ async def ws_push(context: SubscriberContext) -> None:
             recorder.error("the connection was lost without a close frame (the target stopped?)")
     finally:
         client.close()
+        recorder.ws_received_bytes += client.received_bytes
 
 
 async def sse(context: SubscriberContext) -> None:

@@ -16,10 +16,13 @@ not copied a thousand times); :meth:`FrameReader.skip_data` counts data frames w
 materialising them, for clients that only count; short text headers are precomputed; masking
 is websockets' C helper, and a zero mask key (:data:`ZERO_MASK`) skips it.
 
-It keeps to what a benchmark client needs — no extensions, no subprotocols — while still
+It keeps to what a benchmark client needs — permessage-deflate as the one extension
+(:mod:`pushbench.drivers.wsdeflate`, only when negotiated), no subprotocols — while still
 enforcing the protocol: frames masked from a client and unmasked from a server, control frames
-short and unfragmented, reserved bits clear, known opcodes, messages bounded. UTF-8 validation of
-text is left to the caller's ``payload.decode()`` (in C, and only where the text is read).
+short and unfragmented, reserved bits clear (but RSV1 on the first frame of a compressed
+message, when permessage-deflate was negotiated), known opcodes, messages bounded. UTF-8
+validation of text is left to the caller's ``payload.decode()`` (in C, and only where the text
+is read).
 
 Masking keys come from :func:`random.randbytes`, not ``os.urandom``: RFC 6455 wants them
 unpredictable to protect *caching proxies*, which have no place between a benchmark and its
@@ -31,7 +34,10 @@ from __future__ import annotations
 import enum
 import random
 import struct
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:  # wsdeflate builds on this module; the reader only calls it
+    from pushbench.drivers.wsdeflate import PerMessageDeflate
 
 __all__ = [
     "MAX_CONTROL_PAYLOAD",
@@ -118,20 +124,29 @@ def encode_text(payload: bytes) -> bytes:
 
 
 def encode_frame(
-    opcode: Opcode, payload: bytes, fin: bool = True, mask: bytes | None = None
+    opcode: Opcode,
+    payload: bytes,
+    fin: bool = True,
+    mask: bytes | None = None,
+    rsv1: bool = False,
 ) -> bytes:
-    """One masked client frame; ``mask`` is a random key unless given (:data:`ZERO_MASK`)."""
+    """One masked client frame; ``mask`` is a random key unless given (:data:`ZERO_MASK`);
+    ``rsv1``: the first frame of a compressed message (:mod:`pushbench.drivers.wsdeflate`)."""
     if mask is None:
         mask = _randbytes(4)
     elif len(mask) != 4:
         raise ValueError(f"a mask key is 4 bytes, not {len(mask)}")
-    header = _header((0x80 if fin else 0) | opcode, 0x80, len(payload))
+    flags = (0xC0 if rsv1 else 0x80) if fin else (0x40 if rsv1 else 0)
+    header = _header(flags | opcode, 0x80, len(payload))
     return header + mask + (payload if mask == ZERO_MASK else _apply_mask(payload, mask))
 
 
-def encode_server_frame(opcode: Opcode, payload: bytes, fin: bool = True) -> bytes:
-    """One unmasked frame, as a server sends it."""
-    return _header((0x80 if fin else 0) | opcode, 0, len(payload)) + payload
+def encode_server_frame(
+    opcode: Opcode, payload: bytes, fin: bool = True, rsv1: bool = False
+) -> bytes:
+    """One unmasked frame, as a server sends it (``rsv1``: see :func:`encode_frame`)."""
+    flags = (0x80 if fin else 0) | (0x40 if rsv1 else 0)
+    return _header(flags | opcode, 0, len(payload)) + payload
 
 
 def _header(first: int, mask_bit: int, size: int) -> bytes:
@@ -169,7 +184,8 @@ class FrameReader:
     Data messages come out reassembled (opcode ``TEXT`` or ``BINARY``, never
     ``CONTINUATION``); control frames come out as they arrive, even between the fragments of a
     data message. A client reads a server's frames (unmasked, the default); ``masked=True``
-    reads a client's, as a server does (masked, unmasked here).
+    reads a client's, as a server does (masked, unmasked here). ``deflate``: the connection
+    negotiated permessage-deflate, so messages with RSV1 come out inflated by it.
 
     Example:
         >>> reader = FrameReader()
@@ -180,7 +196,9 @@ class FrameReader:
 
     __slots__ = (
         "_buffer",
+        "_deflate",
         "_fragments",
+        "_fragments_compressed",
         "_fragments_opcode",
         "_fragments_size",
         "_mask_bit",
@@ -188,10 +206,19 @@ class FrameReader:
         "max_size",
     )
 
-    def __init__(self, max_size: int = 16 * 1024 * 1024, *, masked: bool = False) -> None:
+    def __init__(
+        self,
+        max_size: int = 16 * 1024 * 1024,
+        *,
+        masked: bool = False,
+        deflate: PerMessageDeflate | None = None,
+    ) -> None:
         self.max_size = max_size
-        """Largest message accepted, in bytes; a bigger one is a :class:`ProtocolError`."""
+        """Largest message accepted, in bytes (inflated, if compressed); a bigger one is a
+        :class:`ProtocolError`."""
         self._mask_bit = 0x80 if masked else 0
+        self._deflate = deflate
+        self._fragments_compressed = False
         # Received bytes; those before ``_offset`` are parsed already. Frames are sliced out at
         # a moving offset, so a read carrying a thousand small frames is not copied a thousand
         # times; the buffer is empty (and the offset 0) whenever everything was parsed.
@@ -241,7 +268,14 @@ class FrameReader:
                     raise ProtocolError(f"message of {size} bytes exceeds max_size")
             masked = second & 0x80
             if masked != self._mask_bit or first & 0x70:
-                self._refuse(first, masked)
+                # Refused, unless the first frame of a compressed message: read on its own path,
+                # so the uncompressed one below stays as it was.
+                compressed = self._compressed(first, masked, start, size)
+                if compressed is None:
+                    return None
+                if compressed:
+                    return compressed
+                continue
             if masked:
                 start += 4
             end = start + size
@@ -315,7 +349,58 @@ class FrameReader:
             raise ProtocolError(
                 "server frames must not be masked" if masked else "client frames must be masked"
             )
-        raise ProtocolError(f"reserved bits set ({first & 0x70:#x}) without an extension")
+        if self._deflate is None or first & 0x30:
+            raise ProtocolError(f"reserved bits set ({first & 0x70:#x}) without an extension")
+        opcode = _OPCODES[first & 0x0F]
+        if opcode is None:
+            kind = "control" if first & 0x08 else "data"
+            raise ProtocolError(f"unknown {kind} opcode {first & 0x0F:#x}")
+        kind = "continuation" if opcode is _CONTINUATION else "control"
+        raise ProtocolError(f"RSV1 set on a {kind} frame")
+
+    def _compressed(
+        self, first: int, masked: int, start: int, size: int
+    ) -> tuple[Opcode, bytes] | tuple[()] | None:
+        """A frame with reserved bits, its header read up to ``start`` (where the mask key or
+        payload begins): refused unless it starts a permessage-deflate message. The message
+        inflated, ``()`` for a first fragment taken, None until the whole frame is here."""
+        opcode = _OPCODES[first & 0x0F]
+        deflate = self._deflate
+        if (
+            deflate is None
+            or masked != self._mask_bit
+            or first & 0x70 != 0x40
+            or (opcode is not _TEXT and opcode is not _BINARY)
+        ):
+            self._refuse(first, masked)
+        assert deflate is not None
+        assert opcode is not None
+        buffer = self._buffer
+        length = len(buffer)
+        if masked:
+            start += 4
+        end = start + size
+        if end > length:
+            return None
+        payload = buffer[start:end]
+        if masked:
+            payload = _apply_mask(payload, buffer[start - 4 : start])
+        if end < length:
+            self._offset = end
+        else:
+            self._buffer = b""
+            self._offset = 0
+        if self._fragments:
+            raise ProtocolError("new data frame while a fragmented message is unfinished")
+        if size > self.max_size:
+            raise ProtocolError(f"message of {size} bytes exceeds max_size")
+        if first & 0x80:
+            return opcode, deflate.decompress(payload, self.max_size)
+        self._fragments_opcode = opcode
+        self._fragments_compressed = True
+        self._fragments_size = len(payload)
+        self._fragments.append(payload)
+        return ()
 
     def _slow_path(
         self, first: int, opcode: Opcode | None, payload: bytes
@@ -345,4 +430,8 @@ class FrameReader:
         message = b"".join(self._fragments)
         self._fragments.clear()
         self._fragments_size = 0
+        if self._fragments_compressed:
+            self._fragments_compressed = False
+            assert self._deflate is not None  # set only when it was negotiated
+            message = self._deflate.decompress(message, self.max_size)
         return self._fragments_opcode, message

@@ -2,7 +2,8 @@
 
 The raw asyncio clients (:mod:`pushbench.drivers.rawws`) and the Locust users' blocking client
 (:mod:`pushbench.locust.ws_client`) send the same upgrade request and check the answer the same
-way; the frames that follow are :mod:`pushbench.drivers.wsframes`' business.
+way; the frames that follow are :mod:`pushbench.drivers.wsframes`' business, and an offered
+permessage-deflate :mod:`pushbench.drivers.wsdeflate`'s.
 """
 
 from __future__ import annotations
@@ -60,12 +61,16 @@ def handshake_request(
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
-def parse_handshake(data: bytes, key: str) -> tuple[dict[str, str], bytes] | None:
+def parse_handshake(
+    data: bytes, key: str, *, offered_extensions: bool = False
+) -> tuple[dict[str, str], bytes] | None:
     """Check the server's answer to the upgrade request.
 
     Args:
         data: Everything received so far.
         key: The ``Sec-WebSocket-Key`` that was sent.
+        offered_extensions: The request offered an extension (permessage-deflate), so the
+            answer may name one: :func:`pushbench.drivers.wsdeflate.negotiate` checks it.
 
     Returns:
         None while the header block is incomplete; then the headers (lower-case names) and
@@ -94,6 +99,6 @@ def parse_handshake(data: bytes, key: str) -> tuple[dict[str, str], bytes] | Non
         raise HandshakeError("missing 'Connection: Upgrade' in the 101 response", status)
     if headers.get("sec-websocket-accept") != accept_key(key):
         raise HandshakeError("wrong Sec-WebSocket-Accept in the 101 response", status)
-    if headers.get("sec-websocket-extensions"):
+    if headers.get("sec-websocket-extensions") and not offered_extensions:
         raise HandshakeError("server negotiated an extension this client did not offer", status)
     return headers, data[end + 4 :]

@@ -3,7 +3,9 @@
 Locust monkey-patches the standard library's sockets, so blocking calls here yield to the other
 users instead of blocking the process (an asyncio client cannot run inside Locust). All protocol
 work is in :mod:`pushbench.drivers.wshandshake` and the frame codec
-:mod:`pushbench.drivers.wsframes`; this module only moves bytes.
+:mod:`pushbench.drivers.wsframes` (with :mod:`pushbench.drivers.wsdeflate` when
+permessage-deflate is offered: :mod:`pushbench.harness.client_deflate`); this module only moves
+bytes, and counts those it received (``received_wire_bytes``: measured, not estimated).
 
 Under gevent a connection waits for readability *before* reading. A client that has just sent a
 request never finds the answer already there, and gevent's own ``recv`` would first fail with
@@ -21,6 +23,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
+from pushbench.drivers.wsdeflate import PerMessageDeflate, negotiate, offer_headers
 from pushbench.drivers.wsframes import (
     CloseCode,
     FrameReader,
@@ -37,6 +40,7 @@ from pushbench.drivers.wshandshake import (
     new_key,
     parse_handshake,
 )
+from pushbench.harness.client_deflate import client_deflate
 from pushbench.harness.client_tls import client_ssl
 
 __all__ = ["ConnectionClosed", "WebSocket", "connect"]
@@ -59,11 +63,25 @@ class ConnectionClosed(Exception):
 class WebSocket:
     """An open client connection. Not thread-safe: one greenlet reads, any may send."""
 
-    __slots__ = ("_closed", "_readable", "_reader", "_recv", "_send", "received_bytes", "sock")
+    __slots__ = (
+        "_closed",
+        "_readable",
+        "_reader",
+        "_recv",
+        "_send",
+        "deflate",
+        "received_bytes",
+        "received_wire_bytes",
+        "sock",
+    )
 
-    def __init__(self, sock: socket.socket, reader: FrameReader) -> None:
+    def __init__(
+        self, sock: socket.socket, reader: FrameReader, deflate: PerMessageDeflate | None = None
+    ) -> None:
         self.sock = sock
         self._reader = reader
+        self.deflate = deflate
+        """The negotiated permessage-deflate state; None: frames go uncompressed."""
         # TLS: decrypted bytes may wait inside the SSL object while the descriptor is not
         # readable, and the raw socket underneath carries ciphertext, so a TLS socket takes
         # the plain blocking calls (gevent's cooperate on their own).
@@ -76,11 +94,16 @@ class WebSocket:
         self._send: Callable[[bytes], int] = raw.send if raw is not None else sock.send
         self._closed = False
         self.received_bytes = 0
-        """Payload bytes of every data message received."""
+        """Payload bytes of every data message received (inflated, if compressed)."""
+        self.received_wire_bytes = 0
+        """WebSocket bytes received after the handshake: frames as they crossed the socket."""
 
     def send_text(self, text: str) -> None:
         """Send one text message."""
-        frame = encode_text(text.encode())
+        deflate = self.deflate
+        frame = (
+            encode_text(text.encode()) if deflate is None else deflate.encode_text(text.encode())
+        )
         try:
             sent = self._send(frame)
         except BlockingIOError:  # the send buffer is full: wait for room, cooperatively
@@ -93,7 +116,12 @@ class WebSocket:
 
     def send_bytes(self, data: bytes) -> None:
         """Send one binary message."""
-        self._sendall(encode_frame(Opcode.BINARY, data))
+        deflate = self.deflate
+        self._sendall(
+            encode_frame(Opcode.BINARY, data)
+            if deflate is None
+            else deflate.encode(Opcode.BINARY, data)
+        )
 
     def _sendall(self, data: bytes) -> None:
         try:
@@ -163,6 +191,7 @@ class WebSocket:
             raise ConnectionClosed(
                 CloseCode.ABNORMAL, "TCP connection closed without a close frame"
             )
+        self.received_wire_bytes += len(data)
         self._reader.feed(data)
 
     def _fail(self, code: int, reason: str) -> None:
@@ -213,12 +242,15 @@ def connect(
     timeout_s: float | None = 30.0,
     headers: dict[str, str] | None = None,
     max_size: int = 16 * 1024 * 1024,
+    deflate: bool | None = None,
 ) -> WebSocket:
     """Open ``ws://host:port/path?query``, or ``wss://`` (TLS, verified against
     ``PUSHBENCH_CA_FILE``: :mod:`pushbench.harness.client_tls`).
 
     ``timeout_s`` bounds the TCP connect and the handshake; the open connection then blocks
-    without a timeout (a subscriber may legitimately wait minutes for a message).
+    without a timeout (a subscriber may legitimately wait minutes for a message). ``deflate``:
+    offer permessage-deflate (and refuse a server that declines it); None: as
+    ``PUSHBENCH_WS_PER_MESSAGE_DEFLATE`` says.
 
     Raises:
         HandshakeError: The server refused the upgrade (``status`` has its HTTP status).
@@ -231,6 +263,9 @@ def connect(
     host = parts.hostname or "127.0.0.1"
     port = parts.port or (443 if tls is not None else 80)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    offer = client_deflate() if deflate is None else deflate
+    if offer:
+        headers = {**(headers or {}), **offer_headers()}
     sock = socket.create_connection((host, port), timeout=timeout_s)
     try:
         # Small frames must leave now, not when Nagle's algorithm decides.
@@ -246,17 +281,20 @@ def connect(
             if not data:
                 raise HandshakeError("connection closed during the handshake")
             received += data
-            result = parse_handshake(received, key)
+            result = parse_handshake(received, key, offered_extensions=offer)
             if result is not None:
                 break
+        negotiated = negotiate(result[0]) if offer else None
         sock.settimeout(None)
     except BaseException:
         sock.close()
         raise
-    reader = FrameReader(max_size)
+    reader = FrameReader(max_size, deflate=negotiated)
     if result[1]:
         reader.feed(result[1])
-    return WebSocket(sock, reader)
+    ws = WebSocket(sock, reader, negotiated)
+    ws.received_wire_bytes = len(result[1])
+    return ws
 
 
 class _Readable:

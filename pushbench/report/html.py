@@ -14,6 +14,7 @@ from pushbench import __version__
 from pushbench.core.completeness import is_complete
 from pushbench.core.schema import ResultsDocument
 from pushbench.report.charts import Chart, charts
+from pushbench.report.deflate_table import DEFLATE_COLUMNS, DEFLATE_NOTE, deflate_table
 from pushbench.report.kinds import parts_for
 from pushbench.report.table import (
     NUMERIC_COLUMNS,
@@ -165,6 +166,18 @@ def _tls(document: ResultsDocument) -> str:
     return "".join(parts) + "</section>"
 
 
+def _deflate(document: ResultsDocument) -> str:
+    rows = deflate_table(document)
+    if not rows:
+        return ""
+    return (
+        '<section id="deflate"><h2>WebSocket bytes on the wire, with the permessage-deflate '
+        "setting of each</h2>"
+        + _plain_table("deflate", DEFLATE_COLUMNS, rows)
+        + f"<p>{escape(DEFLATE_NOTE)}</p></section>"
+    )
+
+
 def _verdicts(document: ResultsDocument) -> str:
     lines = verdict_lines(document)
     ids = ["verdict", *(f"verdict-{i}" for i in range(1, len(lines)))]
@@ -256,7 +269,7 @@ def render_html(document: ResultsDocument) -> str:
 </header>
 {_verdicts(document)}
 <section id="comparison"><h2>Comparison</h2>{_summary_table(document)}{clock_line}</section>
-{_framework_tax(document)}{_tls(document)}{sections}
+{_framework_tax(document)}{_tls(document)}{_deflate(document)}{sections}
 {warnings}
 <section id="charts"><h2>Charts</h2>{figures}</section>
 <section id="notes"><h2>How to read these numbers</h2><ul>{notes}</ul></section>

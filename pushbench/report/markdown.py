@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 from pushbench.core.schema import ResultsDocument
+from pushbench.report.deflate_table import DEFLATE_COLUMNS, DEFLATE_NOTE, deflate_table
 from pushbench.report.kinds import parts_for
 from pushbench.report.over_time import over_time_line, with_intervals
 from pushbench.report.table import (
@@ -96,6 +97,15 @@ def _tls(document: ResultsDocument) -> list[str]:
     return lines
 
 
+def _deflate(document: ResultsDocument) -> list[str]:
+    rows = deflate_table(document)
+    if not rows:
+        return []
+    numeric = frozenset(range(3, len(DEFLATE_COLUMNS)))
+    title = "### WebSocket bytes on the wire, with the permessage-deflate setting of each"
+    return ["", title, "", *_table(DEFLATE_COLUMNS, rows, numeric), "", DEFLATE_NOTE]
+
+
 def _over_time(document: ResultsDocument) -> list[str]:
     """A line per scenario with intervals: the range its figures moved in over the run."""
     scenarios = with_intervals(document)
@@ -138,6 +148,7 @@ def render_markdown(document: ResultsDocument) -> str:
         *(["", floor] if floor else []),
         *_framework_tax(document),
         *_tls(document),
+        *_deflate(document),
         *parts_for(document).markdown_sections(document),
         *_over_time(document),
     ]

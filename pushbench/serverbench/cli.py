@@ -27,6 +27,7 @@ from pushbench.cli.options import (
     SslCertfile,
     SslKeyfile,
     Tls,
+    WsPerMessageDeflate,
     err,
     no_flavor_for_own_app,
     server_config,
@@ -195,6 +196,7 @@ def serverbench(
     tls: Tls = False,
     ssl_keyfile: SslKeyfile = None,
     ssl_certfile: SslCertfile = None,
+    ws_per_message_deflate: WsPerMessageDeflate = False,
 ) -> None:
     """Echo round trips/s, fan-out deliveries/s and idle memory, per WebSocket implementation;
     then short polls/s, each against a bare ASGI app (--flavor: the reference app's), or on
@@ -235,6 +237,7 @@ def serverbench(
             http_impl=http_impl,
             broker="memory",
             server=server_name,
+            ws_per_message_deflate=ws_per_message_deflate,
         )
     server = server_config(
         host="127.0.0.1",
@@ -249,6 +252,7 @@ def serverbench(
         ssl_keyfile=keyfile,
         ssl_certfile=certfile,
         server=server_name,
+        ws_per_message_deflate=ws_per_message_deflate,
     )
     config = ServerBenchConfig(
         ws_impls=impls,

@@ -46,6 +46,7 @@ from pushbench.drivers.profiled_capacity import (
     token_fanout_capacity,
     token_poll_capacity,
 )
+from pushbench.harness.client_deflate import offering
 from pushbench.harness.client_tls import trusting
 from pushbench.harness.environment import server_record
 from pushbench.harness.launcher import ServerProcess
@@ -190,6 +191,7 @@ def run_serverbench(
             "profile": config.profile.name,
             "skipped": skipped_phases(config.profile),
             "tls": config.tls or config.server.tls,
+            "ws_per_message_deflate": config.server.ws_per_message_deflate,
         },
         out,
         warnings=[
@@ -210,7 +212,9 @@ def run_serverbench(
             measure(replace(config, server=server))
 
     def measure(config: ServerBenchConfig) -> None:
-        with generator_affinity(generator_cpus):
+        # The clients negotiate permessage-deflate exactly when the servers offer it.
+        deflate = config.server.ws_per_message_deflate
+        with generator_affinity(generator_cpus), offering(deflate):
             _all_impls(config, server_cpus, progress, state)
             if config.pollers and "poll" not in skipped_phases(config.profile):
                 polls = _poll_floor(config, state.run_dir, server_cpus, progress)
@@ -466,6 +470,7 @@ def _measure_impl(
         "server": config.server.server,
         "ws_impl": impl,
         "payload_bytes": config.payload_bytes,
+        "ws_per_message_deflate": config.server.ws_per_message_deflate,
         **_tls(config),
     }
     # The measured app's idle figure goes with its fan-out, else (no fan-out) with its echo.

@@ -46,6 +46,7 @@ from pushbench.sweep.matrix import (
     BROKER_MODES,
     Timing,
     expand,
+    parse_deflate,
     parse_names,
     parse_workers,
     plan_sweep,
@@ -215,6 +216,14 @@ def sweep(
             "asgi,fastapi measures the framework's cost too).",
         ),
     ] = None,
+    ws_per_message_deflate: Annotated[
+        str,
+        typer.Option(
+            "--ws-per-message-deflate",
+            help="permessage-deflate on server and clients: off, on, or off,on (an axis; "
+            "docs/deflate.md).",
+        ),
+    ] = "off",
     brokers: Annotated[
         str,
         typer.Option(
@@ -317,6 +326,7 @@ def sweep(
         http_impls = parse_names(http_impl or preset.http_impl, "--http-impl", HTTP_IMPLS)
         flavors = parse_names(flavor or preset.flavor, "--flavor", FLAVORS)
         servers = parse_names(server_names, "--server", SERVERS)
+        deflates = parse_deflate(ws_per_message_deflate)
         broker_modes = tuple(part.strip() for part in brokers.split(",") if part.strip())
         configs, invalid = expand(
             worker_counts,
@@ -327,13 +337,16 @@ def sweep(
             flavors,
             own_app=not chosen.reference,
             servers=servers,
+            deflates=deflates,
         )
     except ValueError as exc:
         raise _fail(str(exc)) from None
     if broker is not None and not broker.startswith(BROKER_SCHEMES):
         raise _fail(f"--broker takes a Redis URL such as redis://127.0.0.1:6379/0, not {broker!r}")
     if not configs:
-        raise _fail("no valid configuration: " + "; ".join(s.reason for s in invalid))
+        raise _fail(
+            "no valid configuration: " + "; ".join(dict.fromkeys(s.reason for s in invalid))
+        )
     budget_s = budget if budget is not None else preset.budget_s
     timing = Timing(
         duration_s=duration if duration is not None else preset.duration_s,
@@ -346,6 +359,7 @@ def sweep(
         plan=plan,
         matrix={
             "servers": list(servers),
+            "ws_per_message_deflate": list(deflates),
             "workers": list(worker_counts),
             "loops": list(loops),
             "ws_impls": list(ws_impls),

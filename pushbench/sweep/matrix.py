@@ -1,13 +1,15 @@
 """Which server configurations a sweep runs, in which order, and which it leaves out (pure).
 
 The matrix is the product of the option lists (ASGI server × workers × loop × WebSocket
-implementation × HTTP implementation × broker × server flavor). The WebSocket and HTTP axes are
-uvicorn's: granian and hypercorn each run one implementation of their own, so under them those
-axes collapse to that one (``auto``) rather than multiplying configurations that would all run
-the same server. Combinations that cannot work are skipped with the
-reason (the memory broker with several workers keeps one set of rooms per worker), configurations
-run cheapest first, and a time budget shortens the measured intervals and then drops the most
-expensive configurations that still do not fit — every one of them recorded with why.
+implementation × HTTP implementation × broker × server flavor × permessage-deflate off/on). The
+WebSocket and HTTP axes are uvicorn's: granian and hypercorn each run one implementation of their
+own, so under them those axes collapse to that one (``auto``) rather than multiplying
+configurations that would all run the same server; granian has no permessage-deflate, so its
+configurations with it on are skipped with that reason. Combinations that cannot work are
+skipped with the reason (the memory broker with several workers keeps one set of rooms per
+worker), configurations run cheapest first, and a time budget shortens the measured intervals
+and then drops the most expensive configurations that still do not fit — every one of them
+recorded with why.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pushbench.core.server_config import FLAVORS, HTTP_IMPLS, LOOPS, SERVERS, WS
 
 __all__ = [
     "BROKER_MODES",
+    "DEFLATE_MODES",
     "OWN_STATE",
     "WORKLOADS",
     "Skipped",
@@ -29,6 +32,7 @@ __all__ = [
     "SweepPlan",
     "Timing",
     "expand",
+    "parse_deflate",
     "parse_names",
     "parse_workers",
     "plan_sweep",
@@ -38,6 +42,8 @@ __all__ = [
 BROKER_MODES: Final = ("auto", "memory", "redis")
 #: The broker of a user's app (``--app``): none of pushbench's, the app keeps its own state.
 OWN_STATE: Final = "app"
+#: ``--ws-per-message-deflate`` values of a sweep: permessage-deflate off, on, or both.
+DEFLATE_MODES: Final = {"off": False, "on": True}
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -56,6 +62,8 @@ class SweepConfig:
     server: str = "uvicorn"
     """The ASGI server (``--server``); under granian and hypercorn ``ws_impl`` and
     ``http_impl`` are ``auto``: the server's own."""
+    deflate: bool = False
+    """permessage-deflate on server and clients (``--ws-per-message-deflate on``)."""
 
     @property
     def label(self) -> str:
@@ -66,7 +74,8 @@ class SweepConfig:
         text = f"w{self.workers} {self.loop} {impls}"
         implied = "memory" if self.workers == 1 else "redis"
         text = text if self.broker in (implied, OWN_STATE) else f"{text} {self.broker}"
-        return text if self.flavor == "asgi" else f"{text} {self.flavor}"
+        text = text if self.flavor == "asgi" else f"{text} {self.flavor}"
+        return f"{text} deflate" if self.deflate else text
 
     @property
     def slug(self) -> str:
@@ -84,6 +93,7 @@ class SweepConfig:
             "http_impl": self.http_impl,
             "broker": self.broker,
             "flavor": self.flavor,
+            "ws_per_message_deflate": self.deflate,
         }
 
 
@@ -170,6 +180,7 @@ def expand(
     flavors: Sequence[str] = ("asgi",),
     own_app: bool = False,
     servers: Sequence[str] = ("uvicorn",),
+    deflates: Sequence[bool] = (False,),
 ) -> tuple[list[SweepConfig], list[Skipped]]:
     """Every valid combination (matrix order) and the invalid ones with their reason.
 
@@ -196,14 +207,19 @@ def expand(
         )
     configs: dict[SweepConfig, None] = {}
     skipped: dict[Skipped, None] = {}
-    matrix = itertools.product(servers, workers, brokers, loops, ws_impls, http_impls, flavors)
-    for server, w, mode, loop, ws, http, flavor in matrix:
+    matrix = itertools.product(
+        servers, workers, brokers, loops, ws_impls, http_impls, flavors, deflates
+    )
+    for server, w, mode, loop, ws, http, flavor, deflate in matrix:
         broker = ("memory" if w == 1 else "redis") if mode == "auto" else mode
         broker = OWN_STATE if own_app else broker
         if server != "uvicorn":  # its own WebSocket and HTTP implementation, whatever is listed
             ws, http = "auto", "auto"
-        config = SweepConfig(w, loop, ws, http, broker, flavor, server)
-        if broker == "memory" and w > 1:
+        config = SweepConfig(w, loop, ws, http, broker, flavor, server, deflate)
+        if deflate and server == "granian":
+            reason = "--server granian has no permessage-deflate (--ws-per-message-deflate)"
+            skipped[Skipped(config.label, reason)] = None
+        elif broker == "memory" and w > 1:
             reason = (
                 "the memory broker keeps one set of rooms per worker process, so with "
                 f"{w} workers most broadcasts would never reach their subscribers"
@@ -212,6 +228,22 @@ def expand(
         else:
             configs[config] = None
     return list(configs), list(skipped)
+
+
+def parse_deflate(text: str) -> tuple[bool, ...]:
+    """``"off,on"`` → ``(False, True)``; duplicates dropped, order kept.
+
+    Raises:
+        ValueError: A value other than ``off`` and ``on``, or none.
+    """
+    names = [part.strip().lower() for part in text.split(",") if part.strip()]
+    unknown = [name for name in names if name not in DEFLATE_MODES]
+    if unknown or not names:
+        raise ValueError(
+            f"--ws-per-message-deflate: unknown {', '.join(unknown) or '(none)'}; "
+            "choose off, on or off,on"
+        )
+    return tuple(dict.fromkeys(DEFLATE_MODES[name] for name in names))
 
 
 def plan_sweep(

@@ -42,6 +42,7 @@ from pushbench.drivers.profiled_capacity import (
 )
 from pushbench.drivers.scenario import ScenarioRun, ScenarioSpec, run_scenario
 from pushbench.harness.client_auth import auth_headers
+from pushbench.harness.client_deflate import offering
 from pushbench.harness.client_tls import client_context, client_ssl, trusting
 from pushbench.harness.environment import server_record
 from pushbench.harness.launcher import ServerProcess, ServerStartError
@@ -218,13 +219,15 @@ def _run_all(
             health_path=None if settings.own_app else "/healthz",
             ssl_keyfile=None if tls is None else str(tls.keyfile),
             ssl_certfile=None if tls is None else str(tls.certfile),
+            ws_per_message_deflate=sweep_config.deflate,
             **own,
         )
         log = state.run_dir / f"server-{index:02d}-{sweep_config.label.replace(' ', '-')}.log"
         scenarios: list[Scenario] = []
         errors: list[str] = []
         try:
-            with ServerProcess(server_config, log) as server:
+            # The clients negotiate permessage-deflate exactly when this server offers it.
+            with offering(sweep_config.deflate), ServerProcess(server_config, log) as server:
                 pin_server(server.pid, server_cpus)
                 if not settings.own_app:  # a user's app has no /metrics of pushbench's
                     _wait_workers(server, sweep_config.workers)

@@ -59,7 +59,8 @@ def test_serve_runs_the_users_app_under_uvicorn(tmp_path: Path) -> None:
             os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout(20))
     text = " ".join(log_path.read_text().split())
-    assert "examples.tutorial_app:app on http://127.0.0.1:0 (uvicorn workers=1 loop=auto ws=wsproto" in text
+    banner = "examples.tutorial_app:app on http://127.0.0.1:0 (uvicorn workers=1 loop=auto"
+    assert f"{banner} ws=wsproto" in text
 
 
 @pytest.mark.parametrize("command", ["serve", "serverbench", "sweep"])

@@ -10,6 +10,7 @@ from pushbench.sweep.matrix import (
     SweepConfig,
     Timing,
     expand,
+    parse_deflate,
     parse_names,
     parse_workers,
     plan_sweep,
@@ -113,6 +114,7 @@ def test_params_carry_every_dimension() -> None:
         "http_impl": "h11",
         "broker": "redis",
         "flavor": "asgi",
+        "ws_per_message_deflate": False,
     }
 
 
@@ -159,3 +161,33 @@ def test_other_servers_collapse_the_uvicorn_implementation_axes() -> None:
 def test_an_unknown_server_is_refused() -> None:
     with pytest.raises(ValueError, match="--server: unknown daphne"):
         expand([1], ["uvloop"], ["wsproto"], ["h11"], servers=["daphne"])
+
+
+def test_deflate_is_an_axis_and_granian_is_skipped_with_it_on() -> None:
+    configs, skipped = expand(
+        [1],
+        ["uvloop"],
+        ["wsproto"],
+        ["h11"],
+        servers=("uvicorn", "granian"),
+        deflates=(False, True),
+    )
+    assert [c.label for c in configs] == [
+        "w1 uvloop wsproto h11",
+        "w1 uvloop wsproto h11 deflate",
+        "w1 uvloop granian",
+    ]
+    assert configs[1].params()["ws_per_message_deflate"] is True
+    assert [(s.label, s.reason) for s in skipped] == [
+        (
+            "w1 uvloop granian deflate",
+            "--server granian has no permessage-deflate (--ws-per-message-deflate)",
+        )
+    ]
+
+
+def test_deflate_values_parse_or_say_what_is_wrong() -> None:
+    assert parse_deflate("off,on,off") == (False, True)
+    assert parse_deflate("on") == (True,)
+    with pytest.raises(ValueError, match="unknown maybe"):
+        parse_deflate("on,maybe")
