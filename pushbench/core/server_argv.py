@@ -15,9 +15,9 @@ anything. What each server does with its listening socket differs, and is part o
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from pushbench.core.server_config import ServerConfig
+from pushbench.core.server_config import ServerConfig, resolved_loop
 
 __all__ = [
     "BACKLOG",
@@ -114,8 +114,9 @@ def _granian(config: ServerConfig, bind: Bind) -> ServerCommand:
     return ServerCommand("granian", args, config.app_dir)
 
 
-#: hypercorn's ``--worker-class`` per ``--loop``: ``auto`` is hypercorn's own default.
-_HYPERCORN_WORKER_CLASS = {"auto": "asyncio", "asyncio": "asyncio", "uvloop": "uvloop"}
+#: hypercorn's ``--worker-class`` per resolved ``--loop`` (never ``auto``: hypercorn's own
+#: default is asyncio, not the uvloop uvicorn's ``auto`` picks).
+_HYPERCORN_WORKER_CLASS = {"asyncio": "asyncio", "uvloop": "uvloop"}
 
 
 def _hypercorn(config: ServerConfig, bind: Bind) -> ServerCommand:
@@ -161,12 +162,19 @@ COMMANDS: dict[str, Callable[[ServerConfig, Bind], ServerCommand]] = {
 TAKES_FD: dict[str, bool] = {"uvicorn": True, "granian": False, "hypercorn": True}
 
 
-def server_command(config: ServerConfig, bind: Bind) -> ServerCommand:
+def server_command(
+    config: ServerConfig, bind: Bind, *, uvloop_installed: bool = True
+) -> ServerCommand:
     """The command that runs ``config`` under ``config.server``, listening as ``bind`` says.
+
+    Every server gets the same event loop for ``--loop auto`` (:func:`resolved_loop`:
+    uvloop when ``uvloop_installed`` in the server's interpreter, else asyncio), named
+    explicitly rather than left to each server's own default.
 
     Raises:
         ValueError: ``bind`` has a socket for a server that cannot take one.
     """
     if bind.fd is not None and not TAKES_FD[config.server]:
         raise ValueError(f"{config.server} cannot serve an inherited socket; bind a port")
+    config = replace(config, loop=resolved_loop(config.loop, uvloop_installed))
     return COMMANDS[config.server](config, bind)

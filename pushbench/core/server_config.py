@@ -26,6 +26,7 @@ __all__ = [
     "ServerConfig",
     "TlsFilesMismatch",
     "UnsupportedByServer",
+    "resolved_loop",
     "server_label",
     "server_refusal",
 ]
@@ -43,11 +44,12 @@ BROKER_SCHEMES = ("redis://", "rediss://", "unix://")
 FLAVORS = ("asgi", "fastapi")
 #: ``--server`` choices: the ASGI servers pushbench runs an app under (docs/servers.md).
 SERVERS = ("uvicorn", "granian", "hypercorn")
-#: The ``--loop`` values each server runs (``auto``: the server's own default pick).
+#: The ``--loop`` values each server runs (``auto``: the same loop under every server,
+#: :func:`resolved_loop`, not each server's own default pick).
 SERVER_LOOPS: dict[str, tuple[str, ...]] = {
     "uvicorn": LOOPS,
-    "granian": LOOPS,  # granian --loop auto|asyncio|uvloop (and rloop, winloop)
-    "hypercorn": LOOPS,  # hypercorn --worker-class asyncio|uvloop; auto: its default, asyncio
+    "granian": LOOPS,  # granian --loop asyncio|uvloop (and rloop, winloop)
+    "hypercorn": LOOPS,  # hypercorn --worker-class asyncio|uvloop
 }
 #: The ``--ws-impl`` values each server runs: granian has one WebSocket implementation of its
 #: own (Rust, tungstenite), hypercorn serves WebSockets with wsproto only.
@@ -204,6 +206,19 @@ class ServerConfig:
         if self.ssl_keyfile is not None and self.ssl_certfile is not None:
             args += ["--ssl-keyfile", self.ssl_keyfile, "--ssl-certfile", self.ssl_certfile]
         return args
+
+
+def resolved_loop(loop: str, uvloop_installed: bool) -> str:
+    """The event loop ``--loop loop`` runs, the same under every server.
+
+    ``auto`` is uvicorn's pick, uvloop when it is installed (a dependency of the ``[server]``
+    extra), else asyncio. Each server's own ``auto`` differs (hypercorn's is asyncio, granian's
+    rloop when installed), so a comparison of servers at ``auto`` would compare event loops
+    too; every server is given the loop this names instead.
+    """
+    if loop != "auto":
+        return loop
+    return "uvloop" if uvloop_installed else "asyncio"
 
 
 def server_label(server: str, ws_impl: str = "auto") -> str:

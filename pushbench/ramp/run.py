@@ -24,7 +24,7 @@ from pushbench.core.target_adapter import TargetAdapter
 from pushbench.core.target_profile import BUILTIN_PROFILES
 from pushbench.drivers.scenario import ScenarioSpec
 from pushbench.harness.environment import server_record
-from pushbench.harness.launcher import ServerProcess, ServerStartError
+from pushbench.harness.launcher import ServerProcess, ServerStartError, loop_in_use
 from pushbench.harness.processes import cpu_plan, generator_affinity, pin_server
 from pushbench.harness.run_skeleton import RunOutcome, RunProgress, RunState, record_run, start_run
 from pushbench.workloads import push_on
@@ -107,7 +107,7 @@ class RampConfig:
             "server": {
                 "server": self.server.server,
                 "workers": self.server.workers,
-                "loop": self.server.loop,
+                "loop": loop_in_use(self.server),  # the loop run, auto resolved
                 "ws_impl": self.server.ws_impl,
                 "http_impl": self.server.http_impl,
                 "broker": self.server.broker,

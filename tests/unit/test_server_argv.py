@@ -15,6 +15,7 @@ from pushbench.core.server_config import (
     SERVERS,
     ServerConfig,
     UnsupportedByServer,
+    resolved_loop,
     server_label,
     server_refusal,
 )
@@ -27,7 +28,7 @@ def _value(args: list[str], option: str) -> str:
 
 def test_uvicorn_runs_as_before() -> None:
     """The default server's command line is the uvicorn one every run has used."""
-    config = ServerConfig(workers=2, broker="redis://127.0.0.1:6379/0")
+    config = ServerConfig(workers=2, loop="uvloop", broker="redis://127.0.0.1:6379/0")
     command = server_command(config, Bind(fd=7))
     assert command.module == "uvicorn"
     assert command.args == [*config.uvicorn_args(), "--fd", "7"]
@@ -54,6 +55,36 @@ def test_granian_gets_the_same_workers_loop_and_a_port() -> None:
     assert "--no-access-log" in args
 
 
+def _loop_run(server: str, args: list[str]) -> str:
+    """The event loop a server's command line names (each server's own option for it)."""
+    if server == "hypercorn":
+        return _value(args, "--worker-class")
+    return _value(args, "--loop")
+
+
+@pytest.mark.parametrize("server", SERVERS)
+@pytest.mark.parametrize(("installed", "loop"), [(True, "uvloop"), (False, "asyncio")])
+def test_loop_auto_is_the_same_loop_under_every_server(
+    server: str, installed: bool, loop: str
+) -> None:
+    """``--loop auto`` is uvicorn's pick under every server (uvloop when installed), named
+    explicitly: hypercorn's own default is asyncio and granian's rloop, so comparing servers at
+    their own ``auto`` would compare event loops too."""
+    bind = Bind() if server == "granian" else Bind(fd=3)
+    args = server_command(ServerConfig(server=server), bind, uvloop_installed=installed).args
+    assert _loop_run(server, args) == loop
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_an_explicit_loop_is_run_as_named(loop: str) -> None:
+    assert resolved_loop(loop, uvloop_installed=False) == loop
+    assert resolved_loop(loop, uvloop_installed=True) == loop
+    for server in SERVERS:
+        bind = Bind() if server == "granian" else Bind(fd=3)
+        args = server_command(ServerConfig(server=server, loop=loop), bind).args
+        assert _loop_run(server, args) == loop
+
+
 def test_granian_bounds_a_request_head_as_the_reference_server_does() -> None:
     """granian's own header timeout takes the place of target_app.http_head's (uvicorn only)."""
     assert Settings().header_timeout_s == DEFAULT_HEADER_TIMEOUT_S
@@ -70,7 +101,7 @@ def test_granian_cannot_serve_an_inherited_socket() -> None:
 
 
 @pytest.mark.parametrize(
-    ("loop", "worker_class"), [("auto", "asyncio"), ("asyncio", "asyncio"), ("uvloop", "uvloop")]
+    ("loop", "worker_class"), [("auto", "uvloop"), ("asyncio", "asyncio"), ("uvloop", "uvloop")]
 )
 def test_hypercorn_maps_the_loop_to_its_worker_class(loop: str, worker_class: str) -> None:
     config = ServerConfig(server="hypercorn", loop=loop, workers=2, broker="redis://h:1/0")
