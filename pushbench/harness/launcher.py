@@ -37,6 +37,8 @@ __all__ = [
 
 #: What the reference server needs in this environment (pushbench's ``[server]`` extra).
 SERVER_MODULES = ("target_app", "uvicorn", "fastapi", "pydantic_settings", "prometheus_client")
+#: What each ASGI server needs besides: its own module, and gunicorn its uvicorn worker.
+_SERVER_OWN_MODULES = {"gunicorn": ("gunicorn", "uvicorn_worker")}
 
 
 def _die_with_parent() -> None:
@@ -114,7 +116,8 @@ class ServerProcess:
 
     def start(self) -> None:
         """Bind, spawn the server, and return once ``/healthz`` answers 200."""
-        missing = missing_modules((*SERVER_MODULES, self.config.server))
+        server = self.config.server
+        missing = missing_modules((*SERVER_MODULES, *_SERVER_OWN_MODULES.get(server, (server,))))
         if missing:  # say so now, not as a traceback in the server's log
             raise ServerStartError(
                 f"the reference server cannot run here: {', '.join(missing)} not installed "
