@@ -4,6 +4,9 @@ uvicorn starts ``--workers N`` (N > 1) as ``multiprocessing`` *spawn* children o
 spawn hands each child the supervisor's ``sys.argv``, so a worker can read the worker count its
 supervisor was given (``--workers N`` or uvicorn's ``WEB_CONCURRENCY`` default). That is what
 lets the app refuse the memory broker in a multi-worker server and share ``/metrics``.
+gunicorn's workers (uvicorn workers under gunicorn's arbiter) are ``os.fork`` children, not
+``multiprocessing`` ones, with the arbiter's ``sys.argv`` and ``WEB_CONCURRENCY`` default all the
+same: the app is loaded in the worker, where gunicorn's arbiter module is imported.
 """
 
 from __future__ import annotations
@@ -37,9 +40,14 @@ def _workers_from_argv(argv: list[str]) -> int | None:
     return None
 
 
+def _gunicorn_worker() -> bool:
+    """Whether this process is a worker forked by gunicorn's arbiter (``python -m gunicorn``)."""
+    return "gunicorn.arbiter" in sys.modules and "gunicorn" in Path(sys.argv[0]).parts
+
+
 def uvicorn_worker_count() -> int:
     """How many worker processes this process's uvicorn runs (1 when it is not a worker)."""
-    if multiprocessing.parent_process() is None:
+    if multiprocessing.parent_process() is None and not _gunicorn_worker():
         # uvicorn runs one worker in its own process: no spawn, no siblings.
         return 1
     count = _workers_from_argv(sys.argv)

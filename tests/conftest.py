@@ -84,7 +84,8 @@ def default_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerP
         yield process
 
 
-#: Every WebSocket implementation a server runs: uvicorn's each, and granian's and hypercorn's own.
+#: Every WebSocket implementation a server runs: uvicorn's each, granian's and hypercorn's own, and
+#: gunicorn's uvicorn worker at its default (websockets-sansio: uvicorn's others add nothing there).
 SERVER_WS_IMPLS = [
     *(("uvicorn", impl) for impl in WS_IMPLS),
     *((server, "auto") for server in SERVERS if server != "uvicorn"),
@@ -99,8 +100,8 @@ SERVER_WS_IMPLS = [
 def ws_impl_server(
     request: pytest.FixtureRequest, flavor: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:
-    """The reference server under each uvicorn WebSocket implementation, and under granian and
-    hypercorn, for each flavor in turn."""
+    """The reference server under each uvicorn WebSocket implementation, and under granian,
+    hypercorn and gunicorn, for each flavor in turn."""
     server, impl = request.param
     log = tmp_path_factory.mktemp("server") / f"server-{flavor}-{server}-{impl}.log"
     config = ServerConfig(server=server, ws_impl=impl, flavor=flavor)

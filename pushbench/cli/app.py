@@ -32,6 +32,7 @@ from pushbench.cli.options import target as resolve_target
 from pushbench.cli.report import gate, report
 from pushbench.compare.cli import compare
 from pushbench.core.server_argv import Bind, server_command
+from pushbench.harness.launcher import uvloop_installed
 from pushbench.plan.cli import plan
 from pushbench.ramp.cli import ramp
 from pushbench.serverbench.cli import serverbench
@@ -109,7 +110,7 @@ def serve(
             soft_wrap=True,
         )
     os.environ.update(config.environment())
-    command = server_command(config, Bind(host, port))
+    command = server_command(config, Bind(host, port), uvloop_installed=uvloop_installed())
     os.environ.update(command.environ(os.environ))
     # exec: the server owns signals and workers exactly as when it is run by hand.
     os.execv(sys.executable, command.argv(sys.executable))

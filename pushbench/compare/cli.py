@@ -143,6 +143,7 @@ def print_summary(document: ResultsDocument, console: Console) -> None:
 
 
 def compare(
+    ctx: typer.Context,
     target: Annotated[
         str | None,
         typer.Option("--target", help="URL of a running server; default: launch one per scenario."),
@@ -247,6 +248,7 @@ def compare(
     """WebSocket push vs short poll vs long poll vs SSE on one message stream, under each
     flavor of the reference server (default: asgi and fastapi, to show the framework tax), or
     on your app (--app, --profile)."""
+    _no_server_options_with_target(ctx, target)
     chosen = resolve_target(app, app_dir, factory, profile, check=target is None)
     flavors = _flavors(flavor, target, chosen)
     keyfile, certfile = tls_files(ssl_keyfile, ssl_certfile, tls=tls)
@@ -325,6 +327,40 @@ def compare(
             document, baseline=baseline, max_regression=max_regression, slos=slo or ()
         )
         raise typer.Exit(code)
+
+
+#: compare's parameters that configure the server it launches, and their option names.
+_SERVER_OPTIONS = {
+    "server_name": "--server",
+    "workers": "--workers",
+    "loop": "--loop",
+    "ws_impl": "--ws-impl",
+    "http_impl": "--http-impl",
+    "broker": "--broker",
+}
+
+
+def _no_server_options_with_target(ctx: typer.Context, target: str | None) -> None:
+    """Options of the server compare launches exit 2 with ``--target``: no server is launched,
+    so they would be silently ignored while the run looked as if it had measured them."""
+    if target is None:
+        return
+    # Given on the command line or by an environment variable, not left at its default (the
+    # source enum is typer's vendored click's: compared by name).
+    sources = {name: ctx.get_parameter_source(name) for name in _SERVER_OPTIONS}
+    given = [
+        _SERVER_OPTIONS[name]
+        for name, source in sources.items()
+        if source is not None and source.name != "DEFAULT"
+    ]
+    if given:
+        verb, them = ("configure", "them") if len(given) > 1 else ("configures", "it")
+        err.print(
+            f"[red]error:[/red] {', '.join(given)} {verb} the server compare launches; --target "
+            f"is already running, so it launches none: drop {them}, or drop --target",
+            soft_wrap=True,
+        )
+        raise typer.Exit(EXIT_UNUSABLE)
 
 
 def _tls_usable(tls: bool, target: str | None, stalled: int) -> None:

@@ -27,7 +27,7 @@ from pushbench.drivers.scenario import ScenarioSpec, run_scenario
 from pushbench.harness.client_deflate import offering
 from pushbench.harness.client_tls import trusting
 from pushbench.harness.environment import server_record
-from pushbench.harness.launcher import ServerProcess, ServerStartError
+from pushbench.harness.launcher import ServerProcess, ServerStartError, loop_in_use
 from pushbench.harness.processes import cpu_plan, generator_affinity, pin_server, run_uvloop
 from pushbench.harness.resources import TreeSampler, TreeUsage
 from pushbench.harness.run_skeleton import RunOutcome, RunProgress, RunState, record_run, start_run
@@ -147,7 +147,7 @@ class CompareConfig:
             else {
                 "server": server.server,
                 "workers": server.workers,
-                "loop": server.loop,
+                "loop": loop_in_use(server),  # the loop run, auto resolved
                 "ws_impl": server.ws_impl,
                 "http_impl": server.http_impl,
                 "broker": server.broker,

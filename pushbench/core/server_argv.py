@@ -5,8 +5,9 @@ import strings: the launcher and ``pushbench serve`` only pick the entry. Pure: 
 return argument lists and environment additions, so the mapping is unit-tested without starting
 anything. What each server does with its listening socket differs, and is part of the entry:
 
-- uvicorn (``--fd N``) and hypercorn (``--bind fd://N``) serve a socket the harness bound and
-  handed down, so the port is known before they start and nothing can take it in between;
+- uvicorn (``--fd N``), hypercorn and gunicorn (``--bind fd://N``) serve a socket the harness
+  bound and handed down, so the port is known before they start and nothing can take it in
+  between;
 - granian has no option to take a socket: its workers bind their own (``SO_REUSEPORT``), so it
   gets ``--host``/``--port`` of a port the harness holds bound, not listening, for as long as the
   server runs (:data:`TAKES_FD`).
@@ -14,15 +15,19 @@ anything. What each server does with its listening socket differs, and is part o
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from pushbench.core.server_config import ServerConfig
+from pushbench.core.server_config import HTTP_PROTOCOLS, ServerConfig, resolved_loop
 
 __all__ = [
     "BACKLOG",
     "COMMANDS",
     "DEFAULT_HEADER_TIMEOUT_S",
+    "GUNICORN_GRACEFUL_TIMEOUT_S",
+    "GUNICORN_WORKER",
+    "GUNICORN_WORKER_ENV",
     "TAKES_FD",
     "Bind",
     "ServerCommand",
@@ -56,6 +61,8 @@ class ServerCommand:
     #: A folder to put first on ``PYTHONPATH`` (``--app-dir`` for a server that lacks it: what
     #: uvicorn's ``--app-dir`` does to ``sys.path``); None: leave it alone.
     python_path: str | None = None
+    #: Variables the server's own configuration reads (gunicorn's worker: its uvicorn options).
+    env: dict[str, str] = field(default_factory=dict)
 
     def argv(self, python: str) -> list[str]:
         """The whole command line with interpreter ``python``."""
@@ -64,9 +71,9 @@ class ServerCommand:
     def environ(self, base: Mapping[str, str]) -> dict[str, str]:
         """What to add to the environment ``base`` the server would otherwise get."""
         if self.python_path is None:
-            return {}
+            return dict(self.env)
         rest = base.get("PYTHONPATH")
-        return {"PYTHONPATH": self.python_path + (":" + rest if rest else "")}
+        return {**self.env, "PYTHONPATH": self.python_path + (":" + rest if rest else "")}
 
 
 def _uvicorn(config: ServerConfig, bind: Bind) -> ServerCommand:
@@ -114,8 +121,9 @@ def _granian(config: ServerConfig, bind: Bind) -> ServerCommand:
     return ServerCommand("granian", args, config.app_dir)
 
 
-#: hypercorn's ``--worker-class`` per ``--loop``: ``auto`` is hypercorn's own default.
-_HYPERCORN_WORKER_CLASS = {"auto": "asyncio", "asyncio": "asyncio", "uvloop": "uvloop"}
+#: hypercorn's ``--worker-class`` per resolved ``--loop`` (never ``auto``: hypercorn's own
+#: default is asyncio, not the uvloop uvicorn's ``auto`` picks).
+_HYPERCORN_WORKER_CLASS = {"asyncio": "asyncio", "uvloop": "uvloop"}
 
 
 def _hypercorn(config: ServerConfig, bind: Bind) -> ServerCommand:
@@ -150,23 +158,98 @@ def _hypercorn_address(bind: Bind) -> str:
     return f"{host}:{bind.port}"
 
 
+#: The gunicorn worker class: uvicorn's worker (``uvicorn_worker.UvicornWorker``), its uvicorn
+#: options from :data:`GUNICORN_WORKER_ENV` (:mod:`pushbench.harness.gunicorn_worker`).
+GUNICORN_WORKER = "pushbench.harness.gunicorn_worker.UvicornWorker"
+#: The environment variable that carries the uvicorn options to gunicorn's workers (JSON of
+#: uvicorn ``Config`` keyword arguments): gunicorn's command line has no place for them.
+GUNICORN_WORKER_ENV = "PUSHBENCH_GUNICORN_UVICORN_CONFIG"
+#: Seconds gunicorn gives its workers to finish on SIGTERM before killing them (its default,
+#: 30 s, would hold every stop of a run with open WebSockets for that long).
+GUNICORN_GRACEFUL_TIMEOUT_S = 3
+#: uvicorn's keep-alive timeout (s): gunicorn hands its own (``--keep-alive``, default 2 s) to
+#: the uvicorn worker, so the same idle keep-alive connection lives as long as under uvicorn.
+_UVICORN_KEEP_ALIVE_S = 5
+#: gunicorn ``--log-level`` has no ``trace``; the others are uvicorn's names.
+_GUNICORN_LOG_LEVELS = {"trace": "debug"}
+
+
+def _gunicorn_worker_kwargs(config: ServerConfig) -> dict[str, object]:
+    """The uvicorn ``Config`` options gunicorn's worker runs: those uvicorn's command line
+    gets (:meth:`ServerConfig.uvicorn_args`), under ``Config``'s own names."""
+    return {
+        "loop": config.loop,
+        "ws": config.ws_impl,
+        "http": HTTP_PROTOCOLS[config.http_impl],
+        "ws_per_message_deflate": config.ws_per_message_deflate,
+        "access_log": config.access_log,
+    }
+
+
+def _gunicorn(config: ServerConfig, bind: Bind) -> ServerCommand:
+    # gunicorn reads a factory as a call in the app path (``module:make_app()``), as hypercorn.
+    app = f"{config.app}()" if config.factory else config.app
+    where = f"fd://{bind.fd}" if bind.fd is not None else _hypercorn_address(bind)
+    args = [
+        app,
+        "--worker-class",
+        GUNICORN_WORKER,
+        "--workers",
+        str(config.workers),
+        "--bind",
+        where,
+        "--backlog",
+        str(BACKLOG),
+        "--keep-alive",
+        str(_UVICORN_KEEP_ALIVE_S),
+        "--graceful-timeout",
+        str(GUNICORN_GRACEFUL_TIMEOUT_S),
+        "--log-level",
+        _GUNICORN_LOG_LEVELS.get(config.log_level, config.log_level),
+        "--error-logfile",
+        "-",
+        # gunicorn >= 25 opens a control socket at one path per user by default: concurrent
+        # servers would take it from each other, and nothing of pushbench's uses it.
+        "--no-control-socket",
+    ]
+    if config.access_log:
+        args += ["--access-logfile", "-"]
+    if config.ssl_keyfile is not None and config.ssl_certfile is not None:
+        args += ["--keyfile", config.ssl_keyfile, "--certfile", config.ssl_certfile]
+    env = {GUNICORN_WORKER_ENV: json.dumps(_gunicorn_worker_kwargs(config), sort_keys=True)}
+    return ServerCommand("gunicorn", args, config.app_dir, env)
+
+
 #: Server name → its command builder.
 COMMANDS: dict[str, Callable[[ServerConfig, Bind], ServerCommand]] = {
     "uvicorn": _uvicorn,
     "granian": _granian,
     "hypercorn": _hypercorn,
+    "gunicorn": _gunicorn,
 }
 
 #: Whether the server serves a listening socket it inherits (else it binds its own).
-TAKES_FD: dict[str, bool] = {"uvicorn": True, "granian": False, "hypercorn": True}
+TAKES_FD: dict[str, bool] = {
+    "uvicorn": True,
+    "granian": False,
+    "hypercorn": True,
+    "gunicorn": True,
+}
 
 
-def server_command(config: ServerConfig, bind: Bind) -> ServerCommand:
+def server_command(
+    config: ServerConfig, bind: Bind, *, uvloop_installed: bool = True
+) -> ServerCommand:
     """The command that runs ``config`` under ``config.server``, listening as ``bind`` says.
+
+    Every server gets the same event loop for ``--loop auto`` (:func:`resolved_loop`:
+    uvloop when ``uvloop_installed`` in the server's interpreter, else asyncio), named
+    explicitly rather than left to each server's own default.
 
     Raises:
         ValueError: ``bind`` has a socket for a server that cannot take one.
     """
     if bind.fd is not None and not TAKES_FD[config.server]:
         raise ValueError(f"{config.server} cannot serve an inherited socket; bind a port")
+    config = replace(config, loop=resolved_loop(config.loop, uvloop_installed))
     return COMMANDS[config.server](config, bind)

@@ -21,11 +21,13 @@ __all__ = [
     "SERVER_HTTP_IMPLS",
     "SERVER_LOOPS",
     "SERVER_WS_IMPLS",
+    "UVICORN_PROTOCOL_SERVERS",
     "WS_IMPLS",
     "MemoryBrokerWithWorkers",
     "ServerConfig",
     "TlsFilesMismatch",
     "UnsupportedByServer",
+    "resolved_loop",
     "server_label",
     "server_refusal",
 ]
@@ -42,12 +44,17 @@ BROKER_SCHEMES = ("redis://", "rediss://", "unix://")
 #: ``target_app.settings.FLAVORS``): lean ASGI for every transport, or idiomatic FastAPI.
 FLAVORS = ("asgi", "fastapi")
 #: ``--server`` choices: the ASGI servers pushbench runs an app under (docs/servers.md).
-SERVERS = ("uvicorn", "granian", "hypercorn")
-#: The ``--loop`` values each server runs (``auto``: the server's own default pick).
+SERVERS = ("uvicorn", "granian", "hypercorn", "gunicorn")
+#: The servers whose WebSocket and HTTP are uvicorn's own protocols, every ``--ws-impl`` and
+#: ``--http-impl`` of them: gunicorn runs uvicorn workers (``uvicorn_worker.UvicornWorker``).
+UVICORN_PROTOCOL_SERVERS = ("uvicorn", "gunicorn")
+#: The ``--loop`` values each server runs (``auto``: the same loop under every server,
+#: :func:`resolved_loop`, not each server's own default pick).
 SERVER_LOOPS: dict[str, tuple[str, ...]] = {
     "uvicorn": LOOPS,
-    "granian": LOOPS,  # granian --loop auto|asyncio|uvloop (and rloop, winloop)
-    "hypercorn": LOOPS,  # hypercorn --worker-class asyncio|uvloop; auto: its default, asyncio
+    "granian": LOOPS,  # granian --loop asyncio|uvloop (and rloop, winloop)
+    "hypercorn": LOOPS,  # hypercorn --worker-class asyncio|uvloop
+    "gunicorn": LOOPS,  # the uvicorn worker's loop
 }
 #: The ``--ws-impl`` values each server runs: granian has one WebSocket implementation of its
 #: own (Rust, tungstenite), hypercorn serves WebSockets with wsproto only.
@@ -55,6 +62,7 @@ SERVER_WS_IMPLS: dict[str, tuple[str, ...]] = {
     "uvicorn": WS_IMPLS,
     "granian": ("auto",),
     "hypercorn": ("auto", "wsproto"),
+    "gunicorn": WS_IMPLS,
 }
 #: ``--http-impl`` choices (uvicorn ``--http``).
 HTTP_IMPLS = ("auto", "h11", "httptools")
@@ -73,6 +81,7 @@ SERVER_HTTP_IMPLS: dict[str, tuple[str, ...]] = {
     "uvicorn": HTTP_IMPLS,
     "granian": ("auto",),
     "hypercorn": ("auto", "h11"),
+    "gunicorn": HTTP_IMPLS,
 }
 
 
@@ -130,7 +139,7 @@ class ServerConfig:
     access_log: bool = False
     #: permessage-deflate costs CPU and memory per connection; benchmarks measure without it.
     ws_per_message_deflate: bool = False
-    #: The ASGI server (``--server``): uvicorn, granian or hypercorn.
+    #: The ASGI server (``--server``): uvicorn, granian, hypercorn or gunicorn.
     server: str = "uvicorn"
 
     #: uvicorn ``--ssl-keyfile`` / ``--ssl-certfile`` (PEM paths): serve https:// and wss://.
@@ -206,6 +215,19 @@ class ServerConfig:
         return args
 
 
+def resolved_loop(loop: str, uvloop_installed: bool) -> str:
+    """The event loop ``--loop loop`` runs, the same under every server.
+
+    ``auto`` is uvicorn's pick, uvloop when it is installed (a dependency of the ``[server]``
+    extra), else asyncio. Each server's own ``auto`` differs (hypercorn's is asyncio, granian's
+    rloop when installed), so a comparison of servers at ``auto`` would compare event loops
+    too; every server is given the loop this names instead.
+    """
+    if loop != "auto":
+        return loop
+    return "uvloop" if uvloop_installed else "asyncio"
+
+
 def server_label(server: str, ws_impl: str = "auto") -> str:
     """What a report calls a server and WebSocket implementation: ``uvicorn wsproto``,
     ``granian``, ``hypercorn`` (``auto`` is the server's own pick, left unsaid)."""
@@ -220,7 +242,7 @@ def server_refusal(config: ServerConfig) -> str | None:
     labelled with a setting that never ran.
     """
     server = config.server
-    if server == "uvicorn" or server not in SERVERS:
+    if server in UVICORN_PROTOCOL_SERVERS or server not in SERVERS:
         return None
     for option, value, allowed in (
         ("--loop", config.loop, SERVER_LOOPS[server]),

@@ -42,6 +42,8 @@ KEY_PACKAGES: tuple[str, ...] = (
     "uvicorn",
     "granian",
     "hypercorn",
+    "gunicorn",
+    "uvicorn-worker",
     "h11",
     "websockets",
     "wsproto",

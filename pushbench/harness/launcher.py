@@ -24,12 +24,21 @@ from pathlib import Path
 from types import TracebackType
 
 from pushbench.core.server_argv import BACKLOG, TAKES_FD, Bind, server_command
-from pushbench.core.server_config import ServerConfig
+from pushbench.core.server_config import ServerConfig, resolved_loop
 
-__all__ = ["SERVER_MODULES", "ServerProcess", "ServerStartError", "missing_modules"]
+__all__ = [
+    "SERVER_MODULES",
+    "ServerProcess",
+    "ServerStartError",
+    "loop_in_use",
+    "missing_modules",
+    "uvloop_installed",
+]
 
 #: What the reference server needs in this environment (pushbench's ``[server]`` extra).
 SERVER_MODULES = ("target_app", "uvicorn", "fastapi", "pydantic_settings", "prometheus_client")
+#: What each ASGI server needs besides: its own module, and gunicorn its uvicorn worker.
+_SERVER_OWN_MODULES = {"gunicorn": ("gunicorn", "uvicorn_worker")}
 
 
 def _die_with_parent() -> None:
@@ -53,6 +62,18 @@ class ServerStartError(RuntimeError):
 def missing_modules(names: tuple[str, ...] = SERVER_MODULES) -> list[str]:
     """Which of ``names`` this interpreter cannot import (without importing any of them)."""
     return [name for name in names if importlib.util.find_spec(name) is None]
+
+
+def uvloop_installed() -> bool:
+    """Whether the server's interpreter (this one: servers run under ``sys.executable``) has
+    uvloop, without importing it."""
+    return not missing_modules(("uvloop",))
+
+
+def loop_in_use(config: ServerConfig) -> str:
+    """The event loop ``config`` runs under any server here (``auto`` resolved): what results
+    record, so a figure never says ``auto`` of a loop that differed between servers."""
+    return resolved_loop(config.loop, uvloop_installed())
 
 
 class ServerProcess:
@@ -95,7 +116,8 @@ class ServerProcess:
 
     def start(self) -> None:
         """Bind, spawn the server, and return once ``/healthz`` answers 200."""
-        missing = missing_modules((*SERVER_MODULES, self.config.server))
+        server = self.config.server
+        missing = missing_modules((*SERVER_MODULES, *_SERVER_OWN_MODULES.get(server, (server,))))
         if missing:  # say so now, not as a traceback in the server's log
             raise ServerStartError(
                 f"the reference server cannot run here: {', '.join(missing)} not installed "
@@ -104,7 +126,7 @@ class ServerProcess:
         sock, bind = self._bind()
         self._sock = sock
         self.port = sock.getsockname()[1]
-        command = server_command(self.config, bind)
+        command = server_command(self.config, bind, uvloop_installed=uvloop_installed())
         env = {**os.environ, **self.config.environment()}
         env.update(command.environ(env))
         self.log_path.parent.mkdir(parents=True, exist_ok=True)

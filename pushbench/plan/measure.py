@@ -30,7 +30,7 @@ from pushbench.core.schema import ResultsDocument, Scenario, write_results_atomi
 from pushbench.core.server_config import ServerConfig
 from pushbench.drivers.scenario import ScenarioSpec
 from pushbench.harness.environment import environment
-from pushbench.harness.launcher import ServerStartError
+from pushbench.harness.launcher import ServerStartError, loop_in_use
 from pushbench.harness.processes import cpu_plan, generator_affinity
 from pushbench.workloads import push_on_fresh_server
 
@@ -209,7 +209,7 @@ def measure_grid(
         "flavors": [server.flavor],
         "server": {
             "workers": server.workers,
-            "loop": server.loop,
+            "loop": loop_in_use(server),
             "ws_impl": server.ws_impl,
             "http_impl": server.http_impl,
             "broker": server.broker,

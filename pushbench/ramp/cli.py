@@ -23,12 +23,16 @@ from pushbench.cli.options import (
     Profile,
     ReferenceFlavor,
     Server,
+    SslCertfile,
+    SslKeyfile,
+    Tls,
     Workers,
     WsImpl,
     err,
     no_flavor_for_own_app,
     parse_transports,
     server_config,
+    tls_files,
 )
 from pushbench.cli.options import target as resolve_target
 from pushbench.core.kinds import PUSH_TRANSPORTS
@@ -112,6 +116,9 @@ def ramp(
     app_dir: AppDir = None,
     factory: Factory = False,
     profile: Profile = None,
+    tls: Tls = False,
+    ssl_keyfile: SslKeyfile = None,
+    ssl_certfile: SslCertfile = None,
 ) -> None:
     """Per transport, on one fresh server, step the load up until a step breaks the p99 SLO,
     loses a message, or saturates the server or the generator; say what each transport held."""
@@ -119,6 +126,7 @@ def ramp(
         raise typer.BadParameter("--axis takes subscribers or rate", param_hint="--axis")
     chosen = resolve_target(app, app_dir, factory, profile, check=True)
     no_flavor_for_own_app(chosen, flavor)
+    keyfile, certfile = tls_files(ssl_keyfile, ssl_certfile, tls=tls)
     server = server_config(
         host="127.0.0.1",
         port=0,
@@ -129,6 +137,8 @@ def ramp(
         broker=broker,
         flavor=flavor or "asgi",
         app=chosen,
+        ssl_keyfile=keyfile,
+        ssl_certfile=certfile,
         server=server_name,
     )
     axis_name: Axis = "rate" if axis == "rate" else "subscribers"
@@ -150,6 +160,7 @@ def ramp(
             server=server,
             profile=chosen.profile,
             pin=not no_pin,
+            tls=tls,
         )
     except ValueError as exc:
         err.print(f"[red]error:[/red] {escape(str(exc))}")

@@ -7,12 +7,14 @@ open-loop scenario with its own subscribers, the load growing by ``step`` on the
 the generator saturated, the step incomplete, a loss, p99 over the SLO, the server saturated, or
 ``max_steps``. Every step is kept in the results, named ``<transport>@<load>`` (``ws@200``), with
 ``ramp_step``, ``ramp_axis`` and ``ramp_load`` in its params, and the stop in the last step's
-``ramp_stop``/``ramp_stop_reason``.
+``ramp_stop``/``ramp_stop_reason``. With ``tls`` (``--tls``) every server serves TLS with a
+throwaway CA made for the run (written to the run's ``tls/``) that the clients trust, and every
+step's params say ``tls: true``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,10 +26,12 @@ from pushbench.core.server_config import ServerConfig
 from pushbench.core.target_adapter import TargetAdapter
 from pushbench.core.target_profile import BUILTIN_PROFILES
 from pushbench.drivers.scenario import ScenarioSpec
+from pushbench.harness.client_tls import trusting
 from pushbench.harness.environment import server_record
-from pushbench.harness.launcher import ServerProcess, ServerStartError
+from pushbench.harness.launcher import ServerProcess, ServerStartError, loop_in_use
 from pushbench.harness.processes import cpu_plan, generator_affinity, pin_server
 from pushbench.harness.run_skeleton import RunOutcome, RunProgress, RunState, record_run, start_run
+from pushbench.harness.throwaway_ca import make_tls_files
 from pushbench.workloads import push_on
 
 __all__ = ["Axis", "RampConfig", "run_ramp"]
@@ -57,6 +61,9 @@ class RampConfig:
     server: ServerConfig = field(default_factory=ServerConfig)
     profile: TargetAdapter = BUILTIN_PROFILES["reference"]
     pin: bool = True
+    #: ``--tls``: every server over TLS with a throwaway CA made for the run, trusted by the
+    #: clients (``server.ssl_*`` set by the run; ``params.tls`` true), as ``serverbench --tls``.
+    tls: bool = False
 
     def __post_init__(self) -> None:
         if self.start <= 0 or self.step <= 0 or self.max_steps < 1:
@@ -108,13 +115,14 @@ class RampConfig:
             "server": {
                 "server": self.server.server,
                 "workers": self.server.workers,
-                "loop": self.server.loop,
+                "loop": loop_in_use(self.server),  # the loop run, auto resolved
                 "ws_impl": self.server.ws_impl,
                 "http_impl": self.server.http_impl,
                 "broker": self.server.broker,
                 "flavor": self.server.flavor if self.profile.reference else None,
             },
             "pinned": self.pin,
+            "tls": self.tls or self.server.tls,
         }
 
 
@@ -132,6 +140,18 @@ def run_ramp(config: RampConfig, out: Path, progress: RunProgress | None = None)
     transports = [t for t in config.transports if t not in skipped]
 
     def body() -> None:
+        if not config.tls:
+            ramp_all(config)
+            return
+        # Written beside the results: the run can be repeated by hand (docs/tls.md).
+        files = make_tls_files(state.run_dir / "tls")
+        server = replace(
+            config.server, ssl_keyfile=str(files.keyfile), ssl_certfile=str(files.certfile)
+        )
+        with trusting(files.ca_file):
+            ramp_all(replace(config, server=server))
+
+    def ramp_all(config: RampConfig) -> None:
         with generator_affinity(generator_cpus):
             for transport in transports:
                 _ramp_one(config, transport, state, server_cpus, progress)
@@ -188,6 +208,8 @@ def _named(scenario: Scenario, config: RampConfig, name: str, index: int) -> Sce
     }
     if config.profile.reference:
         params["flavor"] = config.server.flavor
+    if config.server.tls:  # plain TCP says nothing, as before
+        params["tls"] = True
     return scenario.model_copy(update={"name": name, "params": params})
 
 

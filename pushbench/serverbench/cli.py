@@ -35,7 +35,7 @@ from pushbench.cli.options import (
 )
 from pushbench.cli.options import target as resolve_target
 from pushbench.core.schema import ResultsDocument, Scenario
-from pushbench.core.server_config import WS_IMPLS, server_label
+from pushbench.core.server_config import UVICORN_PROTOCOL_SERVERS, WS_IMPLS, server_label
 from pushbench.core.target_profile import TargetProfile
 from pushbench.harness.processes import raise_open_files
 from pushbench.harness.run_skeleton import RunProgress
@@ -212,11 +212,12 @@ def serverbench(
     own_profile = chosen.profile
     no_flavor_for_own_app(chosen, flavor)
     keyfile, certfile = tls_files(ssl_keyfile, ssl_certfile, tls=tls)
+    uvicorn_impls = server_name in UVICORN_PROTOCOL_SERVERS
     if ws_impl is None:
         # Another server has one WebSocket implementation of its own: measured as "auto".
-        ws_impl = "websockets-sansio,websockets,wsproto" if server_name == "uvicorn" else "auto"
+        ws_impl = "websockets-sansio,websockets,wsproto" if uvicorn_impls else "auto"
     impls = tuple(part.strip() for part in ws_impl.split(",") if part.strip())
-    auto_ok = server_name != "uvicorn"
+    auto_ok = not uvicorn_impls
     unknown = [impl for impl in impls if impl not in WS_IMPLS or (impl == "auto" and not auto_ok)]
     if unknown or not impls:
         err.print(f"[red]error:[/red] unknown --ws-impl {', '.join(unknown) or '(none)'}")

@@ -49,7 +49,7 @@ from pushbench.drivers.profiled_capacity import (
 from pushbench.harness.client_deflate import offering
 from pushbench.harness.client_tls import trusting
 from pushbench.harness.environment import server_record
-from pushbench.harness.launcher import ServerProcess
+from pushbench.harness.launcher import ServerProcess, loop_in_use
 from pushbench.harness.processes import cpu_plan, generator_affinity, pin_server, run_uvloop
 from pushbench.harness.resources import TreeUsage
 from pushbench.harness.run_skeleton import RunOutcome, RunProgress, RunState, record_run, start_run
@@ -182,7 +182,7 @@ def run_serverbench(
             "pollers": config.pollers,
             "asgi_server": server_record(config.server.server),
             "interval_s": config.interval_s,
-            "loop": config.server.loop,
+            "loop": loop_in_use(config.server),  # the loop run, auto resolved
             "http_impl": config.server.http_impl,
             # The reference app's; the bare app has none.
             "flavor": config.server.flavor if config.profile.reference else None,
@@ -285,6 +285,7 @@ def _poll_floor(
             "workload": Workload.POLL,
             **_tls(config),
             "server": config.server.server,
+            "loop": loop_in_use(config.server),
             "pollers": config.pollers,
             "http_impl": config.server.http_impl,
             "rounds": len(app_runs),
@@ -468,6 +469,7 @@ def _measure_impl(
             }
     base: dict[str, Any] = {
         "server": config.server.server,
+        "loop": loop_in_use(config.server),
         "ws_impl": impl,
         "payload_bytes": config.payload_bytes,
         "ws_per_message_deflate": config.server.ws_per_message_deflate,

@@ -2,14 +2,14 @@
 
 The matrix is the product of the option lists (ASGI server × workers × loop × WebSocket
 implementation × HTTP implementation × broker × server flavor × permessage-deflate off/on). The
-WebSocket and HTTP axes are uvicorn's: granian and hypercorn each run one implementation of their
-own, so under them those axes collapse to that one (``auto``) rather than multiplying
-configurations that would all run the same server; granian has no permessage-deflate, so its
-configurations with it on are skipped with that reason. Combinations that cannot work are
-skipped with the reason (the memory broker with several workers keeps one set of rooms per
-worker), configurations run cheapest first, and a time budget shortens the measured intervals
-and then drops the most expensive configurations that still do not fit — every one of them
-recorded with why.
+WebSocket and HTTP axes are uvicorn's (and gunicorn's, which runs uvicorn workers): granian and
+hypercorn each run one implementation of their own, so under them those axes collapse to that one
+(``auto``) rather than multiplying configurations that would all run the same server; granian has
+no permessage-deflate, so its configurations with it on are skipped with that reason.
+Combinations that cannot work are skipped with the reason (the memory broker with several workers
+keeps one set of rooms per worker), configurations run cheapest first, and a time budget shortens
+the measured intervals and then drops the most expensive configurations that still do not fit —
+every one of them recorded with why.
 """
 
 from __future__ import annotations
@@ -20,7 +20,14 @@ from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from pushbench.core.kinds import WORKLOADS
-from pushbench.core.server_config import FLAVORS, HTTP_IMPLS, LOOPS, SERVERS, WS_IMPLS
+from pushbench.core.server_config import (
+    FLAVORS,
+    HTTP_IMPLS,
+    LOOPS,
+    SERVERS,
+    UVICORN_PROTOCOL_SERVERS,
+    WS_IMPLS,
+)
 
 __all__ = [
     "BROKER_MODES",
@@ -67,10 +74,15 @@ class SweepConfig:
 
     @property
     def label(self) -> str:
-        """``w2 uvloop websockets-sansio httptools`` under uvicorn, ``w2 uvloop granian`` under
-        another server (plus ``redis`` when it is not implied, and the flavor when it is not
-        ``asgi``: names of sweeps before servers and flavors stay as they were)."""
-        impls = f"{self.ws_impl} {self.http_impl}" if self.server == "uvicorn" else self.server
+        """``w2 uvloop websockets-sansio httptools`` under uvicorn (``… gunicorn`` under gunicorn's
+        uvicorn workers), ``w2 uvloop granian`` under another server (plus ``redis`` when it is not
+        implied, and the flavor when it is not ``asgi``: names of sweeps before servers and flavors
+        stay as they were)."""
+        impls = f"{self.ws_impl} {self.http_impl}"
+        if self.server not in UVICORN_PROTOCOL_SERVERS:
+            impls = self.server  # its own WebSocket and HTTP
+        elif self.server != "uvicorn":
+            impls = f"{impls} {self.server}"
         text = f"w{self.workers} {self.loop} {impls}"
         implied = "memory" if self.workers == 1 else "redis"
         text = text if self.broker in (implied, OWN_STATE) else f"{text} {self.broker}"
@@ -213,7 +225,7 @@ def expand(
     for server, w, mode, loop, ws, http, flavor, deflate in matrix:
         broker = ("memory" if w == 1 else "redis") if mode == "auto" else mode
         broker = OWN_STATE if own_app else broker
-        if server != "uvicorn":  # its own WebSocket and HTTP implementation, whatever is listed
+        if server not in UVICORN_PROTOCOL_SERVERS:  # its own WebSocket and HTTP, whatever is listed
             ws, http = "auto", "auto"
         config = SweepConfig(w, loop, ws, http, broker, flavor, server, deflate)
         if deflate and server == "granian":

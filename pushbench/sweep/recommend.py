@@ -23,6 +23,7 @@ from typing import Any, Final
 from pushbench.core.kinds import Workload
 from pushbench.core.scenario_params import ScenarioParams
 from pushbench.core.schema import ResultsDocument
+from pushbench.core.server_config import UVICORN_PROTOCOL_SERVERS
 from pushbench.sweep.matrix import OWN_STATE, SweepConfig
 
 __all__ = [
@@ -109,16 +110,18 @@ class Recommendation:
 def describe(config: SweepConfig) -> str:
     """``--workers 2 --loop uvloop --ws websockets-sansio --http httptools (Redis broker)``,
     with ``--flavor fastapi`` when the flavor is not ``asgi``; under another server
-    ``--server granian --workers 2 --loop uvloop`` (its own WebSocket and HTTP)."""
+    ``--server granian --workers 2 --loop uvloop`` (its own WebSocket and HTTP), under gunicorn
+    ``--server gunicorn`` before uvicorn's options (its workers are uvicorn's)."""
     flavor = f" --flavor {config.flavor}" if config.flavor != "asgi" else ""
     state = "the app's own state" if config.broker == OWN_STATE else f"{config.broker} broker"
-    if config.server != "uvicorn":
+    if config.server not in UVICORN_PROTOCOL_SERVERS:
         return (
             f"--server {config.server} --workers {config.workers} --loop {config.loop}"
             f"{flavor} ({state})"
         )
+    server = "" if config.server == "uvicorn" else f"--server {config.server} "
     return (
-        f"--workers {config.workers} --loop {config.loop} --ws {config.ws_impl} "
+        f"{server}--workers {config.workers} --loop {config.loop} --ws {config.ws_impl} "
         f"--http {config.http_impl}{flavor} ({state})"
     )
 

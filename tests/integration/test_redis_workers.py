@@ -175,12 +175,24 @@ async def test_every_subscriber_on_every_worker_gets_every_message_once_in_order
         await session.close()
 
 
-def test_memory_broker_refuses_to_start_several_workers() -> None:
-    """uvicorn run by hand with --workers 2 on the memory broker: refused, in one line."""
+#: uvicorn, and gunicorn with uvicorn workers (forked, not multiprocessing's children), run by
+#: hand with two workers on any free port.
+_BY_HAND = {
+    "uvicorn": ["uvicorn", "target_app.main:app", "--host", "127.0.0.1", "--port", "0"],
+    "gunicorn": [
+        "gunicorn", "target_app.main:app", "--worker-class", "uvicorn_worker.UvicornWorker",
+        "--bind", "127.0.0.1:0", "--no-control-socket",
+    ],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("server", sorted(_BY_HAND))
+def test_memory_broker_refuses_to_start_several_workers(server: str) -> None:
+    """uvicorn (or gunicorn's uvicorn workers) run by hand with --workers 2 on the memory
+    broker: refused, in one line."""
     env = {**os.environ, "PUSHBENCH_BROKER_URL": "memory"}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    args = [sys.executable, "-m", "uvicorn", "target_app.main:app", "--workers", "2"]
-    args += ["--host", "127.0.0.1", "--port", "0"]
+    args = [sys.executable, "-m", *_BY_HAND[server], "--workers", "2"]
     done = subprocess.run(
         args, env=env, capture_output=True, text=True, timeout=timeout(60), check=False
     )

@@ -167,6 +167,20 @@ def test_pinning_reaches_every_thread_of_the_tree(running: ServerProcess) -> Non
     assert all(os.sched_getaffinity(tid) == set(cpus) for tid in threads)
 
 
+def _maps_uvloop(process: psutil.Process) -> bool:
+    with contextlib.suppress(psutil.Error):
+        return any("uvloop" in Path(m.path).parts for m in process.memory_maps(grouped=True))
+    return False
+
+
+def test_loop_auto_runs_uvloop_under_every_server(running: ServerProcess) -> None:
+    """``--loop auto`` (the default) is the same event loop under every server: uvloop, as
+    uvicorn picks it, not hypercorn's own asyncio worker. The process that serves has uvloop's
+    extension loaded, whatever the server's own default."""
+    asyncio.run(_health_echo_and_poll(running.url))
+    assert any(_maps_uvloop(p) for p in _tree(running.pid))
+
+
 def test_the_sampler_sees_the_master_and_its_workers(running: ServerProcess) -> None:
     sampler = TreeSampler(running.pid, interval_s=0.05)
     sampler.start()
@@ -235,6 +249,9 @@ def test_serverbench_runs_under_hypercorn(tmp_path: Path) -> None:
         "poll/bare",
     }
     assert all(s.params["server"] == "hypercorn" for s in document.scenarios)
+    # --loop auto ran uvloop under hypercorn too, and the results say so (not "auto").
+    assert document.config["loop"] == "uvloop"
+    assert all(s.params["loop"] == "uvloop" for s in document.scenarios)
     assert all(s.errors == [] and s.throughput_msgs_per_s > 0 for s in document.scenarios)
     assert "hypercorn" in result.stdout  # the table's row says whose figures they are
 

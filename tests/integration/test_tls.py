@@ -245,3 +245,32 @@ def test_sweep_tls_measures_every_workload_over_tls(tmp_path: Path) -> None:
         assert scenario.typed_params.tls is True, scenario.name
         assert scenario.throughput_msgs_per_s > 0, scenario.name
         assert scenario.errors == [], scenario.name
+
+
+def test_ramp_tls_steps_every_transport_over_tls(tmp_path: Path) -> None:
+    """``ramp --tls``: each transport's fresh server serves the run's throwaway certificate, the
+    clients trust its CA, and every step says it ran over TLS."""
+    completed = subprocess.run(
+        [
+            sys.executable, "-m", "pushbench.cli.app", "ramp", "--tls",
+            "--transports", "ws,sse", "--start", "3", "--step", "3", "--max-steps", "2",
+            "--step-duration", "0.3", "--warmup", "0.1", "--rate", "50",
+            "--slo-p99-ms", "1000", "--no-pin", "--out", str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout(90),
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    run_dir = (tmp_path / "latest").resolve()
+    document = load_results(run_dir / "results.json")
+    assert document.errors == []
+    assert document.config["tls"] is True
+    assert (run_dir / "tls").is_dir()  # the CA and certificate, to repeat the run by hand
+    assert [s.name for s in document.scenarios] == ["ws@3", "ws@6", "sse@3", "sse@6"]
+    for scenario in document.scenarios:
+        assert scenario.typed_params.tls is True, scenario.name
+        assert scenario.errors == [], scenario.name
+        assert scenario.delivered == scenario.sent > 0, scenario.name

@@ -5,8 +5,8 @@ Every case speaks raw WebSocket over a plain TCP socket: the upgrade handshake, 
 all done here by hand, so that malformed traffic can be sent on purpose. No extension is
 requested (no permessage-deflate), so any RSV bit is a protocol error.
 
-Each case runs against every uvicorn WebSocket implementation and under granian and hypercorn
-(``ws_impl_server``), and ends once
+Each case runs against every uvicorn WebSocket implementation and under granian, hypercorn and
+gunicorn (its uvicorn worker, websockets-sansio) (``ws_impl_server``), and ends once
 the server has closed the TCP connection; the server log must then show no traceback and no
 ``ERROR`` line written since the case's connection was opened.
 """
@@ -490,7 +490,7 @@ class Harness:
 
     @property
     def impl(self) -> str:
-        """uvicorn's WebSocket implementation, else the server (granian, hypercorn)."""
+        """uvicorn's WebSocket implementation, else the server (granian, hypercorn, gunicorn)."""
         config = self.server.config
         return config.ws_impl if config.server == "uvicorn" else config.server
 

@@ -158,6 +158,27 @@ def test_other_servers_collapse_the_uvicorn_implementation_axes() -> None:
     assert granian.params()["server"] == "granian"
 
 
+def test_gunicorn_keeps_uvicorns_implementation_axes() -> None:
+    """gunicorn runs uvicorn workers: every listed WebSocket and HTTP implementation is a
+    configuration of its own, named as uvicorn's with the server after them."""
+    configs, _ = expand(
+        [1], ["uvloop"], ["websockets-sansio", "wsproto"], ["h11"], servers=["gunicorn"]
+    )
+    assert [c.label for c in configs] == [
+        "w1 uvloop websockets-sansio h11 gunicorn",
+        "w1 uvloop wsproto h11 gunicorn",
+    ]
+    assert configs[1].params() | {"broker": None} == {
+        "server": "gunicorn",
+        "workers": 1,
+        "loop": "uvloop",
+        "ws_impl": "wsproto",
+        "http_impl": "h11",
+        "broker": None,
+        "flavor": "asgi",
+    }
+
+
 def test_an_unknown_server_is_refused() -> None:
     with pytest.raises(ValueError, match="--server: unknown daphne"):
         expand([1], ["uvloop"], ["wsproto"], ["h11"], servers=["daphne"])

@@ -78,6 +78,11 @@ def _run(*args: str) -> tuple[int, str]:
             ["compare", "--tls", "--ssl-keyfile", "{key}", "--ssl-certfile", "{cert}"],
             "not both",
         ),
+        (
+            ["ramp", "--tls", "--ssl-keyfile", "{key}", "--ssl-certfile", "{cert}"],
+            "not both",
+        ),
+        (["ramp", "--ssl-keyfile", "{key}"], "--ssl-keyfile needs --ssl-certfile"),
         (["compare", "--tls", "--target", "http://127.0.0.1:1"], "--target is already"),
         (["compare", "--tls", "--stalled-subscribers", "2"], "ws:// only"),
     ],
