@@ -176,6 +176,7 @@ def test_gunicorn_keeps_uvicorns_implementation_axes() -> None:
         "http_impl": "h11",
         "broker": None,
         "flavor": "asgi",
+        "ws_per_message_deflate": False,
     }
 
 
