@@ -198,7 +198,12 @@ def test_memory_broker_refuses_to_start_several_workers(server: str) -> None:
     )
     log = done.stdout + done.stderr
     assert "pushbench: refusing to start one of 2 uvicorn workers on the memory broker" in log
-    assert "Traceback" not in log
+    # No traceback of ours. gunicorn's arbiter may print its own (HaltServer raised again
+    # while it stops, when the second worker fails too: a gunicorn race, not the refusal).
+    frames = [line for line in log.splitlines() if line.lstrip().startswith('File "')]
+    assert not [f for f in frames if "target_app" in f or "pushbench" in f], log
+    if server == "uvicorn":
+        assert "Traceback" not in log
 
 
 def test_pushbench_serve_runs_several_workers_on_redis(
