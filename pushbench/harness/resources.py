@@ -31,7 +31,7 @@ import psutil
 from pushbench.core.intervals import ResourceSample
 from pushbench.harness.cpu_clock import process_cpu_ns
 
-__all__ = ["ProcessUsage", "TreeSampler", "TreeUsage"]
+__all__ = ["ProcessUsage", "TreeSampler", "TreeUsage", "tree_rss_bytes"]
 
 
 @dataclass(slots=True)
@@ -158,3 +158,15 @@ def _sockets(pid: int) -> int:
             with contextlib.suppress(OSError):
                 count += os.readlink(entry.path).startswith("socket:")
     return count
+
+
+def tree_rss_bytes(pid: int) -> int:
+    """RSS of the process ``pid`` and all its descendants, as the sampler adds it up: a server
+    whose connections live in worker processes (granian, hypercorn, gunicorn, uvicorn
+    ``--workers N``) grows there, not in the process the launcher started."""
+    root = psutil.Process(pid)
+    total = 0
+    for process in [root, *root.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):
+            total += process.memory_info().rss
+    return total

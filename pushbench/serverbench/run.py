@@ -26,8 +26,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from pushbench.core.interval_log import write_interval_logs
 from pushbench.core.intervals import DEFAULT_INTERVAL_S
 from pushbench.core.kinds import Transport, Workload
@@ -51,7 +49,7 @@ from pushbench.harness.client_tls import trusting
 from pushbench.harness.environment import server_record
 from pushbench.harness.launcher import ServerProcess, loop_in_use
 from pushbench.harness.processes import cpu_plan, generator_affinity, pin_server, run_uvloop
-from pushbench.harness.resources import TreeUsage
+from pushbench.harness.resources import TreeUsage, tree_rss_bytes
 from pushbench.harness.run_skeleton import RunOutcome, RunProgress, RunState, record_run, start_run
 from pushbench.harness.throwaway_ca import make_tls_files
 from pushbench.workloads import capacity_scenario, measure_capacity
@@ -138,12 +136,11 @@ def _idle_rss_per_connection(
     the room itself), which dividing the whole growth by ``count`` would charge to each; the
     slope between two populations of the same room charges only what one more subscriber costs.
     """
-    process = psutil.Process(server.pid)
     first = count // 5  # 0 for a handful: then simply the growth from none
 
     async def settled_rss() -> int:
         await asyncio.sleep(0.5)  # let the server finish its last handshakes: a measured pause
-        return int(process.memory_info().rss)
+        return tree_rss_bytes(server.pid)  # the workers too: that is where sockets live
 
     async def hold() -> tuple[int, int]:
         clients = await idle_connections(server.ws_url, first, path=path) if first else []

@@ -109,10 +109,13 @@ class Recommendation:
 
 def describe(config: SweepConfig) -> str:
     """``--workers 2 --loop uvloop --ws websockets-sansio --http httptools (Redis broker)``,
-    with ``--flavor fastapi`` when the flavor is not ``asgi``; under another server
+    with ``--flavor fastapi`` when the flavor is not ``asgi`` and ``--ws-per-message-deflate``
+    when it is on; under another server
     ``--server granian --workers 2 --loop uvloop`` (its own WebSocket and HTTP), under gunicorn
     ``--server gunicorn`` before uvicorn's options (its workers are uvicorn's)."""
     flavor = f" --flavor {config.flavor}" if config.flavor != "asgi" else ""
+    if config.deflate:
+        flavor += " --ws-per-message-deflate"
     state = "the app's own state" if config.broker == OWN_STATE else f"{config.broker} broker"
     if config.server not in UVICORN_PROTOCOL_SERVERS:
         return (
@@ -414,7 +417,8 @@ def _config_of(params: ScenarioParams) -> SweepConfig | None:
         return None
     # A sweep written before flavors ran what is now the asgi flavor; before servers, uvicorn.
     flavor, server = params.flavor or "asgi", params.server or "uvicorn"
-    return SweepConfig(workers, loop, ws_impl, http_impl, broker, flavor, server)
+    deflate = bool(params.ws_per_message_deflate)  # before deflate was an axis: off
+    return SweepConfig(workers, loop, ws_impl, http_impl, broker, flavor, server, deflate)
 
 
 def measurements_from_document(document: ResultsDocument) -> list[Measurement]:

@@ -293,3 +293,25 @@ def test_uvicorn_is_kept_when_the_other_server_is_slower_or_breaks_the_slo() -> 
     assert over_slo.config is not None
     assert over_slo.config.server == "uvicorn"
     assert not any("server" in r and "granian" in r for r in over_slo.reasons)
+
+
+def test_deflate_on_and_off_are_two_configurations_and_the_pick_says_which() -> None:
+    """A sweep with ``--ws-per-message-deflate off,on``: the two are read back as two
+    configurations (they used to collapse into one), and the recommended command line carries
+    ``--ws-per-message-deflate`` when the pick has it on."""
+    off = SweepConfig(1, "uvloop", "websockets-sansio", "httptools", "memory")
+    on = SweepConfig(1, "uvloop", "websockets-sansio", "httptools", "memory", deflate=True)
+    scenarios = []
+    for config, factor in ((off, 0.5), (on, 1.0)):
+        scenarios += [
+            scenario(config, "echo", 18_000 * factor),
+            scenario(config, "fanout", 50_000 * factor),
+            scenario(config, "poll", 3_000 * factor),
+            scenario(config, "push", 25_000, 5_000),
+        ]
+    document = sweep_document().model_copy(update={"scenarios": scenarios})
+    measurements = measurements_from_document(document)
+    assert [m.config for m in measurements] == [off, on]
+    result = recommend_document(document)
+    assert result is not None and result.config == on
+    assert "--ws-per-message-deflate" in result.headline
