@@ -313,5 +313,6 @@ def test_deflate_on_and_off_are_two_configurations_and_the_pick_says_which() -> 
     measurements = measurements_from_document(document)
     assert [m.config for m in measurements] == [off, on]
     result = recommend_document(document)
-    assert result is not None and result.config == on
+    assert result is not None
+    assert result.config == on
     assert "--ws-per-message-deflate" in result.headline
