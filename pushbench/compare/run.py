@@ -25,13 +25,12 @@ from pushbench.core.tls_cost import tls_cost, tls_name
 from pushbench.drivers.floor import measure_floor
 from pushbench.drivers.scenario import ScenarioSpec, run_scenario
 from pushbench.harness.client_deflate import offering
-from pushbench.harness.client_tls import trusting
 from pushbench.harness.environment import server_record
 from pushbench.harness.launcher import ServerProcess, ServerStartError, loop_in_use
 from pushbench.harness.processes import cpu_plan, generator_affinity, pin_server, run_uvloop
 from pushbench.harness.resources import TreeSampler, TreeUsage
 from pushbench.harness.run_skeleton import RunOutcome, RunProgress, RunState, record_run, start_run
-from pushbench.harness.throwaway_ca import TlsFiles, make_tls_files
+from pushbench.harness.throwaway_ca import TlsFiles, run_tls
 from pushbench.workloads import push_scenario, sampler_for, tls_handshake
 
 __all__ = ["CompareConfig", "PlannedScenario", "run_compare"]
@@ -208,12 +207,7 @@ def run_compare(
         with generator_affinity(generator_cpus), offering(config.server.ws_per_message_deflate):
             # The harness's own floor, measured where the load will come from (drivers.floor).
             state.config["harness_floor"] = run_uvloop(measure_floor).as_dict()
-            if not config.tls:
-                _run_all(config, None, server_cpus, progress, state, handshakes)
-                return
-            # Written beside the results: the run can be repeated by hand (docs/tls.md).
-            files = make_tls_files(state.run_dir / "tls")
-            with trusting(files.ca_file):
+            with run_tls(state.run_dir, config.tls) as files:
                 _run_all(config, files, server_cpus, progress, state, handshakes)
 
     return record_run(state, body)

@@ -10,13 +10,18 @@ run: nothing else trusts the authority.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import trustme
 from cryptography.hazmat.primitives import serialization
 
-__all__ = ["SERVER_NAMES", "TlsFiles", "make_tls_files"]
+from pushbench.core.server_config import ServerConfig
+from pushbench.harness.client_tls import trusting
+
+__all__ = ["SERVER_NAMES", "TlsFiles", "make_tls_files", "run_tls"]
 
 #: What the certificate is valid for: every address and name a launched server is reached at.
 SERVER_NAMES = ("127.0.0.1", "::1", "localhost")
@@ -29,6 +34,10 @@ class TlsFiles:
     ca_file: Path
     keyfile: Path
     certfile: Path
+
+    def serving(self, server: ServerConfig) -> ServerConfig:
+        """``server`` with this key and certificate (``--ssl-keyfile/--ssl-certfile``)."""
+        return replace(server, ssl_keyfile=str(self.keyfile), ssl_certfile=str(self.certfile))
 
 
 def make_tls_files(folder: Path) -> TlsFiles:
@@ -53,3 +62,17 @@ def make_tls_files(folder: Path) -> TlsFiles:
     # The chain a server presents: its certificate, then any intermediates (none here).
     files.certfile.write_bytes(b"".join(blob.bytes() for blob in issued.cert_chain_pems))
     return files
+
+
+@contextlib.contextmanager
+def run_tls(run_dir: Path, enabled: bool) -> Iterator[TlsFiles | None]:
+    """A ``--tls`` run's files in ``run_dir / "tls"`` (beside the results, so the run can be
+    repeated by hand: docs/tls.md), the authority trusted by this process's clients (and the
+    subprocesses they start) while the block runs; None, and nothing done, when not ``enabled``.
+    """
+    if not enabled:
+        yield None
+        return
+    files = make_tls_files(run_dir / "tls")
+    with trusting(files.ca_file):
+        yield files

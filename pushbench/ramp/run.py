@@ -26,12 +26,11 @@ from pushbench.core.server_config import ServerConfig
 from pushbench.core.target_adapter import TargetAdapter
 from pushbench.core.target_profile import BUILTIN_PROFILES
 from pushbench.drivers.scenario import ScenarioSpec
-from pushbench.harness.client_tls import trusting
 from pushbench.harness.environment import server_record
 from pushbench.harness.launcher import ServerProcess, ServerStartError, loop_in_use
 from pushbench.harness.processes import cpu_plan, generator_affinity, pin_server
 from pushbench.harness.run_skeleton import RunOutcome, RunProgress, RunState, record_run, start_run
-from pushbench.harness.throwaway_ca import make_tls_files
+from pushbench.harness.throwaway_ca import run_tls
 from pushbench.workloads import push_on
 
 __all__ = ["Axis", "RampConfig", "run_ramp"]
@@ -140,16 +139,10 @@ def run_ramp(config: RampConfig, out: Path, progress: RunProgress | None = None)
     transports = [t for t in config.transports if t not in skipped]
 
     def body() -> None:
-        if not config.tls:
-            ramp_all(config)
-            return
-        # Written beside the results: the run can be repeated by hand (docs/tls.md).
-        files = make_tls_files(state.run_dir / "tls")
-        server = replace(
-            config.server, ssl_keyfile=str(files.keyfile), ssl_certfile=str(files.certfile)
-        )
-        with trusting(files.ca_file):
-            ramp_all(replace(config, server=server))
+        with run_tls(state.run_dir, config.tls) as files:
+            ramp_all(
+                config if files is None else replace(config, server=files.serving(config.server))
+            )
 
     def ramp_all(config: RampConfig) -> None:
         with generator_affinity(generator_cpus):

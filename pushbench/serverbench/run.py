@@ -45,13 +45,12 @@ from pushbench.drivers.profiled_capacity import (
     token_poll_capacity,
 )
 from pushbench.harness.client_deflate import offering
-from pushbench.harness.client_tls import trusting
 from pushbench.harness.environment import server_record
 from pushbench.harness.launcher import ServerProcess, loop_in_use
 from pushbench.harness.processes import cpu_plan, generator_affinity, pin_server, run_uvloop
 from pushbench.harness.resources import TreeUsage, tree_rss_bytes
 from pushbench.harness.run_skeleton import RunOutcome, RunProgress, RunState, record_run, start_run
-from pushbench.harness.throwaway_ca import make_tls_files
+from pushbench.harness.throwaway_ca import run_tls
 from pushbench.workloads import capacity_scenario, measure_capacity
 
 __all__ = ["PHASES", "ServerBenchConfig", "run_serverbench", "skipped_phases"]
@@ -198,15 +197,10 @@ def run_serverbench(
     )
 
     def body() -> None:
-        if not config.tls:
-            measure(config)
-            return
-        files = make_tls_files(state.run_dir / "tls")
-        server = replace(
-            config.server, ssl_keyfile=str(files.keyfile), ssl_certfile=str(files.certfile)
-        )
-        with trusting(files.ca_file):
-            measure(replace(config, server=server))
+        with run_tls(state.run_dir, config.tls) as files:
+            measure(
+                config if files is None else replace(config, server=files.serving(config.server))
+            )
 
     def measure(config: ServerBenchConfig) -> None:
         # The clients negotiate permessage-deflate exactly when the servers offer it.

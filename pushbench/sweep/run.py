@@ -43,14 +43,14 @@ from pushbench.drivers.profiled_capacity import (
 from pushbench.drivers.scenario import ScenarioRun, ScenarioSpec, run_scenario
 from pushbench.harness.client_auth import auth_headers
 from pushbench.harness.client_deflate import offering
-from pushbench.harness.client_tls import client_context, client_ssl, trusting
+from pushbench.harness.client_tls import client_context, client_ssl
 from pushbench.harness.environment import server_record
 from pushbench.harness.launcher import ServerProcess, ServerStartError
 from pushbench.harness.processes import cpu_plan, generator_affinity, pin_server, run_uvloop
 from pushbench.harness.redis_local import redis_for_run
 from pushbench.harness.resources import TreeSampler
 from pushbench.harness.run_skeleton import RunOutcome, RunProgress, RunState, record_run, start_run
-from pushbench.harness.throwaway_ca import TlsFiles, make_tls_files
+from pushbench.harness.throwaway_ca import TlsFiles, run_tls
 from pushbench.sweep.matrix import Skipped, SweepConfig, SweepPlan
 from pushbench.workloads import capacity_scenario, measure_capacity, push_scenario
 
@@ -165,9 +165,7 @@ def run_sweep(
                     )
                     config["broker_url"], config["redis_started"] = redis_url, started
                 stack.enter_context(generator_affinity(generator_cpus))
-                tls = make_tls_files(state.run_dir / "tls") if settings.tls else None
-                if tls is not None:
-                    stack.enter_context(trusting(tls.ca_file))
+                tls = stack.enter_context(run_tls(state.run_dir, settings.tls))
                 _run_all(settings, server_cpus, redis_url, progress, state, tls)
         except RuntimeError as exc:  # RedisUnavailable: nothing with several workers can run
             state.errors.append(str(exc))
