@@ -10,8 +10,6 @@ messages: proof the server compressed them, and that the client inflated them co
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -30,6 +28,7 @@ from pushbench.harness.launcher import ServerProcess
 from pushbench.locust.ws_client import connect
 from pushbench.report.deflate_table import deflate_table
 from tests.conftest import timeout
+from tests.integration.cli import assert_refused_in_one_line, pushbench
 
 #: A compressible message: the reference server echoes it back as "Your text was: ...".
 MESSAGE = "pushbench " * 50
@@ -205,36 +204,19 @@ def test_the_compare_report_labels_each_figure_with_its_deflate_setting(tmp_path
     ids=["serve", "compare", "serverbench", "sweep"],
 )
 def test_deflate_with_granian_exits_2_with_one_line(argv: list[str], tmp_path: Path) -> None:
-    command = argv[0]
-    result = subprocess.run(
-        [sys.executable, "-m", "pushbench.cli.app", *argv]
-        + ([] if command == "serve" else ["--out", str(tmp_path)]),
-        capture_output=True,
-        text=True,
-        timeout=timeout(30),
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
-    assert result.returncode == 2, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert "--server granian has no permessage-deflate" in lines[0]
-    assert not list(tmp_path.iterdir())
+    out = [] if argv[0] == "serve" else ["--out", str(tmp_path)]
+    result = pushbench(*argv, *out, timeout_s=30)
+    assert_refused_in_one_line(result, "--server granian has no permessage-deflate", tmp_path)
 
 
 def test_sweep_takes_deflate_as_an_axis(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [
-            sys.executable, "-m", "pushbench.cli.app", "sweep",
+    result = pushbench(
+        "sweep",
             "--workers", "1", "--loop", "uvloop", "--ws-impl", "websockets-sansio",
             "--http-impl", "httptools", "--ws-per-message-deflate", "off,on",
             "--duration", "0.5", "--warmup", "0.2", "--push-rate", "200",
             "--out", str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=timeout(120),
-        check=False,
+        timeout_s=120,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     document = load_results(tmp_path / "latest" / "results.json")

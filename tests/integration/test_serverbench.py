@@ -17,6 +17,7 @@ from pushbench.core.histogram import (
 )
 from pushbench.core.schema import load_results
 from tests.conftest import timeout
+from tests.integration.cli import pushbench
 
 
 def test_tiny_serverbench_measures_echo_fanout_and_idle(tmp_path: Path) -> None:
@@ -97,18 +98,12 @@ def test_serverbench_scenarios_carry_intervals_that_add_up_to_the_whole_run(
     has four intervals whose counts add up to its whole-run figures exactly and whose merged
     histograms are its whole-run histogram; the server is sampled in each; each gets an
     ``.hlog`` the HdrHistogram library reads back, and the report shows them over time."""
-    result = subprocess.run(
-        [
-            sys.executable, "-m", "pushbench.cli.app", "serverbench", "--ws-impl",
+    result = pushbench(
+        "serverbench", "--ws-impl",
             "websockets-sansio", "--connections", "4", "--subscribers", "5", "--duration", "1",
             "--warmup", "0.1", "--repeat", "1", "--idle", "0", "--pollers", "3",
             "--interval", "0.25", "--out", str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=timeout(120),
-        check=False,
-        stdin=subprocess.DEVNULL,
+        timeout_s=120,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     run_dir = (tmp_path / "latest").resolve()
@@ -170,18 +165,12 @@ def test_unknown_ws_impl_exits_2(tmp_path: Path) -> None:
 
 
 def test_serverbench_measures_the_reference_app_of_the_flavor_asked(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [
-            sys.executable, "-m", "pushbench.cli.app", "serverbench", "--flavor", "fastapi",
+    result = pushbench(
+        "serverbench", "--flavor", "fastapi",
             "--ws-impl", "websockets-sansio", "--connections", "4", "--subscribers", "5",
             "--duration", "0.3", "--warmup", "0.1", "--repeat", "1", "--idle", "0",
             "--pollers", "3", "--out", str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=timeout(120),
-        check=False,
-        stdin=subprocess.DEVNULL,
+        timeout_s=120,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     document = load_results(tmp_path / "latest" / "results.json")

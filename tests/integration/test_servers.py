@@ -29,6 +29,7 @@ from pushbench.harness.processes import pin_server
 from pushbench.harness.resources import TreeSampler
 from pushbench.harness.throwaway_ca import make_tls_files
 from tests.conftest import timeout
+from tests.integration.cli import assert_refused_in_one_line, pushbench
 from tests.integration.clients import poll, publish, room_name
 
 #: ``pidfd_getfd(2)`` (Linux >= 5.6): a copy of another process's descriptor, to read the socket
@@ -227,17 +228,11 @@ def test_each_server_dies_with_a_killed_harness(asgi_server: str, tmp_path: Path
 
 
 def test_serverbench_runs_under_hypercorn(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [
-            sys.executable, "-m", "pushbench.cli.app", "serverbench", "--server", "hypercorn",
+    result = pushbench(
+        "serverbench", "--server", "hypercorn",
             "--connections", "3", "--subscribers", "4", "--duration", "0.3", "--warmup", "0.1",
             "--repeat", "1", "--idle", "50", "--pollers", "2", "--out", str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=timeout(90),
-        check=False,
-        stdin=subprocess.DEVNULL,
+        timeout_s=90,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     document = load_results(tmp_path / "latest" / "results.json")
@@ -267,18 +262,12 @@ def test_serverbench_runs_under_hypercorn(tmp_path: Path) -> None:
 def test_ci_sweep_over_granian_and_uvicorn(tmp_path: Path) -> None:
     """``--server granian,uvicorn`` is a matrix axis: a configuration per server, the server in
     every scenario's params and its configuration's name, gated like any other (``--ci``)."""
-    result = subprocess.run(
-        [
-            sys.executable, "-m", "pushbench.cli.app", "sweep", "--ci",
+    result = pushbench(
+        "sweep", "--ci",
             "--server", "granian,uvicorn", "--workers", "1", "--loop", "uvloop",
             "--duration", "0.4", "--warmup", "0.1", "--push-rate", "200",
             "--p99-slo-ms", "1000", "--out", str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=timeout(120),
-        check=False,
-        stdin=subprocess.DEVNULL,
+        timeout_s=120,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     document = load_results(tmp_path / "latest" / "results.json")
@@ -311,20 +300,8 @@ def test_ci_sweep_over_granian_and_uvicorn(tmp_path: Path) -> None:
 def test_a_bad_server_combination_exits_2_with_one_line(
     argv: list[str], says: str, tmp_path: Path
 ) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "pushbench.cli.app", *argv]
-        + ([] if argv[0] == "serve" else ["--out", str(tmp_path)]),
-        capture_output=True,
-        text=True,
-        timeout=timeout(30),
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
-    assert result.returncode == 2, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert says in lines[0]
-    assert not list(tmp_path.iterdir())  # nothing was started or written
+    out = [] if argv[0] == "serve" else ["--out", str(tmp_path)]
+    assert_refused_in_one_line(pushbench(*argv, *out, timeout_s=30), says, tmp_path)
 
 
 def test_each_server_serves_https_and_wss_with_the_run_s_certificate(

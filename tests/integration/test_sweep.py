@@ -9,6 +9,7 @@ from pathlib import Path
 from pushbench.core.interval_log import interval_log_name
 from pushbench.core.schema import load_results
 from tests.conftest import timeout
+from tests.integration.cli import pushbench
 
 
 def test_tiny_sweep_end_to_end(tmp_path: Path) -> None:
@@ -81,17 +82,12 @@ def test_tiny_ci_sweep_over_both_flavors(tmp_path: Path) -> None:
     """``--flavor asgi,fastapi`` is a matrix axis: one configuration per flavor, each on its own
     server, the flavor in every scenario's params, in the fastapi configuration's name, and
     gated like any other (``--ci``)."""
-    result = subprocess.run(
-        [
-            sys.executable, "-m", "pushbench.cli.app", "sweep", "--ci",
+    result = pushbench(
+        "sweep", "--ci",
             "--workers", "1", "--loop", "uvloop", "--flavor", "asgi,fastapi",
             "--duration", "0.5", "--warmup", "0.2", "--push-rate", "200",
             "--p99-slo-ms", "1000", "--out", str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=timeout(90),
-        check=False,
+        timeout_s=90,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     document = load_results(tmp_path / "latest" / "results.json")

@@ -33,6 +33,7 @@ from pushbench.harness.throwaway_ca import TlsFiles, make_tls_files
 from pushbench.locust.ws_client import connect
 from pushbench.report import write_report
 from tests.conftest import timeout
+from tests.integration.cli import pushbench
 from tests.integration.test_locust import COMMON, LOCUSTFILE, _check_push_scenarios, _room
 
 
@@ -199,18 +200,12 @@ def test_locust_users_run_against_an_https_server(
 
 
 def test_serverbench_tls_measures_every_phase_over_tls(tmp_path: Path) -> None:
-    completed = subprocess.run(
-        [
-            sys.executable, "-m", "pushbench.cli.app", "serverbench", "--tls",
+    completed = pushbench(
+        "serverbench", "--tls",
             "--ws-impl", "websockets-sansio", "--connections", "3", "--subscribers", "4",
             "--duration", "0.3", "--warmup", "0.1", "--repeat", "1", "--idle", "50",
             "--pollers", "2", "--no-pin", "--out", str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=timeout(120),
-        check=False,
-        stdin=subprocess.DEVNULL,
+        timeout_s=120,
     )  # fmt: skip
     assert completed.returncode == 0, completed.stderr[-3000:]
     document = load_results(tmp_path / "latest" / "results.json")
@@ -223,18 +218,12 @@ def test_serverbench_tls_measures_every_phase_over_tls(tmp_path: Path) -> None:
 
 
 def test_sweep_tls_measures_every_workload_over_tls(tmp_path: Path) -> None:
-    completed = subprocess.run(
-        [
-            sys.executable, "-m", "pushbench.cli.app", "sweep", "--tls",
+    completed = pushbench(
+        "sweep", "--tls",
             "--workers", "1", "--loop", "uvloop", "--ws-impl", "websockets-sansio",
             "--http-impl", "httptools", "--duration", "0.3", "--warmup", "0.1",
             "--push-rate", "100", "--no-pin", "--out", str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=timeout(90),
-        check=False,
-        stdin=subprocess.DEVNULL,
+        timeout_s=90,
     )  # fmt: skip
     assert completed.returncode == 0, completed.stderr[-3000:]
     document = load_results(tmp_path / "latest" / "results.json")
@@ -250,18 +239,12 @@ def test_sweep_tls_measures_every_workload_over_tls(tmp_path: Path) -> None:
 def test_ramp_tls_steps_every_transport_over_tls(tmp_path: Path) -> None:
     """``ramp --tls``: each transport's fresh server serves the run's throwaway certificate, the
     clients trust its CA, and every step says it ran over TLS."""
-    completed = subprocess.run(
-        [
-            sys.executable, "-m", "pushbench.cli.app", "ramp", "--tls",
+    completed = pushbench(
+        "ramp", "--tls",
             "--transports", "ws,sse", "--start", "3", "--step", "3", "--max-steps", "2",
             "--step-duration", "0.3", "--warmup", "0.1", "--rate", "50",
             "--slo-p99-ms", "1000", "--no-pin", "--out", str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=timeout(90),
-        check=False,
-        stdin=subprocess.DEVNULL,
+        timeout_s=90,
     )  # fmt: skip
     assert completed.returncode == 0, completed.stderr[-3000:]
     run_dir = (tmp_path / "latest").resolve()
