@@ -20,6 +20,7 @@ from pushbench.cli.options import (
     HttpImpl,
     Loop,
     Out,
+    PayloadKind,
     Profile,
     ReferenceFlavor,
     Server,
@@ -28,6 +29,7 @@ from pushbench.cli.options import (
     Tls,
     Workers,
     WsImpl,
+    WsPerMessageDeflate,
     err,
     no_flavor_for_own_app,
     parse_transports,
@@ -119,6 +121,8 @@ def ramp(
     tls: Tls = False,
     ssl_keyfile: SslKeyfile = None,
     ssl_certfile: SslCertfile = None,
+    ws_per_message_deflate: WsPerMessageDeflate = False,
+    payload_kind: PayloadKind = "text",
 ) -> None:
     """Per transport, on one fresh server, step the load up until a step breaks the p99 SLO,
     loses a message, or saturates the server or the generator; say what each transport held."""
@@ -140,6 +144,7 @@ def ramp(
         ssl_keyfile=keyfile,
         ssl_certfile=certfile,
         server=server_name,
+        ws_per_message_deflate=ws_per_message_deflate,
     )
     axis_name: Axis = "rate" if axis == "rate" else "subscribers"
     try:
@@ -156,6 +161,7 @@ def ramp(
             subscribers=subscribers,
             publishers=publishers,
             payload_bytes=payload_bytes,
+            payload_kind=payload_kind,
             poll_interval_s=poll_interval,
             server=server,
             profile=chosen.profile,

@@ -20,12 +20,14 @@ from typing import Any, Literal
 
 from pushbench.core.interval_log import write_interval_logs
 from pushbench.core.kinds import Transport
+from pushbench.core.payload_kind import DEFAULT_PAYLOAD_KIND, PAYLOAD_KINDS
 from pushbench.core.ramp_stop import Stop, StopReason, stop_reason
 from pushbench.core.schema import Scenario
 from pushbench.core.server_config import ServerConfig
 from pushbench.core.target_adapter import TargetAdapter
 from pushbench.core.target_profile import BUILTIN_PROFILES
 from pushbench.drivers.scenario import ScenarioSpec
+from pushbench.harness.client_deflate import offering
 from pushbench.harness.environment import server_record
 from pushbench.harness.launcher import ServerProcess, ServerStartError, loop_in_use
 from pushbench.harness.processes import cpu_plan, generator_affinity, pin_server
@@ -56,6 +58,8 @@ class RampConfig:
     subscribers: int = 50
     publishers: int = 2
     payload_bytes: int = 64
+    #: What the payload holds (``--payload``: compressible text or random bytes as text).
+    payload_kind: str = DEFAULT_PAYLOAD_KIND
     poll_interval_s: float = 1.0
     server: ServerConfig = field(default_factory=ServerConfig)
     profile: TargetAdapter = BUILTIN_PROFILES["reference"]
@@ -71,6 +75,10 @@ class RampConfig:
             raise ValueError("a subscriber ramp starts and steps by whole subscribers")
         if self.slo_p99_ms <= 0 or self.step_duration_s <= 0:
             raise ValueError("the SLO and the step duration must be > 0")
+        if self.payload_kind not in PAYLOAD_KINDS:
+            raise ValueError(
+                f"unknown --payload {self.payload_kind}; choose {' or '.join(PAYLOAD_KINDS)}"
+            )
 
     def load(self, index: int) -> float:
         """The load of step ``index`` (0-based) on the axis."""
@@ -86,6 +94,8 @@ class RampConfig:
             publishers=self.publishers,
             subscribers=int(load) if by_subscribers else self.subscribers,
             payload_bytes=self.payload_bytes,
+            payload_kind=self.payload_kind,
+            ws_per_message_deflate=self.server.ws_per_message_deflate,
             duration_s=self.step_duration_s,
             warmup_s=self.warmup_s,
             poll_interval_s=self.poll_interval_s if transport == Transport.SHORT_POLL else None,
@@ -107,6 +117,7 @@ class RampConfig:
             "subscribers": self.subscribers,
             "publishers": self.publishers,
             "payload_bytes": self.payload_bytes,
+            "payload_kind": self.payload_kind,
             "poll_interval_s": self.poll_interval_s,
             "app": self.server.app,
             "profile": self.profile.name,
@@ -145,7 +156,8 @@ def run_ramp(config: RampConfig, out: Path, progress: RunProgress | None = None)
             )
 
     def ramp_all(config: RampConfig) -> None:
-        with generator_affinity(generator_cpus):
+        # The clients negotiate permessage-deflate exactly when the servers offer it.
+        with generator_affinity(generator_cpus), offering(config.server.ws_per_message_deflate):
             for transport in transports:
                 _ramp_one(config, transport, state, server_cpus, progress)
 

@@ -238,3 +238,29 @@ def test_sweep_takes_deflate_as_an_axis(tmp_path: Path) -> None:
     for scenario in document.scenarios:
         assert scenario.errors == [], scenario.name
         assert scenario.throughput_msgs_per_s > 0, scenario.name
+
+
+def test_a_ramp_negotiates_deflate_and_publishes_the_payload_asked(tmp_path: Path) -> None:
+    """``ramp --ws-per-message-deflate --payload text``: the server offers it, the subscribers
+    negotiate it (512 B of 'x' arrive in far fewer bytes), and every step records both."""
+    result = pushbench(
+        "ramp", "--transports", "ws", "--start", "2", "--step", "2", "--max-steps", "2",
+        "--step-duration", "0.4", "--warmup", "0.1", "--rate", "50", "--payload-bytes", "512",
+        "--payload", "text", "--ws-per-message-deflate", "--slo-p99-ms", "1000", "--no-pin",
+        "--out", str(tmp_path),
+        timeout_s=90,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    document = load_results(tmp_path / "latest" / "results.json")
+    assert document.config["payload_kind"] == "text"
+    assert len(document.scenarios) == 2
+    for scenario in document.scenarios:
+        assert scenario.params["ws_per_message_deflate"] is True, scenario.name
+        assert scenario.params["payload_kind"] == "text", scenario.name
+        assert scenario.ws_bytes_per_delivery is not None
+        assert scenario.ws_bytes_per_delivery < 100, scenario.name  # uncompressed: > 600
+
+
+def test_a_ramp_refuses_an_unknown_payload_in_one_line(tmp_path: Path) -> None:
+    result = pushbench("ramp", "--payload", "zeros", "--out", str(tmp_path), timeout_s=30)
+    assert_refused_in_one_line(result, "unknown --payload zeros; choose text or random", tmp_path)
