@@ -32,7 +32,7 @@ from pushbench.cli.options import target as resolve_target
 from pushbench.cli.report import gate, report
 from pushbench.compare.cli import compare
 from pushbench.core.server_argv import Bind, server_command
-from pushbench.harness.launcher import uvloop_installed
+from pushbench.harness.launcher import loop_in_use, uvloop_installed
 from pushbench.plan.cli import plan
 from pushbench.ramp.cli import ramp
 from pushbench.serverbench.cli import serverbench
@@ -96,7 +96,10 @@ def serve(
     )
     shown = f"[{host}]" if ":" in host else host
     scheme = "https" if config.tls else "http"
-    settings = f"{server_name} workers={workers} loop={loop} ws={ws_impl} http={http_impl}"
+    # The loop that runs (auto resolved, the same under every server), as results record it.
+    settings = (
+        f"{server_name} workers={workers} loop={loop_in_use(config)} ws={ws_impl} http={http_impl}"
+    )
     if ws_per_message_deflate:
         settings += " permessage-deflate"
     if app_name is None:

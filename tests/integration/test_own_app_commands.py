@@ -59,7 +59,7 @@ def test_serve_runs_the_users_app_under_uvicorn(tmp_path: Path) -> None:
             os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout(20))
     text = " ".join(log_path.read_text().split())
-    banner = "examples.tutorial_app:app on http://127.0.0.1:0 (uvicorn workers=1 loop=auto"
+    banner = "examples.tutorial_app:app on http://127.0.0.1:0 (uvicorn workers=1 loop=uvloop"
     assert f"{banner} ws=wsproto" in text
 
 
