@@ -336,16 +336,26 @@ class RoomPublisherUser(PushbenchUser):
             try:
                 ws.send_text(publish_frame(publisher, seq, scheduled, payload))
             except _WS_ERRORS as exc:
-                self.fire_event("WS", "publish", None, 0, exc)
-                self._ws = None
+                self._send_failed(exc)
                 continue
-            sent[publisher] = seq + 1
+            self._published(seq, scheduled, len(payload))
             k += 1
-            lag = now_ns() - scheduled
-            if lag > recorder.publish_lag_max_ns:
-                recorder.publish_lag_max_ns = lag
-            self.fire_event("WS", "publish", lag / 1e6, len(payload), None)
         idle_until_killed()
+
+    def _published(self, seq: int, scheduled_ns: int, size: int) -> None:
+        """Message ``seq`` (due at ``scheduled_ns``) went out: counted, its lateness against
+        the schedule kept and reported to Locust (both publish paths)."""
+        recorder = self.recorder
+        recorder.sent[self.publisher] = seq + 1
+        lag = now_ns() - scheduled_ns
+        if lag > recorder.publish_lag_max_ns:
+            recorder.publish_lag_max_ns = lag
+        self.fire_event("WS", "publish", lag / 1e6, size, None)
+
+    def _send_failed(self, exc: BaseException) -> None:
+        """A publish frame could not be sent: reported, and the socket reopened next time."""
+        self.fire_event("WS", "publish", None, 0, exc)
+        self._ws = None
 
     def _publish_profiled(self, adapter: TargetAdapter, interval: int, payload: str) -> None:
         """The open-loop schedule of :meth:`publish`, each message the adapter's encoding of a
@@ -378,15 +388,10 @@ class RoomPublisherUser(PushbenchUser):
                     else:
                         ws.send_bytes(message)
                 except _WS_ERRORS as exc:
-                    self.fire_event("WS", "publish", None, 0, exc)
-                    self._ws = None
+                    self._send_failed(exc)
                     continue
-            sent[publisher] = seq + 1
+            self._published(seq, scheduled, len(message))
             k += 1
-            lag = now_ns() - scheduled
-            if lag > recorder.publish_lag_max_ns:
-                recorder.publish_lag_max_ns = lag
-            self.fire_event("WS", "publish", lag / 1e6, len(message), None)
 
     def _post(self, target: PublishTarget, body: str | bytes) -> bool:
         """One publish as an HTTP request (Locust's fast client fires its own event)."""
